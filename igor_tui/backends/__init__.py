@@ -1,0 +1,1 @@
+"""Backends that make reservations happen (PXE, Cobbler, power, switch, liveness) arrive with igor-tick."""

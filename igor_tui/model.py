@@ -1,0 +1,138 @@
+"""Frozen value types shared by the scheduler, store, service and all front ends (no I/O, no UI imports)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+MINUTE = timedelta(minutes=1)
+
+
+def floor_minute(when: datetime) -> datetime:
+    """Whole minutes are igor's resolution; flooring keeps "now" inside the current minute."""
+    return when.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+class NodeState(enum.Enum):
+    """Health as last observed by a liveness probe; UNKNOWN until one has run."""
+
+    UP = "up"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """The last liveness observation of one node (written by igor-tick, read by show and the TUI)."""
+
+    name: str
+    state: NodeState = NodeState.UNKNOWN
+    checked: datetime | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A maintenance window: the scheduler never places a reservation on these nodes inside it."""
+
+    id: int
+    nodes: tuple[str, ...]
+    start: datetime
+    end: datetime | None  # None = until unblocked
+    reason: str = ""
+    by: str = ""
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return self.start < end and (self.end is None or start < self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """One booking of nodes for the half-open window [start, end), all times aware UTC on whole minutes.
+
+    `kernel`/`initrd` keep the paths the user gave (for display); the hashes name the content-addressed
+    copies igor boots from. `revision` grows on every edit so igor-tick can tell an installed
+    configuration is stale. `installed`/`error` are written only by igor-tick.
+    """
+
+    id: int
+    name: str
+    owner: str
+    start: datetime
+    end: datetime
+    nodes: tuple[str, ...]
+    group: str = ""
+    kernel: str = ""
+    initrd: str = ""
+    kernel_hash: str = ""
+    initrd_hash: str = ""
+    profile: str = ""
+    kernel_args: str = ""
+    vlan: int | None = None
+    created: datetime | None = None
+    revision: int = 1
+    extensions: int = 0
+    installed: bool = False
+    error: str = ""
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    def is_active(self, now: datetime) -> bool:
+        return self.start <= now < self.end
+
+    def has_ended(self, now: datetime) -> bool:
+        return self.end <= now
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return self.start < end and start < self.end
+
+    def content_hashes(self) -> frozenset[str]:
+        return frozenset(h for h in (self.kernel_hash, self.initrd_hash) if h)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What the scheduler is asked for: either `count` nodes or exactly `nodes`, for `minutes`, not before
+    `earliest`. `contiguous` demands one block of consecutive node numbers (classic behaviour)."""
+
+    minutes: int
+    earliest: datetime
+    count: int = 0
+    nodes: tuple[str, ...] = ()
+    contiguous: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A bookable placement: start/end, the nodes igor would pick, and how many usable nodes are free for
+    the whole window (so a user can judge how crowded it is)."""
+
+    start: datetime
+    end: datetime
+    nodes: tuple[str, ...]
+    free: int
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Site policy for non-admins, in minutes and nodes; 0 means unlimited (as in classic igor)."""
+
+    nodelimit: int = 0
+    timelimit: int = 0
+    extendwithin: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterView:
+    """An immutable snapshot of everything a front end draws: taken at `now` for user `user`."""
+
+    now: datetime
+    user: str
+    is_admin: bool
+    nodes: tuple[str, ...]
+    reservations: tuple[Reservation, ...]
+    blocks: tuple[Block, ...] = ()
+    status: dict[str, NodeStatus] = field(default_factory=dict)
