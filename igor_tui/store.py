@@ -1,0 +1,813 @@
+"""The reservation state store: one TinyDB document, locked for writers, atomically replaced for readers."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, Protocol, TypeVar
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document, Table
+
+from .errors import StoreError
+from .model import Block, NodeState, NodeStatus, Reservation
+
+SCHEMA_VERSION = 1
+"""Bump only together with an explicit migration; older igors refuse documents with a higher number."""
+
+DOCUMENT_NAME = "igor.json"
+LOCK_NAME = "igor.lock"
+TEMP_PREFIX = ".igor.json."
+STALE_TEMP_SECONDS = 3600.0
+"""A temp file this old cannot belong to a live writer (writers hold the lock for milliseconds)."""
+
+_FILE_MODE = 0o644  # the TUI and `igor show` may run as other users than the writer
+_DIR_MODE = 0o755
+_LOCK_POLL_SECONDS = 0.005  # portalocker polls a non-blocking flock; coarse polling starves busy writers
+_META_ID = 1
+
+_DocumentData = dict[str, dict[str, Any]]
+_T = TypeVar("_T", Reservation, Block)
+
+
+# --------------------------------------------------------------------------------------------- records
+
+
+def _time_out(value: datetime) -> str:
+    """Refuse naive datetimes: stored wall-clock times without an offset are ambiguous forever."""
+    if value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} cannot be stored; igor stores aware UTC times")
+    return value.astimezone(UTC).isoformat()
+
+
+def _time_in(text: str) -> datetime:
+    """Accept any ISO 8601 offset (hand-edited documents); a missing offset is read as UTC."""
+    value = datetime.fromisoformat(text)
+    zone = value.tzinfo
+    if zone is UTC:
+        return value
+    if zone is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _optional_time_in(text: str | None) -> datetime | None:
+    return None if text is None else _time_in(text)
+
+
+def _optional_time_out(value: datetime | None) -> str | None:
+    return None if value is None else _time_out(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """Node lists must be JSON arrays of strings; a bare string would silently become its characters."""
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"nodes must be a list of names, not {value!r}")
+    names = tuple(value)
+    "".join(names)  # raises TypeError for a non-string item, ~5x faster than an isinstance loop
+    return names
+
+
+_RESERVATION_FIELDS = (
+    "id",
+    "name",
+    "owner",
+    "start",
+    "end",
+    "nodes",
+    "group",
+    "kernel",
+    "initrd",
+    "kernel_hash",
+    "initrd_hash",
+    "profile",
+    "kernel_args",
+    "vlan",
+    "created",
+    "revision",
+    "extensions",
+    "installed",
+    "error",
+)
+
+
+_POSITIONAL = tuple(f.name for f in dataclasses.fields(Reservation)) == _RESERVATION_FIELDS
+"""Positional construction is ~40% cheaper than keywords (it matters at 5,000 records), but is only safe
+while the model declares its fields in exactly this order; otherwise keywords are used."""
+
+
+def reservation_to_record(res: Reservation) -> dict[str, Any]:
+    """The JSON form of a reservation, shared by the store, `--json` output and import."""
+    return {
+        "id": res.id,
+        "name": res.name,
+        "owner": res.owner,
+        "start": _time_out(res.start),
+        "end": _time_out(res.end),
+        "nodes": list(res.nodes),
+        "group": res.group,
+        "kernel": res.kernel,
+        "initrd": res.initrd,
+        "kernel_hash": res.kernel_hash,
+        "initrd_hash": res.initrd_hash,
+        "profile": res.profile,
+        "kernel_args": res.kernel_args,
+        "vlan": res.vlan,
+        "created": _optional_time_out(res.created),
+        "revision": res.revision,
+        "extensions": res.extensions,
+        "installed": res.installed,
+        "error": res.error,
+    }
+
+
+def reservation_from_record(d: Mapping[str, Any]) -> Reservation:
+    """Inverse of `reservation_to_record`; optional fields may be missing (older documents, imports).
+
+    Raises ValueError for a record that cannot be a reservation, so callers choose their own error type.
+    """
+    try:
+        vlan = d.get("vlan")
+        created = d.get("created")
+        values: tuple[Any, ...] = (  # in _RESERVATION_FIELDS order
+            int(d.get("id", 0)),
+            str(d["name"]),
+            str(d["owner"]),
+            _time_in(d["start"]),
+            _time_in(d["end"]),
+            _names(d["nodes"]),
+            str(d.get("group", "")),
+            str(d.get("kernel", "")),
+            str(d.get("initrd", "")),
+            str(d.get("kernel_hash", "")),
+            str(d.get("initrd_hash", "")),
+            str(d.get("profile", "")),
+            str(d.get("kernel_args", "")),
+            None if vlan is None else int(vlan),
+            None if created is None else _time_in(created),
+            int(d.get("revision", 1)),
+            int(d.get("extensions", 0)),
+            bool(d.get("installed", False)),
+            str(d.get("error", "")),
+        )
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"bad reservation record ({type(err).__name__}: {err})") from err
+    if _POSITIONAL:
+        return Reservation(*values)
+    return Reservation(**dict(zip(_RESERVATION_FIELDS, values, strict=True)))
+
+
+def block_to_record(block: Block) -> dict[str, Any]:
+    """The JSON form of a maintenance block (`end` null = until unblocked)."""
+    return {
+        "id": block.id,
+        "nodes": list(block.nodes),
+        "start": _time_out(block.start),
+        "end": _optional_time_out(block.end),
+        "reason": block.reason,
+        "by": block.by,
+    }
+
+
+def block_from_record(d: Mapping[str, Any]) -> Block:
+    """Inverse of `block_to_record`; raises ValueError for a record that cannot be a block."""
+    try:
+        return Block(
+            id=int(d.get("id", 0)),
+            nodes=_names(d["nodes"]),
+            start=_time_in(d["start"]),
+            end=_optional_time_in(d.get("end")),
+            reason=str(d.get("reason", "")),
+            by=str(d.get("by", "")),
+        )
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"bad block record ({type(err).__name__}: {err})") from err
+
+
+def node_status_to_record(status: NodeStatus) -> dict[str, Any]:
+    """The JSON form of a liveness observation."""
+    return {
+        "name": status.name,
+        "state": status.state.value,
+        "checked": _optional_time_out(status.checked),
+        "detail": status.detail,
+    }
+
+
+def node_status_from_record(d: Mapping[str, Any]) -> NodeStatus:
+    """Inverse of `node_status_to_record`; raises ValueError for an unknown state or a missing name."""
+    try:
+        return NodeStatus(
+            name=str(d["name"]),
+            state=NodeState(d.get("state", NodeState.UNKNOWN.value)),
+            checked=_optional_time_in(d.get("checked")),
+            detail=str(d.get("detail", "")),
+        )
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"bad node status record ({type(err).__name__}: {err})") from err
+
+
+# ---------------------------------------------------------------------------------------- documents
+
+
+def _corrupt(label: str, why: str) -> StoreError:
+    return StoreError(
+        f"the igor store {label} is corrupt ({why}); igor will not start over from an empty store: "
+        f"restore the file from a backup or move it aside"
+    )
+
+
+def _parse_document(payload: bytes, label: str) -> _DocumentData:
+    """Validate the whole document up front so a transaction never writes back something it misread."""
+    if not payload:
+        return {}
+    try:
+        data = json.loads(payload)
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+        raise _corrupt(label, f"not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise _corrupt(label, "the document is not a JSON object")
+    # The version first: a newer igor may have changed anything else, and "upgrade" is the useful advice.
+    meta_table = data.get("meta", {})
+    meta = meta_table.get(str(_META_ID), {}) if isinstance(meta_table, dict) else None
+    if not isinstance(meta, dict):
+        raise _corrupt(label, "the meta record is not a JSON object")
+    version = meta.get("schema_version", SCHEMA_VERSION)  # no meta yet: nothing was ever committed
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _corrupt(label, f"schema_version {version!r} is not a positive integer")
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{label} was written by a newer igor (schema {version}); upgrade igor")
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            raise _corrupt(label, f"table {name!r} is not a JSON object")
+        if not all(isinstance(record, dict) for record in table.values()):
+            raise _corrupt(label, f"table {name!r} holds a record that is not a JSON object")
+    return data
+
+
+# The document is written one record per line, `meta` last, and ends with a SHA-256 of itself (computed with
+# the digest field zeroed). Still plain JSON for jq and TinyDB; the layout only serves the next writer: if
+# the digest proves the file is byte-for-byte what `_serialize` wrote, its unchanged record lines can be
+# reused instead of re-encoding every record (json.dumps of 5,000 reservations is ~30 ms here). Any other
+# file (hand-edited, written by plain TinyDB) just gets fully re-encoded.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)  # strict JSON: no NaN for jq & co.
+_DIGEST_MARK = b'"digest":"'
+_DIGEST_ZERO = b"0" * 64
+_DOCUMENT_TAIL = b'"}}\n}\n'
+
+_Lines = dict[str, dict[str, bytes]]  # table -> key -> the record's line (`"key":{...}`) as last written
+
+
+def _encode_line(key: str, record: Any) -> bytes:
+    return f"{_ENCODER.encode(key)}:{_ENCODER.encode(record)}".encode()
+
+
+def _serialize(data: _DocumentData, reusable: _Lines, changed: set[tuple[str, str]]) -> bytes:
+    """Encode `data`, reusing the lines in `reusable` for records not in `changed`; the output is
+    byte-identical to encoding everything afresh."""
+    parts = [b"{\n"]
+    for name, table in data.items():
+        if name == "meta":
+            continue
+        parts.append(_ENCODER.encode(name).encode() + b":{")
+        if not table:
+            parts.append(b"},\n")
+            continue
+        old = reusable.get(name, {})
+        stale = {key for table_name, key in changed if table_name == name}
+        lines = [
+            old[key] if key in old and key not in stale else _encode_line(key, record)
+            for key, record in table.items()
+        ]
+        parts.append(b"\n" + b",\n".join(lines) + b"\n},\n")
+    meta = dict(data.get("meta", {}))
+    head = {k: v for k, v in meta.pop(str(_META_ID), {}).items() if k != "digest"}
+    parts.append(b'"meta":{')
+    parts.extend(_encode_line(key, record) + b"," for key, record in meta.items())
+    head_json = _encode_line(str(_META_ID), head)[:-1]  # drop the closing brace: the digest goes last
+    parts.append(head_json + (b"," if head else b"") + _DIGEST_MARK)
+    body = b"".join(parts)
+    digest = hashlib.sha256(body)
+    digest.update(_DIGEST_ZERO + _DOCUMENT_TAIL)
+    return b"".join((body, digest.hexdigest().encode(), _DOCUMENT_TAIL))
+
+
+def _reusable_lines(payload: bytes, loaded_keys: Mapping[str, list[str]]) -> _Lines:
+    """The record lines of `payload` by table and key, or nothing unless `_serialize` provably wrote it.
+
+    `loaded_keys` are the tables' keys in the order json.loads found them in `payload`.
+    """
+    digest_at = len(payload) - len(_DOCUMENT_TAIL) - len(_DIGEST_ZERO)
+    if (
+        digest_at < 0
+        or not payload.endswith(_DOCUMENT_TAIL)
+        or payload[digest_at - len(_DIGEST_MARK) : digest_at] != _DIGEST_MARK
+    ):
+        return {}
+    view = memoryview(payload)
+    check = hashlib.sha256(view[:digest_at])
+    check.update(_DIGEST_ZERO + _DOCUMENT_TAIL)
+    if check.hexdigest().encode() != payload[digest_at : digest_at + len(_DIGEST_ZERO)]:
+        return {}
+    found: _Lines = {}
+    pos = 2  # after "{\n"
+    for name, keys in loaded_keys.items():
+        if name == "meta":
+            continue
+        header = _ENCODER.encode(name).encode() + b":{"
+        if not payload.startswith(header, pos):
+            return {}
+        pos += len(header)
+        if not keys:
+            if not payload.startswith(b"},\n", pos):
+                return {}
+            pos += 3
+            continue
+        end = payload.find(b"\n},\n", pos)  # encoded records never contain a raw newline
+        if end < 0 or payload[pos : pos + 1] != b"\n":
+            return {}
+        lines = payload[pos + 1 : end].split(b",\n")
+        if len(lines) != len(keys):
+            return {}
+        found[name] = dict(zip(keys, lines, strict=True))
+        pos = end + 4
+    return found
+
+
+def _load_records(
+    raw: Mapping[str, Any], convert: Callable[[Mapping[str, Any]], _T], what: str, label: str
+) -> dict[int, _T]:
+    """Convert a whole table at once, ordered by id; the TinyDB key, not the record, is the id."""
+    out: dict[int, _T] = {}
+    key = "?"
+    try:
+        for key, record in raw.items():
+            doc_id = int(key)
+            value = convert(record)
+            if value.id != doc_id:
+                value = dataclasses.replace(value, id=doc_id)
+            out[doc_id] = value
+    except (ValueError, TypeError, AttributeError) as err:
+        raise _corrupt(label, f"{what} {key}: {err}") from err
+    ids = list(out)
+    ordered = sorted(ids)
+    return out if ids == ordered else {doc_id: out[doc_id] for doc_id in ordered}
+
+
+def _load_nodes(raw: Mapping[str, Any], label: str) -> dict[str, NodeStatus]:
+    out: dict[str, NodeStatus] = {}
+    for key, record in raw.items():
+        try:
+            status = node_status_from_record(record)
+        except (ValueError, TypeError, AttributeError) as err:
+            raise _corrupt(label, f"node status {key}: {err}") from err
+        out[status.name] = status
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the store holds at one instant, immutable so front ends can keep it between refreshes."""
+
+    reservations: tuple[Reservation, ...] = ()  # sorted by id
+    blocks: tuple[Block, ...] = ()  # sorted by id
+    nodes: Mapping[str, NodeStatus] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def _reservation_map(raw: Mapping[str, Any], label: str) -> dict[int, Reservation]:
+    return _load_records(raw, reservation_from_record, "reservation", label)
+
+
+def _block_map(raw: Mapping[str, Any], label: str) -> dict[int, Block]:
+    return _load_records(raw, block_from_record, "block", label)
+
+
+def _snapshot(data: _DocumentData, label: str) -> Snapshot:
+    return Snapshot(
+        reservations=tuple(_reservation_map(data.get("reservations", {}), label).values()),
+        blocks=tuple(_block_map(data.get("blocks", {}), label).values()),
+        nodes=MappingProxyType(_load_nodes(data.get("nodes", {}), label)),
+    )
+
+
+# -------------------------------------------------------------------------------------- transactions
+
+
+class _DocumentStorage(Storage):
+    """Hands TinyDB the already-parsed document: no disk I/O per operation, so a transaction with any number
+    of operations reads the file once (before) and writes it once (after, by the store)."""
+
+    def __init__(self, data: _DocumentData) -> None:
+        self.data = data
+        self.dirty = False
+
+    def read(self) -> _DocumentData | None:
+        return self.data
+
+    def write(self, data: _DocumentData) -> None:
+        self.data = data
+        self.dirty = True
+
+    def close(self) -> None:
+        pass
+
+
+class Transaction(Protocol):
+    """What the service may do inside one exclusive read-modify-write of the store."""
+
+    def reservations(self) -> list[Reservation]: ...
+    def reservation(self, res_id: int) -> Reservation | None: ...
+    def add_reservation(self, res: Reservation) -> Reservation: ...
+    def put_reservation(self, res: Reservation) -> None: ...
+    def remove_reservation(self, res_id: int) -> None: ...
+    def blocks(self) -> list[Block]: ...
+    def add_block(self, block: Block) -> Block: ...
+    def remove_block(self, block_id: int) -> None: ...
+    def node_status(self) -> dict[str, NodeStatus]: ...
+    def put_node_status(self, status: NodeStatus) -> None: ...
+    def get_value(self, key: str, default: Any = None) -> Any: ...
+    def set_value(self, key: str, value: Any) -> None: ...
+
+
+class StoreTransaction:
+    """The one Transaction implementation behind both stores, so file and memory semantics cannot drift.
+
+    Writes go through a TinyDB instance made for this transaction only (TinyDB caches next ids per
+    instance, which is wrong across processes). Reads look at the parsed tables directly: wrapping
+    thousands of records in TinyDB Documents costs more than the whole conversion.
+    """
+
+    def __init__(self, payload: bytes, label: str) -> None:
+        data = _parse_document(payload, label)
+        self._payload = payload
+        self._loaded_keys = {name: list(table) for name, table in data.items()}
+        self._changed: set[tuple[str, str]] = set()  # (table, key) written here: their old lines are stale
+        self._storage = _DocumentStorage(data)
+        storage = self._storage
+        self._db = TinyDB(storage=lambda: storage)
+        self._label = label
+        self._closed = False
+        self._reservations: dict[int, Reservation] | None = None  # converted lazily, kept in step
+        self._counters_checked: set[str] = set()
+
+    # -- plumbing
+
+    def _table(self, name: str) -> Table:
+        self._check_open()
+        return self._db.table(name, cache_size=0)
+
+    def _raw(self, name: str) -> dict[str, Any]:
+        """The live table dict; TinyDB replaces it on every write, so never keep it across one."""
+        self._check_open()
+        return self._storage.data.get(name, {})
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this store transaction has ended; open a new one")
+
+    def _insert(self, name: str, record: Mapping[str, Any], doc_id: int | None = None) -> int:
+        table = self._table(name)
+        doc_id = table.insert(record if doc_id is None else Document(record, doc_id=doc_id))
+        self._changed.add((name, str(doc_id)))
+        return doc_id
+
+    def _update(self, name: str, record: Mapping[str, Any], doc_id: int) -> None:
+        self._table(name).update(record, doc_ids=[doc_id])
+        self._changed.add((name, str(doc_id)))
+
+    def _remove(self, name: str, doc_id: int) -> None:
+        """Removing nothing writes nothing."""
+        if str(doc_id) in self._raw(name):
+            self._table(name).remove(doc_ids=[doc_id])
+
+    def _finish(self) -> bytes | None:
+        """End the transaction: the new document to write, or None if nothing changed."""
+        self._check_open()
+        self._closed = True
+        self._db.close()
+        if not self._storage.dirty:
+            return None
+        data = self._storage.data
+        if str(_META_ID) not in data.get("meta", {}):  # a written document always says its schema
+            meta = {"schema_version": SCHEMA_VERSION, "next_id": 1, "next_block_id": 1}
+            data["meta"] = {str(_META_ID): meta, **data.get("meta", {})}
+        return _serialize(data, _reusable_lines(self._payload, self._loaded_keys), self._changed)
+
+    def _abort(self) -> None:
+        self._closed = True
+        self._db.close()
+
+    def _take_id(self, counter: str, table: str) -> int:
+        """Ids come from a counter in meta, never from max(id)+1, so removing the newest never reuses it.
+
+        The first use per transaction also lifts the counter above any id present (hand edits, imports)."""
+        meta = self._raw("meta").get(str(_META_ID))
+        next_id = int((meta or {}).get(counter, 1))
+        if counter not in self._counters_checked:
+            self._counters_checked.add(counter)
+            next_id = max(next_id, max((int(k) for k in self._raw(table)), default=0) + 1)
+        if meta is None:
+            fresh = {"schema_version": SCHEMA_VERSION, "next_id": 1, "next_block_id": 1, counter: next_id + 1}
+            self._insert("meta", fresh, _META_ID)
+        else:
+            self._update("meta", {counter: next_id + 1}, _META_ID)
+        return next_id
+
+    # -- reservations
+
+    def _reservation_map(self) -> dict[int, Reservation]:
+        if self._reservations is None:
+            self._reservations = _reservation_map(self._raw("reservations"), self._label)
+        return self._reservations
+
+    def reservations(self) -> list[Reservation]:
+        """All reservations sorted by id (ids only grow, so insertion keeps the order)."""
+        return list(self._reservation_map().values())
+
+    def reservation(self, res_id: int) -> Reservation | None:
+        if self._reservations is not None:
+            self._check_open()
+            return self._reservations.get(res_id)
+        record = self._raw("reservations").get(str(res_id))
+        if record is None:
+            return None
+        return _reservation_map({str(res_id): record}, self._label)[res_id]
+
+    def add_reservation(self, res: Reservation) -> Reservation:
+        """Store `res` under the next id (its own id is ignored) and return it as stored."""
+        stored = dataclasses.replace(res, id=self._take_id("next_id", "reservations"))
+        self._insert("reservations", reservation_to_record(stored), stored.id)
+        if self._reservations is not None:
+            self._reservations[stored.id] = stored
+        return stored
+
+    def put_reservation(self, res: Reservation) -> None:
+        """Replace the stored reservation with the same id; a vanished id is a lost race, not a KeyError."""
+        if str(res.id) not in self._raw("reservations"):
+            raise StoreError(f"reservation {res.id} ({res.name}) is no longer in the store")
+        self._update("reservations", reservation_to_record(res), res.id)
+        if self._reservations is not None:
+            self._reservations[res.id] = res
+
+    def remove_reservation(self, res_id: int) -> None:
+        """Idempotent, so a retried cleanup never fails."""
+        self._remove("reservations", res_id)
+        if self._reservations is not None:
+            self._reservations.pop(res_id, None)
+
+    # -- blocks
+
+    def blocks(self) -> list[Block]:
+        return list(_block_map(self._raw("blocks"), self._label).values())
+
+    def add_block(self, block: Block) -> Block:
+        stored = dataclasses.replace(block, id=self._take_id("next_block_id", "blocks"))
+        self._insert("blocks", block_to_record(stored), stored.id)
+        return stored
+
+    def remove_block(self, block_id: int) -> None:
+        self._remove("blocks", block_id)
+
+    # -- node health
+
+    def node_status(self) -> dict[str, NodeStatus]:
+        return _load_nodes(self._raw("nodes"), self._label)
+
+    def put_node_status(self, status: NodeStatus) -> None:
+        """Upsert by node name: one record per node however often igor-tick probes it."""
+        record = node_status_to_record(status)
+        for key, existing in self._raw("nodes").items():
+            if existing.get("name") == status.name:
+                self._update("nodes", record, int(key))
+                return
+        self._insert("nodes", record)
+
+    # -- key/value area
+
+    def get_value(self, key: str, default: Any = None) -> Any:
+        """A copy, so mutating the result cannot leak into the document behind the transaction's back."""
+        for record in self._raw("kv").values():
+            if record.get("key") == key:
+                return copy.deepcopy(record.get("value"))
+        return default
+
+    def set_value(self, key: str, value: Any) -> None:
+        """Values are stored as JSON gives them back (tuples become lists) in memory and on disk alike;
+        non-JSON values fail here rather than at commit."""
+        stored = json.loads(_ENCODER.encode(value))
+        for doc_key, record in self._raw("kv").items():
+            if record.get("key") == key:
+                self._update("kv", {"key": key, "value": stored}, int(doc_key))
+                return
+        self._insert("kv", {"key": key, "value": stored})
+
+
+# -------------------------------------------------------------------------------------------- stores
+
+
+class ReservationStore(Protocol):
+    """Where reservations live; the service needs nothing else from a store."""
+
+    def snapshot(self) -> Snapshot: ...
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+
+class _DocumentStore:
+    """Shared transaction logic; subclasses only say how to read, write and lock the serialized document."""
+
+    label: str
+    lock_timeout: float
+
+    def __init__(self, lock_timeout: float) -> None:
+        self.lock_timeout = lock_timeout
+        self._local = threading.local()
+        self._last_snapshot: tuple[bytes, Snapshot] | None = None
+
+    def _read_payload(self) -> bytes:
+        raise NotImplementedError
+
+    def _write_payload(self, payload: bytes) -> None:
+        raise NotImplementedError
+
+    def _exclusive(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def snapshot(self) -> Snapshot:
+        """Lock-free: writers replace the document atomically, so this sees the old or the new one.
+
+        A front end refreshing an unchanged store gets the previous (immutable) snapshot back for the price
+        of reading and comparing the bytes."""
+        payload = self._read_payload()
+        last = self._last_snapshot
+        if last is not None and last[0] == payload:
+            return last[1]
+        snap = _snapshot(_parse_document(payload, self.label), self.label)
+        self._last_snapshot = (payload, snap)
+        return snap
+
+    @contextmanager
+    def transaction(self) -> Iterator[StoreTransaction]:
+        """Exclusive read-modify-write; commits once on normal exit, writes nothing on an exception."""
+        if getattr(self._local, "active", False):
+            # The lock is not re-entrant: waiting for ourselves would only end in a misleading timeout.
+            raise StoreError("nested store transaction: igor already holds the store in this thread")
+        self._local.active = True
+        try:
+            with self._exclusive():
+                tx = StoreTransaction(self._read_payload(), self.label)
+                try:
+                    yield tx
+                except BaseException:
+                    tx._abort()
+                    raise
+                payload = tx._finish()
+                if payload is not None:
+                    self._write_payload(payload)
+        finally:
+            self._local.active = False
+
+
+class TinyStore(_DocumentStore):
+    """The store on disk: `igor.json` in a state directory, guarded by the never-replaced `igor.lock`."""
+
+    def __init__(self, directory: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> None:
+        super().__init__(lock_timeout)
+        self.directory = os.fspath(directory)
+        self.path = os.path.join(self.directory, DOCUMENT_NAME)
+        self.lock_path = os.path.join(self.directory, LOCK_NAME)
+        self.label = self.path
+
+    def __repr__(self) -> str:
+        return f"TinyStore({self.directory!r})"
+
+    def _read_payload(self) -> bytes:
+        try:
+            with open(self.path, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return b""  # no state directory or no document yet: an empty store
+        except OSError as err:
+            raise StoreError(f"cannot read the igor store {self.path}: {err.strerror or err}") from err
+
+    def _ensure_directory(self) -> None:
+        try:
+            os.makedirs(self.directory, mode=_DIR_MODE)
+        except FileExistsError:
+            return
+        except OSError as err:
+            why = err.strerror or err
+            raise StoreError(f"cannot create the state directory {self.directory}: {why}") from err
+        with contextlib.suppress(OSError):
+            os.chmod(self.directory, _DIR_MODE)  # makedirs honours the umask; readers need r-x
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        import portalocker  # ~55 ms to import: only writers pay for it
+
+        self._ensure_directory()
+        lock = portalocker.Lock(
+            self.lock_path,
+            mode="a",
+            timeout=self.lock_timeout,
+            check_interval=_LOCK_POLL_SECONDS,
+            fail_when_locked=False,
+        )
+        try:
+            lock.acquire()
+        except portalocker.exceptions.AlreadyLocked as err:
+            raise StoreError(
+                f"the igor store is busy: another igor process has held {self.lock_path} "
+                f"for more than {self.lock_timeout:g}s; try again"
+            ) from err
+        except (portalocker.exceptions.LockException, OSError) as err:
+            raise StoreError(f"cannot lock the igor store {self.lock_path}: {err}") from err
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _remove_stale_temps(self) -> None:
+        """Temp files of writers killed mid-commit; best effort, they are harmless apart from space."""
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        with contextlib.suppress(OSError), os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                            os.unlink(entry.path)
+
+    def _write_payload(self, payload: bytes) -> None:
+        """Temp file + fsync + rename: a reader or a crash sees the old document or the new, never a mix."""
+        self._remove_stale_temps()
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=TEMP_PREFIX)
+        except OSError as err:
+            raise StoreError(f"cannot write the igor store {self.path}: {err.strerror or err}") from err
+        replaced = False
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, _FILE_MODE)
+            os.replace(tmp, self.path)
+            replaced = True
+        except OSError as err:
+            raise StoreError(f"cannot write the igor store {self.path}: {err.strerror or err}") from err
+        finally:
+            if not replaced:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        # Make the rename itself durable. Other processes already see the new document, so a failure
+        # here must not report the committed transaction as failed.
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+class MemoryStore(_DocumentStore):
+    """The same store in memory, for tests and the TUI demo. It keeps the serialized document, so every
+    transaction works on a private copy and JSON round-tripping behaves exactly as on disk."""
+
+    def __init__(self, *, lock_timeout: float = 10.0) -> None:
+        super().__init__(lock_timeout)
+        self.label = "<memory store>"
+        self._payload = b""
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "MemoryStore()"
+
+    def _read_payload(self) -> bytes:
+        return self._payload
+
+    def _write_payload(self, payload: bytes) -> None:
+        self._payload = payload
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        if not self._lock.acquire(timeout=self.lock_timeout):
+            raise StoreError(
+                f"the igor store is busy: another transaction has held the in-memory store "
+                f"for more than {self.lock_timeout:g}s; try again"
+            )
+        try:
+            yield
+        finally:
+            self._lock.release()

@@ -1,0 +1,781 @@
+"""The state store: records, ids, one-read-one-write transactions, atomic commits, locking, corruption."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import portalocker
+import pytest
+
+from igor_tui import store as store_module
+from igor_tui.errors import StoreError
+from igor_tui.model import Block, NodeState, NodeStatus, Reservation
+from igor_tui.store import (
+    SCHEMA_VERSION,
+    MemoryStore,
+    ReservationStore,
+    StoreTransaction,
+    TinyStore,
+    Transaction,
+    block_from_record,
+    block_to_record,
+    node_status_from_record,
+    node_status_to_record,
+    reservation_from_record,
+    reservation_to_record,
+)
+
+AnyStore = TinyStore | MemoryStore
+
+T0 = datetime(2030, 5, 4, 12, 0, tzinfo=UTC)
+
+FULL_RES = Reservation(
+    id=7,
+    name="full",
+    owner="alice",
+    start=T0,
+    end=T0 + timedelta(hours=2),
+    nodes=("kn3", "kn1", "kn2"),
+    group="eng",
+    kernel="/home/alice/vmlinuz",
+    initrd="/home/alice/initrd.img",
+    kernel_hash="a" * 64,
+    initrd_hash="b" * 64,
+    profile="centos7",
+    kernel_args="console=ttyS0,115200 quiet",
+    vlan=42,
+    created=T0 - timedelta(minutes=5, seconds=3, microseconds=17),
+    revision=3,
+    extensions=2,
+    installed=True,
+    error="pxe write failed on kn2",
+)
+FULL_BLOCK = Block(
+    id=3, nodes=("kn5", "kn6"), start=T0, end=T0 + timedelta(days=1), reason="firmware", by="root"
+)
+FULL_STATUS = NodeStatus(name="kn4", state=NodeState.DOWN, checked=T0, detail="no ping reply")
+
+
+def res(name: str = "r", **changes: Any) -> Reservation:
+    base = Reservation(id=0, name=name, owner="bob", start=T0, end=T0 + timedelta(hours=1), nodes=("kn1",))
+    return dataclasses.replace(base, **changes)
+
+
+def block(**changes: Any) -> Block:
+    return dataclasses.replace(Block(id=0, nodes=("kn9",), start=T0, end=None), **changes)
+
+
+def temp_files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(store_module.TEMP_PREFIX))
+
+
+def conforms(store: ReservationStore) -> ReservationStore:
+    """Both stores must satisfy the protocol the service is typed against (checked by mypy)."""
+    return store
+
+
+def _tx(tx: Transaction) -> Transaction:
+    return tx
+
+
+# ------------------------------------------------------------------------------------------- records
+
+
+def test_every_model_field_is_persisted() -> None:
+    """A field added to the model but not to the record functions would silently vanish on save."""
+    assert set(reservation_to_record(FULL_RES)) == {f.name for f in dataclasses.fields(Reservation)}
+    assert set(block_to_record(FULL_BLOCK)) == {f.name for f in dataclasses.fields(Block)}
+    assert set(node_status_to_record(FULL_STATUS)) == {f.name for f in dataclasses.fields(NodeStatus)}
+    assert store_module._POSITIONAL, "Reservation fields were reordered: update _RESERVATION_FIELDS"
+
+
+def test_records_round_trip_every_field() -> None:
+    assert reservation_from_record(reservation_to_record(FULL_RES)) == FULL_RES
+    assert block_from_record(block_to_record(FULL_BLOCK)) == FULL_BLOCK
+    assert block_from_record(block_to_record(block(end=None))) == block(end=None)
+    assert node_status_from_record(node_status_to_record(FULL_STATUS)) == FULL_STATUS
+    unknown = NodeStatus(name="kn1")
+    assert node_status_from_record(node_status_to_record(unknown)) == unknown
+
+
+def test_records_are_plain_json() -> None:
+    record = reservation_to_record(FULL_RES)
+    assert json.loads(json.dumps(record)) == record
+    assert record["nodes"] == ["kn3", "kn1", "kn2"]
+    assert record["start"] == "2030-05-04T12:00:00+00:00"
+    assert record["created"] == "2030-05-04T11:54:56.999983+00:00"
+    assert record["vlan"] == 42
+    assert reservation_to_record(res())["vlan"] is None
+    assert reservation_to_record(res())["created"] is None
+    assert block_to_record(block())["end"] is None
+    assert node_status_to_record(FULL_STATUS) == {
+        "name": "kn4",
+        "state": "down",
+        "checked": "2030-05-04T12:00:00+00:00",
+        "detail": "no ping reply",
+    }
+
+
+def test_records_store_utc_and_read_any_offset() -> None:
+    cest = timezone(timedelta(hours=2))
+    record = reservation_to_record(res(start=datetime(2030, 5, 4, 14, 0, tzinfo=cest)))
+    assert record["start"] == "2030-05-04T12:00:00+00:00"
+    loaded = reservation_from_record(
+        {**record, "start": "2030-05-04T14:00:00+02:00", "end": "2030-05-04T13:00"}
+    )
+    assert loaded.start == T0 and loaded.start.tzinfo is UTC
+    assert loaded.end == T0 + timedelta(hours=1) and loaded.end.tzinfo is UTC  # no offset: read as UTC
+
+
+def test_naive_datetimes_are_refused() -> None:
+    naive = datetime(2030, 5, 4, 12, 0)  # noqa: DTZ001 - the point of the test
+    with pytest.raises(ValueError, match="naive"):
+        reservation_to_record(res(start=naive))
+    with pytest.raises(ValueError, match="naive"):
+        block_to_record(block(end=naive))
+
+
+def test_from_record_fills_defaults_for_missing_optional_fields() -> None:
+    minimal = {"name": "old", "owner": "carol", "start": T0.isoformat(), "end": T0.isoformat(), "nodes": []}
+    assert reservation_from_record(minimal) == Reservation(
+        id=0, name="old", owner="carol", start=T0, end=T0, nodes=()
+    )
+    assert block_from_record({"nodes": ["kn1"], "start": T0.isoformat()}) == Block(
+        id=0, nodes=("kn1",), start=T0, end=None
+    )
+    assert node_status_from_record({"name": "kn1"}) == NodeStatus(name="kn1")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": None},
+        {"nodes": "kn1"},
+        {"nodes": ["kn1", 2]},
+        {"start": 5},
+        {"start": "yesterday"},
+        {"vlan": "x"},
+    ],
+)
+def test_bad_reservation_records_raise_value_error(change: dict[str, Any]) -> None:
+    record = {k: v for k, v in {**reservation_to_record(FULL_RES), **change}.items() if v is not None}
+    with pytest.raises(ValueError):
+        reservation_from_record(record)
+
+
+def test_bad_block_and_status_records_raise_value_error() -> None:
+    with pytest.raises(ValueError):
+        block_from_record({"start": T0.isoformat()})
+    with pytest.raises(ValueError):
+        node_status_from_record({"name": "kn1", "state": "sideways"})
+    with pytest.raises(ValueError):
+        node_status_from_record({})
+
+
+# ------------------------------------------------------------------------ behaviour of both stores
+
+
+@pytest.fixture(params=["tiny", "memory"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., AnyStore]:
+    """Stores of one kind; a TinyStore made twice shares its directory, like two igor processes."""
+    memory = MemoryStore()
+
+    def make(lock_timeout: float = 10.0) -> AnyStore:
+        if request.param == "tiny":
+            return TinyStore(tmp_path / "state", lock_timeout=lock_timeout)
+        memory.lock_timeout = lock_timeout
+        return memory
+
+    return make
+
+
+@pytest.fixture
+def store(make_store: Callable[..., AnyStore]) -> AnyStore:
+    return make_store()
+
+
+def test_both_stores_satisfy_the_protocol(store: AnyStore) -> None:
+    assert conforms(store) is store
+    with store.transaction() as tx:
+        assert isinstance(_tx(tx), StoreTransaction)
+
+
+def test_a_new_store_is_empty(store: AnyStore) -> None:
+    snap = store.snapshot()
+    assert snap.reservations == () and snap.blocks == () and dict(snap.nodes) == {}
+    with store.transaction() as tx:
+        assert tx.reservations() == [] and tx.blocks() == [] and tx.node_status() == {}
+        assert tx.reservation(1) is None
+        assert tx.get_value("tick") is None and tx.get_value("tick", 5) == 5
+
+
+def test_round_trip_of_every_field_through_the_store(store: AnyStore) -> None:
+    with store.transaction() as tx:
+        stored = tx.add_reservation(FULL_RES)
+        stored_block = tx.add_block(FULL_BLOCK)
+        tx.put_node_status(FULL_STATUS)
+    assert stored == dataclasses.replace(FULL_RES, id=1)
+    assert stored_block == dataclasses.replace(FULL_BLOCK, id=1)
+    snap = store.snapshot()
+    assert snap.reservations == (stored,)
+    assert snap.blocks == (stored_block,)
+    assert dict(snap.nodes) == {"kn4": FULL_STATUS}
+    with store.transaction() as tx:
+        assert tx.reservation(1) == stored
+        assert tx.reservations() == [stored]
+        assert tx.blocks() == [stored_block]
+        assert tx.node_status() == {"kn4": FULL_STATUS}
+
+
+def test_ids_are_monotonic_and_never_reused(store: AnyStore) -> None:
+    with store.transaction() as tx:
+        ids = [tx.add_reservation(res(f"r{i}", id=99)).id for i in range(3)]
+        assert ids == [1, 2, 3]
+        tx.remove_reservation(3)
+    with store.transaction() as tx:
+        assert tx.add_reservation(res("r4")).id == 4
+        for r in tx.reservations():
+            tx.remove_reservation(r.id)
+    with store.transaction() as tx:
+        assert tx.reservations() == []
+        assert tx.add_reservation(res("r5")).id == 5
+        assert [tx.add_block(block()).id for _ in range(2)] == [1, 2]
+        tx.remove_block(2)
+    with store.transaction() as tx:
+        assert tx.add_block(block()).id == 3
+    assert [r.id for r in store.snapshot().reservations] == [5]
+    assert [b.id for b in store.snapshot().blocks] == [1, 3]
+
+
+def test_snapshot_and_listing_are_sorted_by_id(store: AnyStore) -> None:
+    with store.transaction() as tx:
+        for i in range(12):
+            tx.add_reservation(res(f"r{i}", start=T0 - timedelta(hours=i)))
+        tx.remove_reservation(5)
+        assert [r.id for r in tx.reservations()] == [1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12]
+    assert [r.id for r in store.snapshot().reservations] == [1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12]
+
+
+def test_put_replaces_by_id_and_refuses_unknown_ids(store: AnyStore) -> None:
+    with store.transaction() as tx:
+        first = tx.add_reservation(res("a"))
+        tx.add_reservation(res("b"))
+    edited = dataclasses.replace(first, end=first.end + timedelta(hours=1), revision=2, vlan=None, error="x")
+    with store.transaction() as tx:
+        tx.put_reservation(edited)
+        assert tx.reservation(first.id) == edited
+        assert tx.reservations()[0] == edited
+    assert store.snapshot().reservations[0] == edited
+    with pytest.raises(StoreError, match="no longer in the store"), store.transaction() as tx:
+        tx.put_reservation(dataclasses.replace(edited, id=99))
+
+
+def test_remove_is_idempotent(store: AnyStore) -> None:
+    with store.transaction() as tx:
+        kept = tx.add_reservation(res("kept"))
+        gone = tx.add_reservation(res("gone"))
+    with store.transaction() as tx:
+        tx.remove_reservation(gone.id)
+        tx.remove_reservation(gone.id)
+        tx.remove_reservation(12345)
+        tx.remove_block(12345)
+        assert tx.reservation(gone.id) is None
+    assert store.snapshot().reservations == (kept,)
+
+
+def test_a_failing_transaction_changes_nothing(store: AnyStore) -> None:
+    with store.transaction() as tx:
+        tx.add_reservation(res("before"))
+    before = store.snapshot()
+    with pytest.raises(RuntimeError, match="boom"), store.transaction() as tx:
+        tx.add_reservation(res("lost"))
+        tx.remove_reservation(1)
+        tx.set_value("k", 1)
+        tx.put_node_status(FULL_STATUS)
+        raise RuntimeError("boom")
+    assert store.snapshot() == before
+    with store.transaction() as tx:
+        assert [r.name for r in tx.reservations()] == ["before"]
+        assert tx.add_reservation(res("after")).id == 2  # the rolled-back id was not consumed
+
+
+def test_node_status_is_upserted_by_name(store: AnyStore) -> None:
+    with store.transaction() as tx:
+        tx.put_node_status(NodeStatus("kn1", NodeState.UP, T0))
+        tx.put_node_status(NodeStatus("kn2"))
+    later = NodeStatus("kn1", NodeState.DOWN, T0 + timedelta(minutes=1), "timeout")
+    with store.transaction() as tx:
+        tx.put_node_status(later)
+    assert dict(store.snapshot().nodes) == {"kn1": later, "kn2": NodeStatus("kn2")}
+
+
+def test_snapshot_is_immutable(store: AnyStore) -> None:
+    with store.transaction() as tx:
+        tx.put_node_status(FULL_STATUS)
+    snap = store.snapshot()
+    with pytest.raises(TypeError):
+        snap.nodes["kn1"] = FULL_STATUS  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snap.reservations = ()  # type: ignore[misc]
+
+
+def test_key_value_area(store: AnyStore) -> None:
+    with store.transaction() as tx:
+        tx.set_value("tick", {"last": "2030-05-04T12:00:00+00:00", "seen": (1, 2)})
+        tx.set_value("notified", ["r1"])
+        value = tx.get_value("tick")
+        assert value == {"last": "2030-05-04T12:00:00+00:00", "seen": [1, 2]}  # as JSON gives it back
+        value["seen"].append(3)  # a copy: must not leak into the store
+        with pytest.raises(TypeError):
+            tx.set_value("bad", object())
+        with pytest.raises(ValueError):
+            tx.set_value("bad", math.nan)
+    with store.transaction() as tx:
+        assert tx.get_value("tick") == {"last": "2030-05-04T12:00:00+00:00", "seen": [1, 2]}
+        tx.set_value("notified", ["r1", "r2"])
+        assert tx.get_value("bad", "absent") == "absent"
+    with store.transaction() as tx:
+        assert tx.get_value("notified") == ["r1", "r2"]
+
+
+def test_one_read_and_one_write_per_transaction(store: AnyStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"read": 0, "write": 0}
+    read, write = store._read_payload, store._write_payload
+
+    def counting_read() -> bytes:
+        calls["read"] += 1
+        return read()
+
+    def counting_write(payload: bytes) -> None:
+        calls["write"] += 1
+        write(payload)
+
+    monkeypatch.setattr(store, "_read_payload", counting_read)
+    monkeypatch.setattr(store, "_write_payload", counting_write)
+    with store.transaction() as tx:
+        for i in range(20):
+            added = tx.add_reservation(res(f"r{i}"))
+            tx.put_reservation(dataclasses.replace(added, revision=2))
+            tx.add_block(block())
+            tx.put_node_status(NodeStatus(f"kn{i}"))
+            tx.set_value(f"k{i}", i)
+            tx.reservations()
+        tx.remove_reservation(3)
+    assert calls == {"read": 1, "write": 1}
+    with store.transaction() as tx:
+        tx.reservations()
+        tx.get_value("k1")
+        tx.remove_reservation(999)  # nothing to remove: still read-only
+    assert calls == {"read": 2, "write": 1}
+
+
+def test_a_finished_transaction_cannot_be_used(store: AnyStore) -> None:
+    with store.transaction() as tx:
+        pass
+    with pytest.raises(RuntimeError, match="ended"):
+        tx.add_reservation(res())
+    with pytest.raises(RuntimeError, match="ended"):
+        tx.reservations()
+
+
+def test_nested_transactions_fail_fast(make_store: Callable[..., AnyStore]) -> None:
+    store = make_store(lock_timeout=5.0)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="nested"), store.transaction(), store.transaction():
+        pass
+    assert time.monotonic() - started < 1.0
+    with store.transaction() as tx:  # and the store is usable afterwards
+        tx.add_reservation(res())
+
+
+@contextmanager
+def held_in_thread(store: AnyStore) -> Iterator[list[int]]:
+    """Another thread inside a transaction that has added a reservation but not committed yet."""
+    inside, release = threading.Event(), threading.Event()
+    added: list[int] = []
+
+    def hold() -> None:
+        with store.transaction() as tx:
+            added.append(tx.add_reservation(res("uncommitted")).id)
+            inside.set()
+            release.wait(10)
+
+    with ThreadPoolExecutor(1) as pool:
+        holder = pool.submit(hold)
+        try:
+            while not inside.wait(0.01):
+                if holder.done():
+                    holder.result()  # raises whatever stopped the holder
+            yield added
+        finally:
+            release.set()
+        holder.result(10)
+
+
+def test_a_held_transaction_makes_others_time_out(make_store: Callable[..., AnyStore]) -> None:
+    store = make_store(lock_timeout=0.2)
+    with held_in_thread(store):
+        started = time.monotonic()
+        busy = r"^the igor store is busy: .* for more than 0\.2s; try again$"
+        with pytest.raises(StoreError, match=busy), store.transaction():
+            pass
+        assert 0.2 <= time.monotonic() - started < 2.0
+    with store.transaction() as tx:  # free again once the holder committed
+        assert [r.name for r in tx.reservations()] == ["uncommitted"]
+
+
+def test_readers_take_no_lock_and_see_only_committed_data(store: AnyStore) -> None:
+    with store.transaction() as tx:
+        tx.add_reservation(res("committed"))
+    with held_in_thread(store) as added:
+        assert added == [2]
+        started = time.monotonic()
+        assert [r.name for r in store.snapshot().reservations] == ["committed"]
+        assert time.monotonic() - started < 1.0
+    assert [r.name for r in store.snapshot().reservations] == ["committed", "uncommitted"]
+
+
+def test_threads_never_lose_an_update(store: AnyStore) -> None:
+    def work() -> None:
+        for _ in range(15):
+            with store.transaction() as tx:
+                count = tx.get_value("counter", 0)
+                time.sleep(0.0005)  # widen the race window a lost update would need
+                tx.set_value("counter", count + 1)
+                tx.add_reservation(res())
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    with store.transaction() as tx:
+        assert tx.get_value("counter") == 60
+        assert [r.id for r in tx.reservations()] == list(range(1, 61))
+
+
+def test_reused_record_lines_equal_a_fresh_encoding(store: AnyStore) -> None:
+    """Writers reuse unchanged record lines of the previous document; the result must be byte-identical
+    to encoding everything again, whatever mix of operations ran."""
+    rng = random.Random(1234)
+    for round_ in range(40):
+        with store.transaction() as tx:
+            for _ in range(rng.randint(1, 6)):
+                op = rng.randrange(7)
+                current = tx.reservations()
+                if op == 0 or not current:
+                    tx.add_reservation(res(f"r{round_}", nodes=tuple(f"kn{rng.randint(1, 9)}" for _ in "ab")))
+                elif op == 1:
+                    tx.put_reservation(dataclasses.replace(rng.choice(current), error=f"e{round_}"))
+                elif op == 2:
+                    tx.remove_reservation(rng.choice(current).id)
+                elif op == 3:
+                    tx.add_block(block(reason=f"b{round_}"))
+                elif op == 4 and tx.blocks():
+                    tx.remove_block(rng.choice(tx.blocks()).id)
+                elif op == 5:
+                    tx.put_node_status(NodeStatus(f"kn{rng.randint(1, 5)}", NodeState.UP, T0, f"d{round_}"))
+                else:
+                    tx.set_value(
+                        f"k{rng.randint(1, 3)}", {"round": round_, "tags": ["x"] * rng.randint(0, 2)}
+                    )
+        payload = store._read_payload()
+        data = json.loads(payload)
+        assert payload == store_module._serialize(data, {}, set())
+        assert store_module._reusable_lines(payload, {n: list(t) for n, t in data.items()}) != {}
+    snap = store.snapshot()
+    assert len({r.id for r in snap.reservations}) == len(snap.reservations)
+
+
+# -------------------------------------------------------------------------------------- TinyStore only
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+def test_document_layout(state: Path) -> None:
+    store = TinyStore(state)
+    assert store.path == str(state / "igor.json") and store.lock_path == str(state / "igor.lock")
+    with store.transaction() as tx:
+        stored = tx.add_reservation(FULL_RES)
+        tx.add_block(FULL_BLOCK)
+        tx.put_node_status(FULL_STATUS)
+        tx.set_value("tick", {"n": 1})
+    doc = json.loads((state / "igor.json").read_text())
+    meta = doc["meta"]["1"]
+    assert (meta["schema_version"], meta["next_id"], meta["next_block_id"]) == (SCHEMA_VERSION, 2, 2)
+    assert doc["reservations"] == {"1": reservation_to_record(stored)}
+    assert doc["blocks"] == {"1": block_to_record(dataclasses.replace(FULL_BLOCK, id=1))}
+    assert doc["nodes"] == {"1": node_status_to_record(FULL_STATUS)}
+    assert doc["kv"] == {"1": {"key": "tick", "value": {"n": 1}}}
+
+
+def test_ids_are_never_reused_across_store_instances(state: Path) -> None:
+    with TinyStore(state).transaction() as tx:
+        tx.add_reservation(res("a"))
+        tx.add_reservation(res("b"))
+        tx.add_block(block())
+    with TinyStore(state).transaction() as tx:
+        tx.remove_reservation(2)
+        tx.remove_block(1)
+    with TinyStore(state).transaction() as tx:
+        assert tx.add_reservation(res("c")).id == 3
+        assert tx.add_block(block()).id == 2
+    assert [r.name for r in TinyStore(state).snapshot().reservations] == ["a", "c"]
+
+
+def test_ids_stay_above_records_present_even_if_the_counter_lags(state: Path) -> None:
+    """A hand-repaired or imported document may carry ids beyond next_id; they must not be overwritten."""
+    state.mkdir()
+    record = reservation_to_record(res("imported", id=10))
+    doc = {
+        "meta": {"1": {"schema_version": 1, "next_id": 3, "next_block_id": 1}},
+        "reservations": {"10": record},
+    }
+    (state / "igor.json").write_text(json.dumps(doc))
+    with TinyStore(state).transaction() as tx:
+        assert tx.add_reservation(res("new")).id == 11
+    assert [r.name for r in TinyStore(state).snapshot().reservations] == ["imported", "new"]
+
+
+def test_missing_directory_or_file_is_an_empty_store(state: Path) -> None:
+    assert TinyStore(state).snapshot().reservations == ()
+    assert not state.exists()  # readers never create anything
+    state.mkdir()
+    assert TinyStore(state).snapshot().reservations == ()
+
+
+def test_an_empty_file_is_an_empty_store(state: Path) -> None:
+    state.mkdir()
+    (state / "igor.json").write_bytes(b"")
+    assert TinyStore(state).snapshot().reservations == ()
+    with TinyStore(state).transaction() as tx:
+        assert tx.add_reservation(res()).id == 1
+    assert len(TinyStore(state).snapshot().reservations) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b'{"reservations": {"1": {"name": "x"', "not valid JSON"),
+        (b"\xff\xfe{}", "not valid JSON"),
+        (b"   \n", "not valid JSON"),
+        (b"[]", "not a JSON object"),
+        (b'{"reservations": []}', "table 'reservations' is not a JSON object"),
+        (b'{"reservations": {"1": 5}}', "holds a record that is not a JSON object"),
+        (b'{"reservations": {"1": {"name": "x"}}}', "reservation 1"),
+        (b'{"nodes": {"1": {"name": "kn1", "state": "sideways"}}}', "node status 1"),
+        (b'{"meta": {"1": {"schema_version": "one"}}}', "schema_version"),
+        (b'{"meta": {"1": []}}', "meta record"),
+        (b'{"meta": []}', "meta record"),
+    ],
+)
+def test_a_corrupt_document_is_an_error_never_an_empty_store(state: Path, content: bytes, why: str) -> None:
+    state.mkdir()
+    path = state / "igor.json"
+    path.write_bytes(content)
+    store = TinyStore(state)
+    with pytest.raises(StoreError, match="corrupt") as caught:
+        store.snapshot()
+    assert str(path) in str(caught.value) and why in str(caught.value)
+    with pytest.raises(StoreError, match="corrupt"), store.transaction() as tx:
+        tx.add_reservation(res())
+        # records are checked when a transaction reads them
+        tx.reservations()
+        tx.blocks()
+        tx.node_status()
+    assert path.read_bytes() == content
+
+
+def test_a_newer_schema_is_refused(state: Path) -> None:
+    state.mkdir()
+    path = state / "igor.json"
+    newer = {"meta": {"1": {"schema_version": SCHEMA_VERSION + 1, "next_id": 1}}, "reservations": []}
+    content = json.dumps(newer).encode()  # whatever else a newer igor changed, the advice is to upgrade
+    path.write_bytes(content)
+    expected = f"{path} was written by a newer igor (schema {SCHEMA_VERSION + 1}); upgrade igor"
+    with pytest.raises(StoreError) as caught:
+        TinyStore(state).snapshot()
+    assert str(caught.value) == expected
+    with pytest.raises(StoreError, match="newer igor"), TinyStore(state).transaction():
+        pass
+    assert path.read_bytes() == content
+
+
+def test_rollback_leaves_the_file_untouched_and_no_temp_file(state: Path) -> None:
+    store = TinyStore(state)
+    with store.transaction() as tx:
+        tx.add_reservation(res("kept"))
+    path = state / "igor.json"
+    content, mtime = path.read_bytes(), path.stat().st_mtime_ns
+    with pytest.raises(KeyError), store.transaction() as tx:
+        tx.add_reservation(res("lost"))
+        raise KeyError("boom")
+    assert path.read_bytes() == content and path.stat().st_mtime_ns == mtime
+    assert temp_files(state) == []
+
+
+def test_a_failed_write_leaves_the_old_document_and_no_temp_file(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = TinyStore(state)
+    with store.transaction() as tx:
+        tx.add_reservation(res("kept"))
+    content = (state / "igor.json").read_bytes()
+
+    def no_space(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_space)
+    with (
+        pytest.raises(StoreError, match=r"cannot write the igor store .*No space left"),
+        store.transaction() as tx,
+    ):
+        tx.add_reservation(res("lost"))
+    assert (state / "igor.json").read_bytes() == content
+    assert temp_files(state) == []
+
+
+def test_modes_of_directory_and_document(state: Path) -> None:
+    old_umask = os.umask(0o077)  # even a private umask must leave the store readable for the TUI
+    try:
+        with TinyStore(state).transaction() as tx:
+            tx.add_reservation(res())
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o755
+    assert stat.S_IMODE((state / "igor.json").stat().st_mode) == 0o644
+    assert (state / "igor.lock").exists()
+
+
+def test_the_lock_file_is_never_replaced_and_the_document_always_is(state: Path) -> None:
+    store = TinyStore(state)
+    with store.transaction() as tx:
+        tx.add_reservation(res())
+    lock_inode = (state / "igor.lock").stat().st_ino
+    doc_inode = (state / "igor.json").stat().st_ino
+    with store.transaction() as tx:
+        tx.add_reservation(res())
+    assert (state / "igor.lock").stat().st_ino == lock_inode
+    assert (state / "igor.json").stat().st_ino != doc_inode
+
+
+@contextmanager
+def lock_held_elsewhere(lock_path: str) -> Iterator[None]:
+    """Hold igor.lock the way another igor process would: portalocker, from another thread."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with portalocker.Lock(lock_path, mode="a", timeout=5):
+            locked.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert locked.wait(5)
+        yield
+    finally:
+        release.set()
+        thread.join(10)
+
+
+def test_lock_timeout_names_the_lock_file(state: Path) -> None:
+    store = TinyStore(state, lock_timeout=0.2)
+    with store.transaction() as tx:
+        tx.add_reservation(res("committed"))
+    with lock_held_elsewhere(store.lock_path):
+        started = time.monotonic()
+        with pytest.raises(StoreError) as caught, store.transaction():
+            pass
+        elapsed = time.monotonic() - started
+        assert str(caught.value) == (
+            f"the igor store is busy: another igor process has held {state / 'igor.lock'} "
+            "for more than 0.2s; try again"
+        )
+        assert 0.2 <= elapsed < 2.0
+        # readers take no lock
+        assert [r.name for r in store.snapshot().reservations] == ["committed"]
+    with store.transaction() as tx:
+        tx.add_reservation(res("after"))
+
+
+def test_the_default_lock_timeout_is_ten_seconds() -> None:
+    assert TinyStore("/nonexistent/state").lock_timeout == 10.0
+    assert MemoryStore().lock_timeout == 10.0
+
+
+def test_stale_temp_files_are_removed_by_writers(state: Path) -> None:
+    store = TinyStore(state)
+    with store.transaction() as tx:
+        tx.add_reservation(res())
+    stale, fresh, other = state / ".igor.json.dead1", state / ".igor.json.live2", state / "notes.txt"
+    for path in (stale, fresh, other):
+        path.write_text("x")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    os.utime(other, (two_hours_ago, two_hours_ago))
+    TinyStore(state).snapshot()
+    with store.transaction() as tx:
+        tx.reservations()  # read-only: writes nothing, cleans nothing
+    assert stale.exists()
+    with store.transaction() as tx:
+        tx.add_reservation(res())
+    assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def test_a_foreign_document_layout_is_read_and_rewritten_canonically(state: Path) -> None:
+    """A pretty-printed or hand-edited document carries no valid digest: every record is encoded afresh."""
+    state.mkdir()
+    records = {str(i): reservation_to_record(res(f"r{i}", id=i)) for i in (1, 2, 3)}
+    doc = {"meta": {"1": {"schema_version": 1, "next_id": 4, "next_block_id": 1}}, "reservations": records}
+    (state / "igor.json").write_text(json.dumps(doc, indent=2))
+    with TinyStore(state).transaction() as tx:
+        tx.put_reservation(dataclasses.replace(tx.reservations()[1], error="edited"))
+    payload = (state / "igor.json").read_bytes()
+    assert payload == store_module._serialize(json.loads(payload), {}, set())
+    assert [r.error for r in TinyStore(state).snapshot().reservations] == ["", "edited", ""]
+
+
+def test_a_tampered_line_is_never_reused(state: Path) -> None:
+    """Joining two record lines by hand keeps the JSON valid but breaks the digest: no line is reused."""
+    store = TinyStore(state)
+    with store.transaction() as tx:
+        for i in range(3):
+            tx.add_reservation(res(f"r{i}"))
+    path = state / "igor.json"
+    path.write_bytes(path.read_bytes().replace(b'},\n"2":', b'},"2":', 1))
+    with store.transaction() as tx:
+        tx.put_reservation(dataclasses.replace(tx.reservations()[1], error="edited"))
+    payload = path.read_bytes()
+    assert payload == store_module._serialize(json.loads(payload), {}, set())
+    assert [r.error for r in store.snapshot().reservations] == ["", "edited", ""]
+
+
+def test_snapshot_rereads_a_changed_document(state: Path) -> None:
+    reader, writer = TinyStore(state), TinyStore(state)
+    assert reader.snapshot().reservations == ()
+    with writer.transaction() as tx:
+        tx.add_reservation(res("a"))
+    first = reader.snapshot()
+    assert [r.name for r in first.reservations] == ["a"]
+    assert reader.snapshot() is first  # unchanged bytes: the same immutable snapshot
+    with writer.transaction() as tx:
+        tx.add_reservation(res("b"))
+    assert [r.name for r in reader.snapshot().reservations] == ["a", "b"]
