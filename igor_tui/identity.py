@@ -1,0 +1,102 @@
+"""Who is calling and what they may do: sudo-aware user identity, groups, admins."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class UserDirectory(Protocol):
+    """User and group lookups; the system one reads /etc/passwd and /etc/group (or NSS)."""
+
+    def user_exists(self, user: str) -> bool: ...
+
+    def group_exists(self, group: str) -> bool: ...
+
+    def groups_of(self, user: str) -> frozenset[str]: ...
+
+
+class SystemDirectory:
+    """Lookups through pwd/grp, so LDAP or sssd users work exactly as they do for sudo."""
+
+    def user_exists(self, user: str) -> bool:
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            return False
+        return True
+
+    def group_exists(self, group: str) -> bool:
+        try:
+            grp.getgrnam(group)
+        except KeyError:
+            return False
+        return True
+
+    def groups_of(self, user: str) -> frozenset[str]:
+        names: set[str] = set()
+        try:
+            primary = pwd.getpwnam(user).pw_gid
+            names.add(grp.getgrgid(primary).gr_name)
+        except KeyError:
+            pass
+        for entry in grp.getgrall():
+            if user in entry.gr_mem:
+                names.add(entry.gr_name)
+        return frozenset(names)
+
+
+@dataclass(frozen=True)
+class StaticDirectory:
+    """A fixed directory for tests and the demo: {user: groups} plus groups that exist without members."""
+
+    users: Mapping[str, frozenset[str]]
+    extra_groups: frozenset[str] = frozenset()
+
+    def user_exists(self, user: str) -> bool:
+        return user in self.users
+
+    def group_exists(self, group: str) -> bool:
+        return group in self.extra_groups or any(group in g for g in self.users.values())
+
+    def groups_of(self, user: str) -> frozenset[str]:
+        return self.users.get(user, frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The person a request acts for, with the facts permission checks need."""
+
+    user: str
+    groups: frozenset[str]
+    is_admin: bool
+
+
+def caller_name(env: Mapping[str, str], service_uid: int | None, euid: int | None = None) -> str:
+    """The real user behind this process.
+
+    SUDO_USER is trusted only where sudo is the only way to get here: when running as root, or as the
+    service user that owns igor.conf (`service_uid`, reached through the sudo rule). Anyone else is
+    themselves, so exporting SUDO_USER cannot impersonate another user.
+    """
+    euid = os.geteuid() if euid is None else euid
+    sudo_user = env.get("SUDO_USER", "")
+    if sudo_user and euid in (0, service_uid):
+        return sudo_user
+    try:
+        return pwd.getpwuid(euid).pw_name
+    except KeyError:
+        return str(euid)
+
+
+def resolve_caller(user: str, admins: Iterable[str], directory: UserDirectory) -> Caller:
+    """Caller with groups and admin status: root, a listed admin, or a member of a listed %group."""
+    groups = directory.groups_of(user)
+    admin = user == "root"
+    for entry in admins:
+        admin = admin or (entry[1:] in groups if entry.startswith("%") else entry == user)
+    return Caller(user=user, groups=groups, is_admin=admin)

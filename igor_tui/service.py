@@ -1,0 +1,510 @@
+"""IgorService: the only entry point for the CLI, the TUI and igor-tick; permission checks live here.
+
+Requests arrive as the strings a user typed (durations, start times, node lists), so every front end gets
+the same validation and the same sentences. Slow work (copying kernels) happens outside the store lock;
+scheduling and the write happen inside one short locked transaction, so two igor processes can never
+double-book a node.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .clock import Clock, SystemClock
+from .content import ContentStore
+from .errors import (
+    Conflict,
+    IgorError,
+    NotFound,
+    PermissionDenied,
+    ScheduleError,
+    ValidationError,
+)
+from .eventlog import EventLog
+from .identity import Caller, SystemDirectory, UserDirectory, caller_name, resolve_caller
+from .model import ClusterView, NodeState, Request, Reservation, Slot, floor_minute
+from .scheduler import (
+    ExtensionRoom,
+    check_extend_limits,
+    check_limits,
+    extension_room,
+    find_slot,
+    max_minutes,
+    speculate,
+)
+from .timeparse import format_duration, format_time_zone, parse_duration, parse_start
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .store import ReservationStore, Transaction
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+SPECULATION_OPTIONS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    """`igor sub` as typed: strings are parsed by the service so every front end gets the same errors."""
+
+    name: str = ""
+    kernel: str = ""
+    initrd: str = ""
+    profile: str = ""
+    count: int = 0
+    nodes: str = ""
+    duration: str = "60m"
+    after: str = ""
+    kernel_args: str = ""
+    group: str = ""
+    vlan: str = ""
+    contiguous: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EditRequest:
+    """`igor edit`: None leaves a field unchanged (classic igor cleared kernel args when -c was omitted)."""
+
+    kernel: str | None = None
+    initrd: str | None = None
+    profile: str | None = None
+    kernel_args: str | None = None
+    vlan: str | None = None
+    owner: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendInfo:
+    """What the TUI shows before extending: room on the nodes and the caller's limit, with reasons."""
+
+    room: ExtensionRoom
+    limit_minutes: float | None
+    within_window: bool
+    reason: str
+
+
+class IgorService:
+    """Every operation on reservations, for one caller, over one store, config and clock."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: ReservationStore,
+        caller: Caller,
+        *,
+        clock: Clock | None = None,
+        directory: UserDirectory | None = None,
+        content: ContentStore | None = None,
+        events: EventLog | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.caller = caller
+        self.clock = clock or SystemClock()
+        self.directory = directory or SystemDirectory()
+        self.content = content or ContentStore(os.path.join(config.statedir, "content"))
+        self.events = events or EventLog(config.logfile)
+        self.naming = config.naming
+        self.nodes = self.naming.all()
+
+    # ------------------------------------------------------------------------------------ reading
+
+    def now(self) -> datetime:
+        return floor_minute(self.clock.now())
+
+    def view(self) -> ClusterView:
+        """An immutable snapshot of the cluster for drawing: live reservations, blocks and node health."""
+        snap = self.store.snapshot()
+        now = self.now()
+        live = tuple(r for r in snap.reservations if _is_live(r, now))
+        return ClusterView(
+            now=now,
+            user=self.caller.user,
+            is_admin=self.caller.is_admin,
+            nodes=self.nodes,
+            reservations=live,
+            blocks=snap.blocks,
+            status=dict(snap.nodes),
+        )
+
+    def get(self, name: str) -> Reservation:
+        for res in self.view().reservations:
+            if res.name == name:
+                return res
+        raise NotFound(f"no reservation named {name}")
+
+    def can_write(self, res: Reservation) -> bool:
+        """Owner, a member of the reservation's group, or an admin may delete, extend, edit and power it."""
+        caller = self.caller
+        return caller.is_admin or res.owner == caller.user or bool(res.group and res.group in caller.groups)
+
+    def max_minutes(self, nodes: int) -> float | None:
+        """The caller's time limit for a booking of `nodes` nodes (None: unlimited), for forms to show."""
+        if self.caller.is_admin:
+            return None
+        return max_minutes(self.config.timelimit, nodes)
+
+    # ------------------------------------------------------------------------------------ booking
+
+    def speculate(self, req: SubmitRequest, limit: int = SPECULATION_OPTIONS) -> list[Slot]:
+        """The next `limit` distinct options for `req`; each is bookable with `after` set to its start."""
+        request = self._request(req)
+        snap = self.store.snapshot()
+        now = self.now()
+        live = [r for r in snap.reservations if _is_live(r, now)]
+        return speculate(self.nodes, live, request, blocks=snap.blocks, down=_down(snap.nodes), limit=limit)
+
+    def submit(self, req: SubmitRequest) -> Reservation:
+        """Validate, copy the boot files, then schedule and store in one locked transaction."""
+        self._check_not_paused()
+        self._check_name(req.name)
+        request = self._request(req)
+        kernel, initrd, profile = self._boot_files(req.kernel, req.initrd, req.profile)
+        kernel_args = self._check_kernel_args(req.kernel_args)
+        group = self._check_group(req.group) if req.group else ""
+        kernel_hash = self.content.add(kernel, "kernel") if kernel else ""
+        initrd_hash = self.content.add(initrd, "initrd") if initrd else ""
+        now = self.now()
+        with self.store.transaction() as tx:
+            live = self._housekeep(tx, now)
+            if any(r.name == req.name for r in live):
+                raise Conflict(f"a reservation named {req.name} already exists")
+            vlan = self._resolve_vlan(req.vlan, live) if req.vlan else None
+            slot = find_slot(self.nodes, live, request, blocks=tx.blocks(), down=_down(tx.node_status()))
+            self._ensure_content(((kernel, kernel_hash), (initrd, initrd_hash)))
+            res = tx.add_reservation(
+                Reservation(
+                    id=0,
+                    name=req.name,
+                    owner=self.caller.user,
+                    start=slot.start,
+                    end=slot.end,
+                    nodes=slot.nodes,
+                    group=group,
+                    kernel=kernel,
+                    initrd=initrd,
+                    kernel_hash=kernel_hash,
+                    initrd_hash=initrd_hash,
+                    profile=profile,
+                    kernel_args=kernel_args,
+                    vlan=vlan,
+                    created=now,
+                )
+            )
+        self._log("created", res)
+        return res
+
+    def delete(self, name: str) -> Reservation:
+        """Release a reservation. One that igor-tick has installed ends now and is torn down by the next
+        tick (nothing is leaked); one that was never installed is removed at once."""
+        now = self.now()
+        with self.store.transaction() as tx:
+            live = self._housekeep(tx, now)
+            res = self._find_writable(live, name, "delete")
+            if res.installed:
+                ended = replace(res, end=max(res.start, now))
+                tx.put_reservation(ended)
+            else:
+                tx.remove_reservation(res.id)
+            self._collect(tx)
+        self._log("deleted", res, actual_end=now.isoformat())
+        return res
+
+    def extend(self, name: str, duration: str = "60m") -> Reservation:
+        """Push the end of a reservation out, if its nodes are free and the caller's limits allow."""
+        self._check_not_paused()
+        minutes = self._duration(duration)
+        now = self.now()
+        with self.store.transaction() as tx:
+            live = self._housekeep(tx, now)
+            res = self._find_writable(live, name, "extend")
+            if not self.caller.is_admin:
+                check_extend_limits(self.config.limits, res, now, minutes)
+            new_end = res.end + timedelta(minutes=minutes)
+            room = extension_room(res, live, tx.blocks())
+            if room.until is not None and room.until < new_end:
+                raise ScheduleError(self._no_room(res, minutes, room))
+            res = replace(res, end=new_end, extensions=res.extensions + 1)
+            tx.put_reservation(res)
+        self._log("extended", res, minutes=minutes)
+        return res
+
+    def extend_info(self, name: str) -> ExtendInfo:
+        """How far `name` could be extended now, and why not further (for the TUI's extend dialog)."""
+        view = self.view()
+        res = next((r for r in view.reservations if r.name == name), None)
+        if res is None:
+            raise NotFound(f"no reservation named {name}")
+        room = extension_room(res, view.reservations, view.blocks)
+        limit = self.max_minutes(len(res.nodes))
+        reason = ""
+        within = True
+        try:
+            if not self.caller.is_admin:
+                check_extend_limits(self.config.limits, res, view.now, 1)
+        except IgorError as err:
+            within, reason = False, str(err)
+        if not reason and room.until is not None:
+            reason = f"{room.blocker} starts {format_time_zone(room.until, self.config.tz)}"
+        return ExtendInfo(room=room, limit_minutes=limit, within_window=within, reason=reason)
+
+    def edit(self, name: str, req: EditRequest) -> Reservation:
+        """Change what a reservation boots, its args, VLAN, owner or group; only the fields given."""
+        if all(getattr(req, f) is None for f in EditRequest.__slots__):
+            raise ValidationError(
+                "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g"
+            )
+        if req.owner is not None:
+            if not self.caller.is_admin:
+                raise PermissionDenied("only an admin can change the owner of a reservation")
+            if not self.directory.user_exists(req.owner):
+                raise ValidationError(f"no such user: {req.owner}")
+        kernel_args = self._check_kernel_args(req.kernel_args) if req.kernel_args is not None else None
+        new_files: dict[str, tuple[str, str]] = {}
+        for what, path in (("kernel", req.kernel), ("initrd", req.initrd)):
+            if path:
+                full = os.path.abspath(path)
+                new_files[what] = (full, self.content.add(full, what))
+        if req.profile:
+            self._boot_files("", "", req.profile)
+        group = self._check_group(req.group) if req.group else req.group
+        now = self.now()
+        with self.store.transaction() as tx:
+            live = self._housekeep(tx, now)
+            old = self._find_writable(live, name, "edit")
+            if req.group is not None and not (self.caller.is_admin or old.owner == self.caller.user):
+                raise PermissionDenied(
+                    f"only the owner ({old.owner}) or an admin can change the group of {name}"
+                )
+            res = old
+            if req.profile:
+                res = replace(res, profile=req.profile, kernel="", initrd="", kernel_hash="", initrd_hash="")
+            elif new_files:
+                if old.profile and len(new_files) < 2:
+                    raise ValidationError(f"{name} boots Cobbler profile {old.profile}: give both -k and -i")
+                if "kernel" in new_files:
+                    res = replace(res, kernel=new_files["kernel"][0], kernel_hash=new_files["kernel"][1])
+                if "initrd" in new_files:
+                    res = replace(res, initrd=new_files["initrd"][0], initrd_hash=new_files["initrd"][1])
+                res = replace(res, profile="")
+            if kernel_args is not None:
+                res = replace(res, kernel_args=kernel_args)
+            if req.vlan is not None:
+                others = [r for r in live if r.id != old.id]
+                res = replace(res, vlan=self._resolve_vlan(req.vlan, others) if req.vlan else None)
+            if req.owner is not None:
+                res = replace(res, owner=req.owner)
+            if group is not None:
+                res = replace(res, group=group)
+            self._ensure_content(tuple(new_files.values()))
+            res = replace(res, revision=old.revision + 1, error="")
+            tx.put_reservation(res)
+            self._collect(tx)
+        self._log(
+            "edited", res, changed=sorted(f for f in EditRequest.__slots__ if getattr(req, f) is not None)
+        )
+        return res
+
+    # ------------------------------------------------------------------------------------ helpers
+
+    def _request(self, req: SubmitRequest) -> Request:
+        minutes = self._duration(req.duration)
+        if req.count and req.nodes:
+            raise ValidationError("give either -n (a number of nodes) or -w (a list of nodes), not both")
+        if not req.count and not req.nodes:
+            raise ValidationError("give -n (a number of nodes) or -w (a list of nodes)")
+        if req.count < 0 or (not req.nodes and req.count == 0):
+            raise ValidationError(f"-n must be a positive number of nodes, got {req.count}")
+        if req.count > len(self.nodes):
+            raise ValidationError(
+                f"-n {req.count} is larger than the cluster "
+                f"({len(self.nodes)} nodes, {self.naming.describe()})"
+            )
+        nodes = self.naming.expand(req.nodes) if req.nodes else ()
+        size = len(nodes) or req.count
+        now = self.now()
+        earliest = now
+        if req.after:
+            earliest = parse_start(req.after, now, self.config.tz)
+            if earliest < now and not self.caller.is_admin:
+                raise ValidationError(
+                    f"start time {format_time_zone(earliest, self.config.tz)} is in the past "
+                    f"(now {format_time_zone(now, self.config.tz)})"
+                )
+        if not self.caller.is_admin:
+            check_limits(self.config.limits, size, minutes)
+        return Request(
+            minutes=minutes, earliest=earliest, count=req.count, nodes=nodes, contiguous=req.contiguous
+        )
+
+    @staticmethod
+    def _duration(text: str) -> int:
+        minutes = parse_duration(text)
+        if minutes <= 0:
+            raise ValidationError(f"duration must be positive, got '{text}' ({format_duration(minutes)})")
+        return minutes
+
+    @staticmethod
+    def _check_name(name: str) -> None:
+        if not name:
+            raise ValidationError("a reservation needs a name (-r NAME)")
+        if not NAME_RE.match(name):
+            raise ValidationError(f"invalid reservation name '{name}': use only letters, digits, '-' and '_'")
+
+    def _check_not_paused(self) -> None:
+        if self.config.pause and not self.caller.is_admin:
+            raise PermissionDenied(f"igor is paused: {self.config.pause}")
+
+    def _boot_files(self, kernel: str, initrd: str, profile: str) -> tuple[str, str, str]:
+        if profile:
+            if kernel or initrd:
+                raise ValidationError("give either a Cobbler profile or a kernel and initrd, not both")
+            if not self.config.usecobbler:
+                raise ValidationError("igor is not configured to use Cobbler, so -profile cannot be used")
+            return "", "", profile
+        if not kernel or not initrd:
+            raise ValidationError("give a kernel and an initrd (-k and -i), or a Cobbler profile (-profile)")
+        return os.path.abspath(kernel), os.path.abspath(initrd), ""
+
+    @staticmethod
+    def _check_kernel_args(args: str) -> str:
+        bad = _CONTROL.search(args)
+        if bad:
+            raise ValidationError(
+                f"kernel arguments contain a control character ({bad.group()!r}); "
+                "they must be a single line of printable text"
+            )
+        return args
+
+    def _check_group(self, group: str) -> str:
+        if not self.directory.group_exists(group):
+            raise ValidationError(f"no such group: {group}")
+        if not self.caller.is_admin and group not in self.caller.groups:
+            raise PermissionDenied(f"you are not a member of group {group}")
+        return group
+
+    def _resolve_vlan(self, value: str, live: list[Reservation]) -> int:
+        """Classic -vlan: a number from the pool, or the name of a reservation whose VLAN to share."""
+        cfg = self.config
+        if not cfg.network:
+            raise ValidationError("this cluster has no network isolation configured, so -vlan cannot be used")
+        named = next((r for r in live if r.name == value), None)
+        if named is not None:
+            if not self.can_write(named):
+                raise PermissionDenied(f"cannot share the VLAN of {value}: it belongs to {named.owner}")
+            if named.vlan is None:
+                raise ValidationError(f"{value} has no VLAN yet (it gets one when it starts); give a number")
+            return named.vlan
+        try:
+            vlan = int(value)
+        except ValueError:
+            raise ValidationError(f"-vlan wants a VLAN number or a reservation name, got '{value}'") from None
+        if not cfg.vlan_min <= vlan <= cfg.vlan_max:
+            raise ValidationError(f"VLAN {vlan} is outside the pool {cfg.vlan_min}-{cfg.vlan_max}")
+        users = [r for r in live if r.vlan == vlan]
+        if users and not any(self.can_write(r) for r in users):
+            raise PermissionDenied(
+                f"VLAN {vlan} is used by {users[0].name}, which belongs to {users[0].owner}"
+            )
+        return vlan
+
+    def _find_writable(self, live: list[Reservation], name: str, verb: str) -> Reservation:
+        res = next((r for r in live if r.name == name), None)
+        if res is None:
+            raise NotFound(f"no reservation named {name}")
+        if not self.can_write(res):
+            raise PermissionDenied(f"permission denied: {name} belongs to {res.owner}")
+        return res
+
+    def _housekeep(self, tx: Transaction, now: datetime) -> list[Reservation]:
+        """Drop ended reservations that were never installed (nothing to undo), return the live ones.
+
+        Installed ones stay until igor-tick has torn them down; their end still frees the nodes.
+        """
+        live: list[Reservation] = []
+        dropped = False
+        for res in tx.reservations():
+            if res.has_ended(now) and not res.installed:
+                tx.remove_reservation(res.id)
+                self._log("expired", res)
+                dropped = True
+            else:
+                live.append(res)
+        if dropped:
+            self._collect(tx)
+        return live
+
+    def _collect(self, tx: Transaction) -> None:
+        """Delete copies of kernels/initrds nobody references any more (under the lock, so a concurrent
+        submit that is about to reference one re-checks it with `_ensure_content`)."""
+        referenced: set[str] = set()
+        for res in tx.reservations():
+            referenced |= res.content_hashes()
+        self.content.collect(referenced)
+
+    def _ensure_content(self, files: tuple[tuple[str, str], ...]) -> None:
+        """Inside the lock: re-copy any file a concurrent delete collected since we copied it."""
+        for path, digest in files:
+            if digest and not self.content.has(digest) and self.content.add(path, "file") != digest:
+                raise ValidationError(f"{path} changed while igor was copying it; try again")
+
+    def _no_room(self, res: Reservation, minutes: int, room: ExtensionRoom) -> str:
+        assert room.until is not None
+        tz = self.config.tz
+        most = int((room.until - res.end).total_seconds() // 60)
+        tail = (
+            f"it can be extended by at most {format_duration(most)}" if most > 0 else "it cannot be extended"
+        )
+        return (
+            f"cannot extend {res.name} by {format_duration(minutes)}: {room.blocker} starts "
+            f"{format_time_zone(room.until, tz)}; {tail}"
+        )
+
+    def _log(self, event: str, res: Reservation, **extra: object) -> None:
+        self.events.append(
+            self.clock.now(),
+            event,
+            by=self.caller.user,
+            id=res.id,
+            name=res.name,
+            owner=res.owner,
+            group=res.group,
+            nodes=self.naming.compress(res.nodes),
+            count=len(res.nodes),
+            start=res.start.isoformat(),
+            end=res.end.isoformat(),
+            **extra,
+        )
+
+
+def _is_live(res: Reservation, now: datetime) -> bool:
+    """Still in the store's working set: not ended, or ended but not yet torn down by igor-tick."""
+    return not res.has_ended(now) or res.installed
+
+
+def _down(status: Mapping[str, object]) -> frozenset[str]:
+    return frozenset(name for name, st in status.items() if getattr(st, "state", None) is NodeState.DOWN)
+
+
+def build_service(config_path: str | None = None, env: Mapping[str, str] | None = None) -> IgorService:
+    """The production wiring: config from --config / IGOR_CONFIG / /etc/igor.conf, files in statedir."""
+    from .config import config_path as resolve_path
+    from .config import load_config
+    from .store import TinyStore
+
+    env = os.environ if env is None else env
+    path = resolve_path(config_path, env)
+    config = load_config(path)
+    try:
+        service_uid: int | None = os.stat(path).st_uid
+    except OSError:
+        service_uid = None
+    directory = SystemDirectory()
+    caller = resolve_caller(caller_name(env, service_uid), config.admins, directory)
+    return IgorService(config, TinyStore(config.statedir), caller, directory=directory)
