@@ -1,0 +1,499 @@
+"""The classic `igor` command line (single-dash flags as in classic igor, plus --json everywhere).
+
+Only the standard library and igor's own light modules are imported at start-up; rich, the store and the
+TUI are imported by the verbs that need them, so `igor show` and cron stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, NoReturn
+
+from . import __version__
+from .errors import IgorError, UsageError
+
+if TYPE_CHECKING:
+    from .service import IgorService
+
+BOOL_WORDS = {
+    "true": True,
+    "1": True,
+    "t": True,
+    "yes": True,
+    "false": False,
+    "0": False,
+    "f": False,
+    "no": False,
+}
+
+COMMANDS: dict[str, str] = {
+    "sub": "create a reservation (or, with -s, list when one could start)",
+    "del": "delete a reservation",
+    "show": "show the racks and the reservations",
+    "extend": "extend a reservation",
+    "edit": "change a reservation's kernel, initrd, profile, arguments, VLAN, owner or group",
+    "help": "help on igor and its commands",
+    "version": "print igor's version",
+}
+
+# Classic verbs whose machinery arrives with later work; named so users are told, not puzzled.
+NOT_YET: dict[str, str] = {
+    "power": "it needs the power backends of igor-tick",
+    "sync": "it needs the switch backend of igor-tick",
+    "notify": "it arrives with the operations commands",
+    "stats": "it arrives with the operations commands",
+}
+
+EPILOGS: dict[str, str] = {
+    "sub": """\
+examples:
+  igor sub -r demo -k ./vmlinuz -i ./initrd.img -n 4 -t 2h
+  igor sub -r demo -k ./vmlinuz -i ./initrd.img -w kn[3-5,9] -c "console=ttyS0 quiet"
+  igor sub -r later -k ./vmlinuz -i ./initrd.img -n 8 -t 1d -a 2026-Dec-01-09:00
+  igor sub -s -n 8 -t 4h            # when could I get 8 nodes for 4 hours? (books nothing)
+
+Without -a a reservation starts in the current minute, or at the earliest time the
+nodes are free. -n picks the lowest-numbered contiguous block that is free earliest
+(or the least fragmented set if no block is free then); --contiguous insists on one
+block even if that starts later. -s lists the next 10 options; book one exactly by
+passing its START to -a.
+
+durations (-t): 90 (minutes), 1h30m, 2d, 1d12h
+start times (-a): 2017-Sep-25-13:00, 2017-09-25T13:00[+02:00], +2h (from now)""",
+    "del": "example:\n  igor del demo",
+    "show": """\
+examples:
+  igor show                 racks and all reservations
+  igor show -owner alice -active
+  igor show -n -r           sorted by name, reversed
+  igor show -json           machine-readable
+
+FLAGS: A active now, W writable by you, I installed by igor-tick, E install error.
+In the racks each node shows its number and a mark: the reservation's key letter
+(the K column), ! down, # blocked for maintenance, blank free.""",
+    "extend": "examples:\n  igor extend -r demo          (one more hour)\n  igor extend -r demo -t 3h",
+    "edit": """\
+examples:
+  igor edit -r demo -c "console=ttyS0 debug"      change only the kernel arguments
+  igor edit -r demo -k ./new-vmlinuz              change only the kernel
+  igor edit -r demo -g lab                        let members of group lab manage it
+  igor edit -r demo -owner bob                    (admins) hand it to bob
+
+Only the options given change; everything else is kept.""",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one `igor <verb>: ...` line instead of a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see 'igor {self.prog.removeprefix('igor ')} -h')")
+
+
+def _parser(verb: str) -> _Parser:
+    return _Parser(
+        prog=f"igor {verb}",
+        description=COMMANDS[verb],
+        epilog=EPILOGS.get(verb),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+
+
+def _json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-json", "--json", dest="json", action="store_true", help="print JSON instead of text")
+
+
+def build_parsers() -> dict[str, _Parser]:
+    """One parser per verb, with classic igor's flag spellings (single dash)."""
+    parsers: dict[str, _Parser] = {}
+
+    p = parsers["sub"] = _parser("sub")
+    p.add_argument("-r", metavar="NAME", default="", help="reservation name (letters, digits, - and _)")
+    p.add_argument("-k", metavar="KERNEL", default="", help="kernel image to boot (copied at submit time)")
+    p.add_argument("-i", metavar="INITRD", default="", help="initrd to boot (copied at submit time)")
+    p.add_argument("-profile", metavar="PROFILE", default="", help="Cobbler profile to boot instead of -k/-i")
+    p.add_argument("-n", metavar="N", type=_int("-n"), default=0, help="number of nodes")
+    p.add_argument("-w", metavar="NODES", default="", help="these nodes, e.g. kn[1-4,9]")
+    p.add_argument("-c", metavar="ARGS", default="", help="kernel command line arguments")
+    p.add_argument("-t", metavar="DURATION", default="60m", help="duration (default 60m)")
+    p.add_argument("-a", metavar="START", default="", help="start no earlier than this time")
+    p.add_argument("-s", action="store_true", help="speculate: list the next 10 options, book nothing")
+    p.add_argument("-g", metavar="GROUP", default="", help="Unix group whose members may manage it")
+    p.add_argument(
+        "-vlan", metavar="VLAN", default="", help="VLAN number, or a reservation whose VLAN to share"
+    )
+    p.add_argument("--contiguous", action="store_true", help="insist on one block of consecutive nodes")
+    _json_flag(p)
+
+    p = parsers["del"] = _parser("del")
+    p.add_argument("name", metavar="NAME", help="reservation to delete")
+    _json_flag(p)
+
+    p = parsers["show"] = _parser("show")
+    p.add_argument("-o", action="store_true", help="sort by owner, then start")
+    p.add_argument("-n", action="store_true", help="sort by name, then start")
+    p.add_argument("-r", action="store_true", help="reverse the order")
+    p.add_argument("-owner", metavar="S", default="", help="only owners containing S")
+    p.add_argument("-group", metavar="S", default="", help="only groups containing S")
+    p.add_argument("-name", metavar="S", default="", help="only names containing S")
+    p.add_argument("-active", action="store_true", help="only active reservations")
+    p.add_argument("-future", action="store_true", help="only reservations that have not started")
+    p.add_argument("-installed", action="store_true", help="only installed reservations")
+    p.add_argument("-errored", action="store_true", help="only reservations whose install failed")
+    p.add_argument("-writable", action="store_true", help="only reservations you may change")
+    p.add_argument(
+        "-c", dest="color", action=_BoolFlag, default=None, help="colour (default: when on a terminal)"
+    )
+    p.add_argument(
+        "-t", dest="diagram", action=_BoolFlag, default=True, help="draw the racks (-t=false hides)"
+    )
+    p.add_argument("-e", action="store_true", help="only print install errors")
+    _json_flag(p)
+
+    p = parsers["extend"] = _parser("extend")
+    p.add_argument("-r", metavar="NAME", default="", help="reservation to extend")
+    p.add_argument("-t", metavar="DURATION", default="60m", help="how much longer (default 60m)")
+    _json_flag(p)
+
+    p = parsers["edit"] = _parser("edit")
+    p.add_argument("-r", metavar="NAME", default="", help="reservation to edit")
+    p.add_argument("-k", metavar="KERNEL", default=None, help="new kernel")
+    p.add_argument("-i", metavar="INITRD", default=None, help="new initrd")
+    p.add_argument("-profile", metavar="PROFILE", default=None, help="boot this Cobbler profile instead")
+    p.add_argument("-c", metavar="ARGS", default=None, help='new kernel arguments (-c "" clears them)')
+    p.add_argument("-vlan", metavar="VLAN", default=None, help="new VLAN number or reservation to share with")
+    p.add_argument("-owner", metavar="USER", default=None, help="new owner (admins only)")
+    p.add_argument("-g", metavar="GROUP", default=None, help='new group (-g "" clears it)')
+    _json_flag(p)
+
+    for verb in ("help", "version"):
+        p = parsers[verb] = _parser(verb)
+        if verb == "help":
+            p.add_argument("topic", nargs="?", default="", help="a command")
+        _json_flag(p)
+    return parsers
+
+
+class _BoolFlag(argparse.Action):
+    """A classic Go bool flag: `-c` sets it, `-c=false` clears it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        default = kwargs.pop("default", None)
+        help_text = kwargs.pop("help", None)
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=default,
+            help=help_text if isinstance(help_text, str) else None,
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, True)
+
+
+def _int(flag: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} wants a whole number, got '{text}'") from None
+
+    parse.__name__ = "number"
+    return parse
+
+
+def _split_bool_values(args: list[str], parser: argparse.ArgumentParser) -> tuple[list[str], list[str]]:
+    """Go-style `-c=false` bool flags: return the args argparse understands and the dests to clear."""
+    bools = {
+        opt: action.dest
+        for action in parser._actions
+        if isinstance(action, _BoolFlag | argparse._StoreTrueAction)
+        for opt in action.option_strings
+    }
+    kept: list[str] = []
+    cleared: list[str] = []
+    for arg in args:
+        flag, eq, value = arg.partition("=")
+        if eq and flag in bools:
+            truth = BOOL_WORDS.get(value.lower())
+            if truth is None:
+                raise UsageError(f"{flag} wants true or false, got '{value}'")
+            if truth:
+                kept.append(flag)
+            else:
+                cleared.append(bools[flag])
+        else:
+            kept.append(arg)
+    return kept, cleared
+
+
+def _parse(parser: _Parser, args: list[str]) -> argparse.Namespace:
+    kept, cleared = _split_bool_values(args, parser)
+    ns = parser.parse_args(kept)
+    for dest in cleared:
+        setattr(ns, dest, False)
+    return ns
+
+
+# ------------------------------------------------------------------------------------------- verbs
+
+
+def cmd_sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
+    from .output import dump_json, render_slots, reservation_json, slots_json
+    from .service import SubmitRequest
+
+    req = SubmitRequest(
+        name=ns.r,
+        kernel=ns.k,
+        initrd=ns.i,
+        profile=ns.profile,
+        count=ns.n,
+        nodes=ns.w,
+        duration=ns.t,
+        after=ns.a,
+        kernel_args=ns.c,
+        group=ns.g,
+        vlan=ns.vlan,
+        contiguous=ns.contiguous,
+    )
+    tz = svc.config.tz
+    if ns.s:
+        slots = svc.speculate(req)
+        if ns.json:
+            dump_json(slots_json(slots, tz), out)
+        else:
+            render_slots(slots, svc.naming, tz, svc.now(), out)
+        return 0
+    res = svc.submit(req)
+    if ns.json:
+        dump_json(reservation_json(res, tz), out)
+    else:
+        from .timeparse import format_time_zone
+
+        out.write(
+            f"Reservation {res.name} created for {format_time_zone(res.start, tz)} - "
+            f"{format_time_zone(res.end, tz)}\nNodes: {svc.naming.compress(res.nodes)}\n"
+        )
+    return 0
+
+
+def cmd_del(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
+    from .output import dump_json, reservation_json
+
+    res = svc.delete(ns.name)
+    if ns.json:
+        dump_json({"deleted": reservation_json(res, svc.config.tz)}, out)
+    else:
+        out.write(f"Reservation {res.name} deleted ({svc.naming.compress(res.nodes)} released)\n")
+    return 0
+
+
+def cmd_extend(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
+    from .output import dump_json, reservation_json
+    from .timeparse import format_time_zone
+
+    if not ns.r:
+        raise UsageError("extend needs -r NAME (see 'igor extend -h')")
+    res = svc.extend(ns.r, ns.t)
+    if ns.json:
+        dump_json(reservation_json(res, svc.config.tz), out)
+    else:
+        out.write(
+            f"Reservation {res.name} extended to {format_time_zone(res.end, svc.config.tz)}\n"
+            f"Nodes: {svc.naming.compress(res.nodes)}\n"
+        )
+    return 0
+
+
+def cmd_edit(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
+    from .output import dump_json, reservation_json
+    from .service import EditRequest
+
+    if not ns.r:
+        raise UsageError("edit needs -r NAME (see 'igor edit -h')")
+    res = svc.edit(
+        ns.r,
+        EditRequest(
+            kernel=ns.k,
+            initrd=ns.i,
+            profile=ns.profile,
+            kernel_args=ns.c,
+            vlan=ns.vlan,
+            owner=ns.owner,
+            group=ns.g,
+        ),
+    )
+    if ns.json:
+        dump_json(reservation_json(res, svc.config.tz), out)
+    else:
+        out.write(f"Reservation {res.name} updated\n")
+    return 0
+
+
+def cmd_show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
+    from .output import ShowOptions, dump_json, render_errors, render_show, select, show_json
+
+    view = svc.view()
+    opts = ShowOptions(
+        by_owner=ns.o,
+        by_name=ns.n,
+        reverse=ns.r,
+        owner=ns.owner,
+        group=ns.group,
+        name=ns.name,
+        active=ns.active,
+        future=ns.future,
+        installed=ns.installed,
+        errored=ns.errored,
+        writable=ns.writable,
+        diagram=ns.diagram,
+    )
+    tz = svc.config.tz
+    if ns.e:
+        render_errors(select(view, opts, svc.can_write), out)
+        return 0
+    if ns.json:
+        dump_json(show_json(view, select(view, opts, svc.can_write), tz, svc.can_write), out)
+        return 0
+    color = ns.color if ns.color is not None else (out.isatty() and "NO_COLOR" not in os.environ)
+    render_show(
+        view,
+        opts,
+        naming=svc.naming,
+        rackwidth=svc.config.rackwidth,
+        rackheight=svc.config.rackheight,
+        tz=tz,
+        can_write=svc.can_write,
+        color=color,
+        out=out,
+    )
+    return 0
+
+
+VERBS: dict[str, Callable[[IgorService, argparse.Namespace, IO[str]], int]] = {
+    "sub": cmd_sub,
+    "del": cmd_del,
+    "show": cmd_show,
+    "extend": cmd_extend,
+    "edit": cmd_edit,
+}
+
+
+def usage_text() -> str:
+    lines = [
+        "igor: reserve, boot and release nodes of a bare-metal cluster",
+        "",
+        "usage: igor [--config PATH] COMMAND [options]",
+        "",
+        "commands:",
+        *(f"  {name:<10} {text}" for name, text in COMMANDS.items()),
+        "",
+        "Run 'igor help COMMAND' or 'igor COMMAND -h' for a command's options and examples.",
+        "The config is read from --config, else $IGOR_CONFIG, else /etc/igor.conf.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _help(topic: str, parsers: Mapping[str, _Parser], out: IO[str]) -> int:
+    if not topic:
+        out.write(usage_text())
+        return 0
+    parser = parsers.get(topic)
+    if parser is None:
+        raise UsageError(f"no help for '{topic}': commands are {', '.join(COMMANDS)}")
+    out.write(parser.format_help())
+    return 0
+
+
+def _split_global(argv: list[str]) -> tuple[str | None, bool, list[str]]:
+    """Global options before the verb: --config PATH (classic -config), --json."""
+    config: str | None = None
+    json_out = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--config", "-config"):
+            if i + 1 >= len(argv):
+                raise UsageError(f"{arg} needs a path")
+            config = argv[i + 1]
+            i += 2
+        elif arg.startswith(("--config=", "-config=")):
+            config = arg.split("=", 1)[1]
+            i += 1
+        elif arg in ("--json", "-json"):
+            json_out = True
+            i += 1
+        elif arg in ("-h", "--help", "-help"):
+            return config, json_out, ["help"]
+        elif arg in ("--version", "-version"):
+            return config, json_out, ["version"]
+        else:
+            break
+    return config, json_out, argv[i:]
+
+
+def run(argv: Sequence[str], out: IO[str], err: IO[str], env: Mapping[str, str]) -> int:
+    """Parse, dispatch and map errors to `igor: <message>` plus the error's exit code."""
+    try:
+        config, json_out, rest = _split_global(list(argv))
+        if not rest:
+            err.write(usage_text())
+            return 2
+        verb, args = rest[0], rest[1:]
+        parsers = build_parsers()
+        if verb in NOT_YET:
+            raise UsageError(f"'{verb}' is not available in this version of igor-tui yet ({NOT_YET[verb]})")
+        if verb not in parsers:
+            raise UsageError(f"unknown command '{verb}' (run 'igor help' for the list)")
+        if any(a in ("-h", "--help", "-help") for a in args):
+            out.write(parsers[verb].format_help())
+            return 0
+        ns = _parse(parsers[verb], args)
+        ns.json = ns.json or json_out
+        if verb == "help":
+            return _help(ns.topic, parsers, out)
+        if verb == "version":
+            out.write(f'{{"version": "{__version__}"}}\n' if ns.json else f"igor {__version__}\n")
+            return 0
+        from .service import build_service
+
+        svc = build_service(config, env)
+        code = VERBS[verb](svc, ns, out)
+        if svc.events.error:
+            err.write(f"igor: warning: {svc.events.error}\n")
+        return code
+    except IgorError as exc:
+        err.write(f"igor: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.write("igor: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def main() -> NoReturn:
+    """Console-script entry point."""
+    try:
+        code = run(sys.argv[1:], sys.stdout, sys.stderr, os.environ)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

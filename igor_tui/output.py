@@ -1,0 +1,451 @@
+"""Text and JSON renderers for the igor CLI; rich is imported only when colour is actually drawn."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import IO, TYPE_CHECKING, Any
+
+from .model import ClusterView, NodeState, Reservation, Slot
+from .timeparse import format_input_time, format_time, format_time_zone
+
+if TYPE_CHECKING:
+    from .hostlist import NodeNaming
+
+KEYS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+DOWN_GLYPH = "!"
+BLOCKED_GLYPH = "#"
+# One background per reservation, cycling; foregrounds chosen for contrast (classic igor's palette idea).
+PALETTE = (
+    "white on green",
+    "white on blue",
+    "white on magenta",
+    "black on cyan",
+    "black on yellow",
+    "black on bright_green",
+    "black on bright_blue",
+    "black on bright_magenta",
+    "black on bright_cyan",
+    "black on bright_yellow",
+)
+DOWN_STYLE = "bold white on red"
+BLOCKED_STYLE = "dim"
+
+
+def reservation_json(res: Reservation, tz: tzinfo, **extra: Any) -> dict[str, Any]:
+    """The stable JSON shape of a reservation (README documents it); times ISO 8601 with offset."""
+    out: dict[str, Any] = {
+        "id": res.id,
+        "name": res.name,
+        "owner": res.owner,
+        "group": res.group,
+        "start": res.start.astimezone(tz).isoformat(),
+        "end": res.end.astimezone(tz).isoformat(),
+        "nodes": list(res.nodes),
+        "kernel": res.kernel,
+        "initrd": res.initrd,
+        "profile": res.profile,
+        "kernel_args": res.kernel_args,
+        "vlan": res.vlan,
+    }
+    out.update(extra)
+    return out
+
+
+def dump_json(data: Any, out: IO[str]) -> None:
+    out.write(json.dumps(data, indent=2) + "\n")
+
+
+def slots_json(slots: Sequence[Slot], tz: tzinfo) -> dict[str, Any]:
+    return {
+        "slots": [
+            {
+                "start": s.start.astimezone(tz).isoformat(),
+                "end": s.end.astimezone(tz).isoformat(),
+                "nodes": list(s.nodes),
+                "free": s.free,
+            }
+            for s in slots
+        ]
+    }
+
+
+def zone_note(now: datetime, tz: tzinfo) -> str:
+    key = getattr(tz, "key", None) or str(tz)
+    abbrev = now.astimezone(tz).tzname() or key
+    return f"times in {abbrev}" + (f", {key}" if key != abbrev else "")
+
+
+def render_slots(slots: Sequence[Slot], naming: NodeNaming, tz: tzinfo, now: datetime, out: IO[str]) -> None:
+    """Speculation as a table whose START column can be pasted into `igor sub -a`."""
+    out.write(f"AVAILABLE RESERVATIONS ({zone_note(now, tz)}; book one with -a START)\n")
+    rows = [("START", "END", "FREE", "NODES")]
+    for s in slots:
+        rows.append(
+            (
+                format_input_time(s.start, tz),
+                format_input_time(s.end, tz),
+                str(s.free),
+                naming.compress(s.nodes),
+            )
+        )
+    out.write("".join(line + "\n" for line in _columns(rows)))
+
+
+def _columns(rows: Sequence[Sequence[str]], right: Iterable[int] = ()) -> list[str]:
+    """Plain aligned columns (fast even for thousands of rows, unlike a rich Table)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    right_set = set(right)
+    lines = []
+    for row in rows:
+        cells = [
+            c.rjust(w) if i in right_set else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("   ".join(cells).rstrip())
+    return lines
+
+
+# ------------------------------------------------------------------------------------------- show
+
+
+@dataclass(frozen=True, slots=True)
+class ShowOptions:
+    """Classic `igor show` filters and sorts."""
+
+    by_owner: bool = False
+    by_name: bool = False
+    reverse: bool = False
+    owner: str = ""
+    group: str = ""
+    name: str = ""
+    active: bool = False
+    future: bool = False
+    installed: bool = False
+    errored: bool = False
+    writable: bool = False
+    diagram: bool = True
+
+
+def flags(res: Reservation, now: datetime, writable: bool) -> str:
+    """A active, W writable by you, I installed, E install error (classic letters)."""
+    return (
+        ("A" if res.is_active(now) else "")
+        + ("W" if writable else "")
+        + ("I" if res.installed else "")
+        + ("E" if res.error else "")
+    )
+
+
+def select(
+    view: ClusterView, opts: ShowOptions, can_write: Callable[[Reservation], bool]
+) -> list[Reservation]:
+    """Filter and sort like classic show (with -errored fixed to mean "only errored")."""
+    now = view.now
+    rows = []
+    for res in view.reservations:
+        if opts.owner and opts.owner not in res.owner:
+            continue
+        if opts.group and opts.group not in res.group:
+            continue
+        if opts.name and opts.name not in res.name:
+            continue
+        if opts.active and not res.is_active(now):
+            continue
+        if opts.future and res.is_active(now):
+            continue
+        if opts.installed and not res.installed:
+            continue
+        if opts.errored and not res.error:
+            continue
+        if opts.writable and not can_write(res):
+            continue
+        rows.append(res)
+    if opts.by_owner:
+        rows.sort(key=lambda r: (r.owner, r.start, r.id))
+    elif opts.by_name:
+        rows.sort(key=lambda r: (r.name, r.start, r.id))
+    else:
+        rows.sort(key=lambda r: (r.start, r.id))
+    if opts.reverse:
+        rows.reverse()
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    text: str
+    style: str = ""
+
+
+def node_states(view: ClusterView) -> tuple[set[str], set[str], dict[str, Reservation]]:
+    """(down, blocked now, active reservation per node) at the view's time."""
+    now = view.now
+    down = {n for n, st in view.status.items() if st.state is NodeState.DOWN}
+    blocked: set[str] = set()
+    for block in view.blocks:
+        if block.start <= now and (block.end is None or now < block.end):
+            blocked.update(block.nodes)
+    holder: dict[str, Reservation] = {}
+    for res in view.reservations:
+        if res.is_active(now):
+            for n in res.nodes:
+                holder[n] = res
+    return down, blocked, holder
+
+
+@dataclass(frozen=True, slots=True)
+class _Marks:
+    """What each node and reservation looks like at the view's time: state sets, key letters, colours."""
+
+    down: set[str]
+    blocked: set[str]
+    holder: dict[str, Reservation]
+    key_of: dict[int, str]
+    style_of: dict[int, str]
+
+    @classmethod
+    def of(cls, view: ClusterView) -> _Marks:
+        down, blocked, holder = node_states(view)
+        active = sorted(
+            (r for r in view.reservations if r.is_active(view.now)), key=lambda r: (r.start, r.id)
+        )
+        return cls(
+            down=down,
+            blocked=blocked,
+            holder=holder,
+            key_of={r.id: KEYS[i % len(KEYS)] for i, r in enumerate(active)},
+            style_of={r.id: PALETTE[i % len(PALETTE)] for i, r in enumerate(active)},
+        )
+
+
+def show_json(
+    view: ClusterView, rows: Sequence[Reservation], tz: tzinfo, can_write: Callable[[Reservation], bool]
+) -> dict[str, Any]:
+    down, blocked, holder = node_states(view)
+    nodes = []
+    for n in view.nodes:
+        state = "down" if n in down else "blocked" if n in blocked else _status(view, n)
+        held = holder.get(n)
+        nodes.append({"name": n, "state": state, "reservation": held.name if held else None})
+    return {
+        "nodes": nodes,
+        "reservations": [
+            reservation_json(
+                r,
+                tz,
+                active=r.is_active(view.now),
+                installed=r.installed,
+                error=r.error,
+                writable=can_write(r),
+            )
+            for r in rows
+        ],
+    }
+
+
+def _status(view: ClusterView, node: str) -> str:
+    st = view.status.get(node)
+    return st.state.value if st else NodeState.UNKNOWN.value
+
+
+def render_show(
+    view: ClusterView,
+    opts: ShowOptions,
+    *,
+    naming: NodeNaming,
+    rackwidth: int,
+    rackheight: int,
+    tz: tzinfo,
+    can_write: Callable[[Reservation], bool],
+    color: bool,
+    out: IO[str],
+    width: int | None = None,
+) -> None:
+    """The rack diagram and the reservation table.
+
+    Every node cell carries its state as a character as well as a colour (the reservation's key letter,
+    `!` down, `#` blocked), so the diagram still says everything when piped or on a monochrome terminal.
+    """
+    now = view.now
+    rows = select(view, opts, can_write)
+    marks = _Marks.of(view)
+    down, blocked, holder, key_of, style_of = (
+        marks.down,
+        marks.blocked,
+        marks.holder,
+        marks.key_of,
+        marks.style_of,
+    )
+    shown = {r.id for r in rows}
+    lines: list[list[_Cell]] = []
+    if opts.diagram:
+        cell_w = len(str(naming.end))
+
+        def cell(node: str | None) -> _Cell:
+            if node is None:
+                return _Cell(" " * (cell_w + 1))
+            number = str(naming.number(node)).rjust(cell_w)
+            if node in down:
+                return _Cell(number + DOWN_GLYPH, DOWN_STYLE)
+            if node in blocked:
+                return _Cell(number + BLOCKED_GLYPH, BLOCKED_STYLE)
+            res = holder.get(node)
+            if res is None:
+                return _Cell(number + " ")
+            style = style_of[res.id] if res.id in shown else "dim"
+            if res.owner == view.user:
+                style += " bold"
+            return _Cell(number + key_of[res.id], style)
+
+        lines.extend(
+            _racks(
+                view.nodes, rackwidth=rackwidth, rackheight=rackheight, cell=cell, cell_w=cell_w, width=width
+            )
+        )
+        legend = (
+            f"  letter = reservation (K column)  {DOWN_GLYPH} down  {BLOCKED_GLYPH} blocked  blank = free"
+        )
+        lines.append([_Cell(legend, "dim")])
+        lines.append([])
+    lines.extend(_table(view, rows, naming=naming, tz=tz, can_write=can_write, marks=marks, opts=opts))
+    lines.append([_Cell(f"({zone_note(now, tz)})", "dim")])
+    if color:
+        _print_rich(lines, out)
+    else:
+        out.write("".join("".join(c.text for c in line).rstrip() + "\n" for line in lines))
+
+
+def _racks(
+    nodes: Sequence[str],
+    *,
+    rackwidth: int,
+    rackheight: int,
+    cell: Callable[[str | None], _Cell],
+    cell_w: int,
+    width: int | None,
+) -> list[list[_Cell]]:
+    """Racks of rackwidth x rackheight nodes in node order, placed side by side to fill the width."""
+    per_rack = rackwidth * rackheight
+    racks = [nodes[i : i + per_rack] for i in range(0, len(nodes), per_rack)]
+    rack_w = rackwidth * (cell_w + 2) + 1
+    total = width or shutil.get_terminal_size((100, 24)).columns
+    per_line = max(1, (total + 1) // (rack_w + 1))
+    out: list[list[_Cell]] = []
+    for g in range(0, len(racks), per_line):
+        group = racks[g : g + per_line]
+        out.append([_Cell("+" + "-" * (rack_w - 2) + "+ ") for _ in group])
+        for row in range(rackheight):
+            line: list[_Cell] = []
+            for rack in group:
+                line.append(_Cell("|"))
+                for col in range(rackwidth):
+                    i = row * rackwidth + col
+                    line.append(cell(rack[i] if i < len(rack) else None))
+                    line.append(_Cell("|"))
+                line.append(_Cell(" "))
+            out.append(line)
+        out.append([_Cell("+" + "-" * (rack_w - 2) + "+ ") for _ in group])
+    return out
+
+
+def _table(
+    view: ClusterView,
+    rows: Sequence[Reservation],
+    *,
+    naming: NodeNaming,
+    tz: tzinfo,
+    can_write: Callable[[Reservation], bool],
+    marks: _Marks,
+    opts: ShowOptions,
+) -> list[list[_Cell]]:
+    now = view.now
+    down, blocked, holder = marks.down, marks.blocked, marks.holder
+    header = ("K", "NAME", "OWNER", "START", "END", "FLAGS", "SIZE", "NODES")
+    body: list[tuple[tuple[str, ...], str]] = []
+    if opts.diagram:
+        down_nodes = [n for n in view.nodes if n in down]
+        body.append(
+            (
+                ("", "DOWN", "N/A", "N/A", "N/A", "N/A", str(len(down_nodes)), naming.compress(down_nodes)),
+                DOWN_STYLE,
+            )
+        )
+        if blocked:
+            blocked_nodes = [n for n in view.nodes if n in blocked and n not in down]
+            body.append(
+                (
+                    (
+                        "",
+                        "BLOCKED",
+                        "N/A",
+                        "N/A",
+                        "N/A",
+                        "N/A",
+                        str(len(blocked_nodes)),
+                        naming.compress(blocked_nodes),
+                    ),
+                    BLOCKED_STYLE,
+                )
+            )
+    free = [n for n in view.nodes if n not in holder and n not in down and n not in blocked]
+    body.append(
+        (
+            ("", "UNRESERVED", "N/A", "N/A", "N/A", "N/A", str(len(free)), naming.compress(free)),
+            "black on green",
+        )
+    )
+    for res in rows:
+        body.append(
+            (
+                (
+                    marks.key_of.get(res.id, ""),
+                    res.name,
+                    res.owner,
+                    format_time(res.start, tz),
+                    format_time(res.end, tz),
+                    flags(res, now, can_write(res)),
+                    str(len(res.nodes)),
+                    naming.compress(res.nodes),
+                ),
+                marks.style_of.get(res.id, ""),
+            )
+        )
+    texts = _columns([header, *(b[0] for b in body)], right=(1,))
+    out: list[list[_Cell]] = [[_Cell(texts[0], "bold")]]
+    name_end = texts[0].index("NAME") + len("NAME")  # colour the key and name, like classic igor
+    for line, (_, style) in zip(texts[1:], body, strict=True):
+        out.append([_Cell(line[:name_end], style), _Cell(line[name_end:])])
+    return out
+
+
+def _print_rich(lines: list[list[_Cell]], out: IO[str]) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=out, force_terminal=True, highlight=False, soft_wrap=True)
+    for line in lines:
+        text = Text()
+        for c in line:
+            text.append(c.text, style=c.style or None)
+        console.print(text)
+
+
+def render_errors(rows: Sequence[Reservation], out: IO[str]) -> None:
+    """`show -e`: only reservations whose install failed, with the message."""
+    errored = [r for r in rows if r.error]
+    if not errored:
+        return
+    out.write(
+        "".join(line + "\n" for line in _columns([("NAME", "ERROR"), *((r.name, r.error) for r in errored)]))
+    )
+
+
+def describe_reservation(res: Reservation, naming: NodeNaming, tz: tzinfo) -> str:
+    return (
+        f"{format_time_zone(res.start, tz)} - {format_time_zone(res.end, tz)}\n"
+        f"Nodes: {naming.compress(res.nodes)}\n"
+    )

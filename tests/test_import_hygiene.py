@@ -1,0 +1,51 @@
+"""The CLI (and later igor-tick) must not pay for Textual, and plain output must not pay for rich."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import io, json, os, sys
+from igor_tui.cli import run
+out, err = io.StringIO(), io.StringIO()
+code = run(sys.argv[1:], out, err, os.environ)
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"textual", "rich", "paramiko", "requests"})
+print(json.dumps({"code": code, "heavy": heavy, "err": err.getvalue()}))
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "igor.conf"
+    path.write_text(json.dumps({"tftproot": str(tmp_path / "tftp"), "prefix": "kn", "start": 1, "end": 8}))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "allowed"),
+    [
+        (["version"], set()),
+        (["help", "sub"], set()),
+        (["show"], set()),
+        (["show", "-json"], set()),
+        (["sub", "-s", "-n", "2"], set()),
+        (["show", "-c"], {"rich"}),
+    ],
+)
+def test_headless_paths_do_not_import_heavy_libraries(
+    config: Path, args: list[str], allowed: set[str]
+) -> None:
+    env = {**os.environ, "IGOR_CONFIG": str(config)}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], env=env, capture_output=True, text=True, check=True
+    )
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["code"] == 0, result["err"]
+    assert set(result["heavy"]) == allowed
