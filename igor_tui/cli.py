@@ -361,7 +361,11 @@ def cmd_show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     )
     tz = svc.config.tz
     if ns.e:
-        render_errors(select(view, opts, svc.can_write), out)
+        rows = select(view, opts, svc.can_write)
+        if ns.json:
+            dump_json({"errors": [{"name": r.name, "error": r.error} for r in rows if r.error]}, out)
+        else:
+            render_errors(rows, out)
         return 0
     if ns.json:
         dump_json(show_json(view, select(view, opts, svc.can_write), tz, svc.can_write), out)

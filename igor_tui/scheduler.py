@@ -386,6 +386,11 @@ class ExtensionRoom:
     blocker: str = ""
 
 
+def _first(res: Reservation, shared: set[str]) -> str:
+    """The lowest-numbered shared node (the reservation's nodes are in node order; names sort badly)."""
+    return next(n for n in res.nodes if n in shared)
+
+
 def extension_room(
     res: Reservation, reservations: Iterable[Reservation], blocks: Iterable[Block] = ()
 ) -> ExtensionRoom:
@@ -397,14 +402,16 @@ def extension_room(
             continue
         shared = mine.intersection(other.nodes)
         if shared:
-            candidates.append((max(other.start, res.end), f"reservation {other.name} on {min(shared)}"))
+            candidates.append(
+                (max(other.start, res.end), f"reservation {other.name} on {_first(res, shared)}")
+            )
     for block in blocks:
         if block.end is not None and block.end <= res.end:
             continue
         shared = mine.intersection(block.nodes)
         if shared:
             reason = f" ({block.reason})" if block.reason else ""
-            candidates.append((max(block.start, res.end), f"maintenance on {min(shared)}{reason}"))
+            candidates.append((max(block.start, res.end), f"maintenance on {_first(res, shared)}{reason}"))
     if not candidates:
         return ExtensionRoom(None)
     until, blocker = heapq.nsmallest(1, candidates)[0]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -43,8 +44,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .store import ReservationStore, Transaction
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 SPECULATION_OPTIONS = 10
 
 
@@ -168,35 +168,38 @@ class IgorService:
         kernel, initrd, profile = self._boot_files(req.kernel, req.initrd, req.profile)
         kernel_args = self._check_kernel_args(req.kernel_args)
         group = self._check_group(req.group) if req.group else ""
-        kernel_hash = self.content.add(kernel, "kernel") if kernel else ""
-        initrd_hash = self.content.add(initrd, "initrd") if initrd else ""
-        now = self.now()
-        with self.store.transaction() as tx:
-            live = self._housekeep(tx, now)
-            if any(r.name == req.name for r in live):
-                raise Conflict(f"a reservation named {req.name} already exists")
-            vlan = self._resolve_vlan(req.vlan, live) if req.vlan else None
-            slot = find_slot(self.nodes, live, request, blocks=tx.blocks(), down=_down(tx.node_status()))
-            self._ensure_content(((kernel, kernel_hash), (initrd, initrd_hash)))
-            res = tx.add_reservation(
-                Reservation(
-                    id=0,
-                    name=req.name,
-                    owner=self.caller.user,
-                    start=slot.start,
-                    end=slot.end,
-                    nodes=slot.nodes,
-                    group=group,
-                    kernel=kernel,
-                    initrd=initrd,
-                    kernel_hash=kernel_hash,
-                    initrd_hash=initrd_hash,
-                    profile=profile,
-                    kernel_args=kernel_args,
-                    vlan=vlan,
-                    created=now,
+        if any(r.name == req.name for r in self.view().reservations):  # lock-free early answer
+            raise Conflict(f"a reservation named {req.name} already exists")
+        with self._copies_collected_on_failure():
+            kernel_hash = self.content.add(kernel, "kernel") if kernel else ""
+            initrd_hash = self.content.add(initrd, "initrd") if initrd else ""
+            now = self.now()
+            with self.store.transaction() as tx:
+                live = self._housekeep(tx, now)
+                if any(r.name == req.name for r in live):
+                    raise Conflict(f"a reservation named {req.name} already exists")
+                vlan = self._resolve_vlan(req.vlan, live) if req.vlan else None
+                slot = find_slot(self.nodes, live, request, blocks=tx.blocks(), down=_down(tx.node_status()))
+                self._ensure_content(((kernel, kernel_hash), (initrd, initrd_hash)))
+                res = tx.add_reservation(
+                    Reservation(
+                        id=0,
+                        name=req.name,
+                        owner=self.caller.user,
+                        start=slot.start,
+                        end=slot.end,
+                        nodes=slot.nodes,
+                        group=group,
+                        kernel=kernel,
+                        initrd=initrd,
+                        kernel_hash=kernel_hash,
+                        initrd_hash=initrd_hash,
+                        profile=profile,
+                        kernel_args=kernel_args,
+                        vlan=vlan,
+                        created=now,
+                    )
                 )
-            )
         self._log("created", res)
         return res
 
@@ -266,46 +269,52 @@ class IgorService:
             if not self.directory.user_exists(req.owner):
                 raise ValidationError(f"no such user: {req.owner}")
         kernel_args = self._check_kernel_args(req.kernel_args) if req.kernel_args is not None else None
-        new_files: dict[str, tuple[str, str]] = {}
-        for what, path in (("kernel", req.kernel), ("initrd", req.initrd)):
-            if path:
-                full = os.path.abspath(path)
-                new_files[what] = (full, self.content.add(full, what))
         if req.profile:
             self._boot_files("", "", req.profile)
         group = self._check_group(req.group) if req.group else req.group
-        now = self.now()
-        with self.store.transaction() as tx:
-            live = self._housekeep(tx, now)
-            old = self._find_writable(live, name, "edit")
-            if req.group is not None and not (self.caller.is_admin or old.owner == self.caller.user):
-                raise PermissionDenied(
-                    f"only the owner ({old.owner}) or an admin can change the group of {name}"
-                )
-            res = old
-            if req.profile:
-                res = replace(res, profile=req.profile, kernel="", initrd="", kernel_hash="", initrd_hash="")
-            elif new_files:
-                if old.profile and len(new_files) < 2:
-                    raise ValidationError(f"{name} boots Cobbler profile {old.profile}: give both -k and -i")
-                if "kernel" in new_files:
-                    res = replace(res, kernel=new_files["kernel"][0], kernel_hash=new_files["kernel"][1])
-                if "initrd" in new_files:
-                    res = replace(res, initrd=new_files["initrd"][0], initrd_hash=new_files["initrd"][1])
-                res = replace(res, profile="")
-            if kernel_args is not None:
-                res = replace(res, kernel_args=kernel_args)
-            if req.vlan is not None:
-                others = [r for r in live if r.id != old.id]
-                res = replace(res, vlan=self._resolve_vlan(req.vlan, others) if req.vlan else None)
-            if req.owner is not None:
-                res = replace(res, owner=req.owner)
-            if group is not None:
-                res = replace(res, group=group)
-            self._ensure_content(tuple(new_files.values()))
-            res = replace(res, revision=old.revision + 1, error="")
-            tx.put_reservation(res)
-            self._collect(tx)
+        self._find_writable(list(self.view().reservations), name, "edit")  # refuse before copying anything
+        new_files: dict[str, tuple[str, str]] = {}
+        with self._copies_collected_on_failure():
+            for what, path in (("kernel", req.kernel), ("initrd", req.initrd)):
+                if path:
+                    full = os.path.abspath(path)
+                    new_files[what] = (full, self.content.add(full, what))
+            now = self.now()
+            with self.store.transaction() as tx:
+                live = self._housekeep(tx, now)
+                old = self._find_writable(live, name, "edit")
+                if req.group is not None and not (self.caller.is_admin or old.owner == self.caller.user):
+                    raise PermissionDenied(
+                        f"only the owner ({old.owner}) or an admin can change the group of {name}"
+                    )
+                res = old
+                if req.profile:
+                    res = replace(
+                        res, profile=req.profile, kernel="", initrd="", kernel_hash="", initrd_hash=""
+                    )
+                elif new_files:
+                    if old.profile and len(new_files) < 2:
+                        raise ValidationError(
+                            f"{name} boots Cobbler profile {old.profile}: give both -k and -i"
+                        )
+                    if "kernel" in new_files:
+                        res = replace(res, kernel=new_files["kernel"][0], kernel_hash=new_files["kernel"][1])
+                    if "initrd" in new_files:
+                        res = replace(res, initrd=new_files["initrd"][0], initrd_hash=new_files["initrd"][1])
+                    res = replace(res, profile="")
+                if kernel_args is not None:
+                    res = replace(res, kernel_args=kernel_args)
+                if req.vlan is not None:
+                    others = [r for r in live if r.id != old.id]
+                    res = replace(res, vlan=self._resolve_vlan(req.vlan, others) if req.vlan else None)
+                if req.owner is not None:
+                    res = replace(res, owner=req.owner)
+                if group is not None:
+                    res = replace(res, group=group)
+                self._ensure_content(tuple(new_files.values()))
+                res = replace(res, revision=old.revision + 1, error="")
+                tx.put_reservation(res)
+                self._collect(tx)
         self._log(
             "edited", res, changed=sorted(f for f in EditRequest.__slots__ if getattr(req, f) is not None)
         )
@@ -355,7 +364,10 @@ class IgorService:
         if not name:
             raise ValidationError("a reservation needs a name (-r NAME)")
         if not NAME_RE.match(name):
-            raise ValidationError(f"invalid reservation name '{name}': use only letters, digits, '-' and '_'")
+            raise ValidationError(
+                f"invalid reservation name '{name}': use only letters, digits, '-' and '_' "
+                "(and do not start with '-')"
+            )
 
     def _check_not_paused(self) -> None:
         if self.config.pause and not self.caller.is_admin:
@@ -374,10 +386,10 @@ class IgorService:
 
     @staticmethod
     def _check_kernel_args(args: str) -> str:
-        bad = _CONTROL.search(args)
-        if bad:
+        bad = next((ch for ch in args if not ch.isprintable()), None)
+        if bad is not None:
             raise ValidationError(
-                f"kernel arguments contain a control character ({bad.group()!r}); "
+                f"kernel arguments contain a control character ({bad!r}); "
                 "they must be a single line of printable text"
             )
         return args
@@ -420,6 +432,8 @@ class IgorService:
             raise NotFound(f"no reservation named {name}")
         if not self.can_write(res):
             raise PermissionDenied(f"permission denied: {name} belongs to {res.owner}")
+        if res.has_ended(self.now()):
+            raise Conflict(f"cannot {verb} {name}: it has ended and igor-tick is releasing its nodes")
         return res
 
     def _housekeep(self, tx: Transaction, now: datetime) -> list[Reservation]:
@@ -447,6 +461,16 @@ class IgorService:
         for res in tx.reservations():
             referenced |= res.content_hashes()
         self.content.collect(referenced)
+
+    @contextmanager
+    def _copies_collected_on_failure(self) -> Iterator[None]:
+        """Copies made for a request that is then refused must not pile up in the content area."""
+        try:
+            yield
+        except BaseException:
+            with suppress(IgorError, OSError), self.store.transaction() as tx:
+                self._collect(tx)
+            raise
 
     def _ensure_content(self, files: tuple[tuple[str, str], ...]) -> None:
         """Inside the lock: re-copy any file a concurrent delete collected since we copied it."""

@@ -162,6 +162,7 @@ def test_group_must_exist_and_include_caller(make: ServiceFactory, files: dict[s
     ("kwargs", "message"),
     [
         ({"name": "bad name"}, "invalid reservation name 'bad name'"),
+        ({"name": "-x"}, "do not start with '-'"),
         ({"name": ""}, "needs a name"),
         ({"count": 2, "nodes": "kn1"}, "not both"),
         ({"count": 0}, "give -n"),
@@ -217,6 +218,14 @@ def test_delete_of_installed_reservation_ends_it_for_the_tick(
     svc.delete("a")
     (ended,) = svc.store.snapshot().reservations
     assert ended.end == svc.now() and ended.installed  # still there for igor-tick to tear down
+    attempts: list[Callable[[], object]] = [
+        lambda: svc.delete("a"),
+        lambda: svc.extend("a"),
+        lambda: svc.edit("a", EditRequest(kernel_args="")),
+    ]
+    for attempt in attempts:
+        with pytest.raises(Conflict, match="has ended and igor-tick is releasing its nodes"):
+            attempt()
     assert svc.submit(sub(svc, files, "b", count=8)).nodes[:2] == ("kn1", "kn2")  # freed at once
 
 
