@@ -1,0 +1,264 @@
+"""PXE boot backend: per-node pxelinux.cfg files under the TFTP root, written atomically and owned by hash."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+
+from ..errors import BackendError
+from .base import BootRecord, BootSpec, NodeAddress
+from .resolve import pxe_hex, pxe_mac
+
+CFG_DIR = "pxelinux.cfg"
+_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# The only names igor ever creates or removes in pxelinux.cfg (so never `default`, never a path).
+_OWNED_NAME = re.compile(r"01-[0-9a-f]{2}(?:-[0-9a-f]{2}){5}|[0-9A-F]{8}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One file to write: its name inside pxelinux.cfg and the node it serves (for error messages)."""
+
+    name: str
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """A file this call replaced: what was there before (None = nothing), to undo exactly this call."""
+
+    name: str
+    previous: bytes | None
+
+
+class PxeBoot:
+    """Makes nodes boot a reservation through pxelinux's per-client config files.
+
+    For each node it writes `pxelinux.cfg/01-<mac>` (MAC known) and `pxelinux.cfg/<HEXIP>` (IP known):
+    pxelinux tries those before the admin's `default`, which igor never touches. The record remembers the
+    sha256 of every file, and uninstall removes a file only while it still has that content, so tearing
+    down reservation A never removes the file reservation B wrote for the same node (classic §11.1).
+    """
+
+    def __init__(self, tftproot: str) -> None:
+        self.tftproot = tftproot
+
+    # -- BootBackend
+
+    def install(self, spec: BootSpec) -> BootRecord:
+        """Validate everything, then write every file; on a failure undo this call's writes and raise."""
+        if not os.path.isdir(self.tftproot):
+            raise BackendError(f"PXE install: the TFTP root {self.tftproot} does not exist")
+        content = self._render(spec)
+        targets = self._targets(spec)
+        data = content.encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        cfg = self._cfg_dir()
+        written: list[_Written] = []
+        for target in targets:
+            try:
+                previous = _read_or_none(os.path.join(cfg, target.name))
+                _atomic_write(os.path.join(cfg, target.name), data)
+            except OSError as exc:
+                self._undo(cfg, written, digest)
+                raise BackendError(
+                    f"{target.node}: writing {CFG_DIR}/{target.name} for reservation {spec.label} failed: "
+                    f"{exc.strerror or exc}"
+                ) from exc
+            written.append(_Written(target.name, previous))
+        _fsync_dir(cfg)
+        return {"files": {f"{CFG_DIR}/{t.name}": digest for t in targets}}
+
+    def uninstall(self, record: BootRecord) -> None:
+        """Remove each recorded file that still holds the recorded content; anything else is left alone."""
+        files = record.get("files", {})
+        if not isinstance(files, dict):
+            raise BackendError(f"PXE uninstall: malformed boot record {record!r}")
+        cfg = os.path.join(self.tftproot, CFG_DIR)
+        owned: list[tuple[str, str, str]] = []
+        for rel, digest in files.items():
+            name = _owned_name(rel)
+            if name is None or not isinstance(digest, str):
+                raise BackendError(f"PXE uninstall: refusing to remove {rel!r}: not a file igor writes")
+            owned.append((rel, name, digest))
+        for rel, name, digest in owned:
+            path = os.path.join(cfg, name)
+            try:
+                current = _read_or_none(path)
+            except IsADirectoryError:
+                continue  # somebody else's directory: not ours to remove
+            except OSError as exc:
+                raise BackendError(f"PXE uninstall: reading {rel} failed: {exc.strerror or exc}") from exc
+            if current is None or hashlib.sha256(current).hexdigest() != digest:
+                continue  # already gone, or rewritten by a later reservation
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise BackendError(f"PXE uninstall: removing {rel} failed: {exc.strerror or exc}") from exc
+        if files:
+            with contextlib.suppress(OSError):
+                _fsync_dir(cfg)
+
+    # -- helpers
+
+    def _render(self, spec: BootSpec) -> str:
+        """The pxelinux config text, after refusing anything that could escape the root or add a line."""
+        if spec.profile:
+            raise BackendError(f"PXE boot cannot boot Cobbler profile {spec.profile}; set usecobbler")
+        if not _KEY.fullmatch(spec.key):
+            raise BackendError(
+                f"reservation {spec.label!r}: boot key {spec.key!r} may only contain letters, digits, _ and -"
+            )
+        for what, value in (("name", spec.label), ("kernel arguments", spec.kernel_args)):
+            if not value.isprintable():
+                raise BackendError(
+                    f"reservation {spec.key}: refusing a control character (e.g. a line break) in the "
+                    f"{what}: it would inject lines into the PXE file"
+                )
+        if not spec.kernel_path:
+            raise BackendError(f"reservation {spec.label}: no kernel to boot")
+        kernel = self._tftp_path(spec, "kernel", spec.kernel_path)
+        append = []
+        if spec.initrd_path:
+            append.append(f"initrd={self._tftp_path(spec, 'initrd', spec.initrd_path)}")
+        if spec.kernel_args:
+            append.append(spec.kernel_args)
+        lines = [
+            f"# written by igor for reservation {spec.label} ({spec.key}); removed when it ends",
+            f"DEFAULT {spec.key}",
+            f"LABEL {spec.key}",
+            f"  KERNEL {kernel}",
+        ]
+        if append:
+            lines.append("  APPEND " + " ".join(append))
+        return "\n".join(lines) + "\n"
+
+    def _tftp_path(self, spec: BootSpec, what: str, path: str) -> str:
+        """`path` as the TFTP client sees it ("/igor/content/…"); it must really be inside the root.
+
+        Symlinks are resolved first: a TFTP server confined to its root cannot follow one out of it, and a
+        link must not let a crafted path point pxelinux at an arbitrary file.
+        """
+        root = os.path.realpath(self.tftproot)
+        real = os.path.realpath(path)
+        if os.path.commonpath([root, real]) != root or real == root:
+            raise BackendError(
+                f"reservation {spec.label}: the {what} {path} is outside the TFTP root {self.tftproot}; "
+                "for PXE boot igor's state directory must be under the TFTP root"
+            )
+        rel = "/" + os.path.relpath(real, root).replace(os.sep, "/")
+        if not rel.isprintable() or any(ch.isspace() for ch in rel):
+            raise BackendError(
+                f"reservation {spec.label}: the {what} path {rel!r} contains a space or control"
+            )
+        if not os.path.isfile(real):
+            raise BackendError(f"reservation {spec.label}: the {what} {path} is missing; it cannot be booted")
+        return rel
+
+    def _targets(self, spec: BootSpec) -> list[_Target]:
+        """Every file name to write, derived only from MAC/IP; all nodes are checked before any write."""
+        unknown = [n.name for n in spec.nodes if not n.ip and not n.mac]
+        if unknown:
+            raise BackendError(f"{', '.join(unknown)}: no MAC or IP known (add it to the hosts map or DNS)")
+        seen: set[str] = set()
+        out: list[_Target] = []
+        for node in spec.nodes:
+            for name in _node_names(node):
+                if name not in seen:
+                    seen.add(name)
+                    out.append(_Target(name, node.name))
+        return out
+
+    def _cfg_dir(self) -> str:
+        """pxelinux.cfg, created (0755) if the TFTP root has none yet."""
+        cfg = os.path.join(self.tftproot, CFG_DIR)
+        try:
+            os.mkdir(cfg, 0o755)
+            os.chmod(cfg, 0o755)  # mkdir's mode is filtered by the umask
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise BackendError(f"PXE install: creating {cfg} failed: {exc.strerror or exc}") from exc
+        return cfg
+
+    @staticmethod
+    def _undo(cfg: str, written: list[_Written], digest: str) -> None:
+        """Put back what each written file replaced, but only where the file still holds our content."""
+        for item in reversed(written):
+            path = os.path.join(cfg, item.name)
+            with contextlib.suppress(OSError):
+                current = _read_or_none(path)
+                if current is None or hashlib.sha256(current).hexdigest() != digest:
+                    continue
+                if item.previous is None:
+                    os.unlink(path)
+                else:
+                    _atomic_write(path, item.previous)
+
+
+def _node_names(node: NodeAddress) -> list[str]:
+    """The pxelinux.cfg names of one node; a malformed MAC or IP is an error naming the node."""
+    names = []
+    if node.mac:
+        try:
+            names.append(pxe_mac(node.mac))
+        except ValueError:
+            raise BackendError(f"{node.name}: MAC address {node.mac!r} is not valid") from None
+    if node.ip:
+        try:
+            names.append(pxe_hex(node.ip))
+        except ValueError:
+            raise BackendError(f"{node.name}: IP address {node.ip!r} is not a valid IPv4 address") from None
+    return names
+
+
+def _owned_name(rel: object) -> str | None:
+    """The file name inside pxelinux.cfg if `rel` is one igor could have written, else None."""
+    if not isinstance(rel, str):
+        return None
+    prefix = CFG_DIR + "/"
+    if not rel.startswith(prefix):
+        return None
+    name = rel[len(prefix) :]
+    return name if _OWNED_NAME.fullmatch(name) else None
+
+
+def _read_or_none(path: str) -> bytes | None:
+    """The file's bytes, or None if there is no such file."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    """Temp file in the same directory, 0644, fsync, rename: pxelinux never reads a half-written file."""
+    directory, base = os.path.split(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fchmod(fh.fileno(), 0o644)
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _fsync_dir(directory: str) -> None:
+    """Make the renames durable, so a crash right after install cannot lose a boot file."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
