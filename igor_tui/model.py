@@ -136,3 +136,28 @@ class ClusterView:
     reservations: tuple[Reservation, ...]
     blocks: tuple[Block, ...] = ()
     status: dict[str, NodeStatus] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Install:
+    """What igor-tick has done on real systems for one reservation, recorded step by step.
+
+    Written before a step starts (`pending`) and after it finished, so a tick killed at any instant
+    leaves enough to complete or undo the step on the next run: nothing is ever leaked.
+    `boot` is the backend's record of exactly what it created; `vlan`/`ports` what the switch holds.
+    """
+
+    res_id: int
+    name: str
+    revision: int = 0
+    nodes: tuple[str, ...] = ()
+    vlan: int | None = None
+    ports: tuple[str, ...] = ()
+    network: bool = False
+    boot: dict[str, object] | None = None
+    powered: bool = False
+    complete: bool = False
+    pending: str = ""
+    error: str = ""
+    failures: int = 0
+    retry_at: datetime | None = None
