@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import ipaddress
 import json
 import os
 import pwd
@@ -13,7 +11,7 @@ import types
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from igor_tui.errors import ConfigError
 from igor_tui.model import Limits
@@ -69,6 +67,32 @@ _KEYS: dict[str, tuple[_Kind, str]] = {
     "hosts": ("hosts", "an object mapping node names to {'ip': ..., 'mac': ...}"),
     "admins": ("admins", "a list of user names and %group entries"),
     "timezone": ("str", "an IANA time zone name such as 'Europe/Berlin' (default: the system's zone)"),
+    # igor-tick: power
+    "poweroffatend": ("bool", "whether to power nodes off when a reservation ends"),
+    "power": ("str", "'command' (run the templates here) or 'ssh' (run them on powersshhost)"),
+    "powertimeout": ("int", "seconds a power command may take, at least 1 (default 30)"),
+    "powercycledelay": ("int", "seconds between off and on in a power cycle, 0 or more (default 5)"),
+    "powersshhost": ("str", "the management host power commands run on when power is 'ssh'"),
+    "powersshport": ("int", "the SSH port of powersshhost (default 22)"),
+    "powersshuser": ("str", "the SSH user on powersshhost"),
+    "powersshpassword": ("str", "the SSH password (or key passphrase) for powersshhost"),
+    "powersshkey": ("str", "the absolute path of an SSH private key for powersshhost, or ''"),
+    "powersshknownhosts": ("str", "the absolute path of a known_hosts file holding powersshhost's key"),
+    "powersshconcurrency": ("int", "power commands run at once over SSH, 1 to 10 (default 8)"),
+    # igor-tick: Cobbler
+    "cobblercommand": ("str", "the cobbler command to run (default 'cobbler')"),
+    "cobblerurl": ("str", "Cobbler's XML-RPC URL (faster than the command), or '' to use the command"),
+    "cobbleruser": ("str", "the Cobbler XML-RPC user (default 'cobbler')"),
+    "cobblerpassword": ("str", "the Cobbler XML-RPC password"),
+    "cobblertimeout": ("int", "seconds a Cobbler call may take, at least 1 (default 60)"),
+    # igor-tick: switch and liveness
+    "network_timeout": ("int", "seconds to wait for the switch, at least 1 (default 10)"),
+    "network_verify_tls": ("bool", "whether to check the switch's https certificate (default true)"),
+    "network_ca_file": ("str", "the absolute path of a PEM bundle for the switch's certificate, or ''"),
+    "liveness": ("str", "how igor-tick checks nodes are up: 'tcp' (default), 'ping' or 'none'"),
+    "livenessport": ("int", "the TCP port probed for liveness (default 22)"),
+    "livenesstimeout": ("int", "milliseconds to wait for a node to answer, at least 1 (default 500)"),
+    "dnsdomain": ("str", "a domain appended to node names for DNS lookups, or ''"),
 }
 _HOST_KEYS: dict[str, tuple[_Kind, str]] = {
     "ip": ("str", "an IPv4 address such as '10.0.0.1'"),
@@ -83,7 +107,7 @@ _KIND_WORDS: dict[_Kind, str] = {
     "admins": "a list",
     "object": "an object",
 }
-_SECRET_KEYS = frozenset({"networkpassword"})
+_SECRET_KEYS = frozenset({"networkpassword", "powersshpassword", "cobblerpassword"})
 _NON_NEGATIVE = (
     "timelimit",
     "nodelimit",
@@ -144,6 +168,29 @@ class Config:
     hosts: Mapping[str, HostAddress]
     admins: tuple[str, ...]
     timezone: str
+    poweroffatend: bool = False
+    power: str = "command"
+    powertimeout: int = 30
+    powercycledelay: int = 5
+    powersshhost: str = ""
+    powersshport: int = 22
+    powersshuser: str = ""
+    powersshpassword: str = ""
+    powersshkey: str = ""
+    powersshknownhosts: str = ""
+    powersshconcurrency: int = 8
+    cobblercommand: str = "cobbler"
+    cobblerurl: str = ""
+    cobbleruser: str = "cobbler"
+    cobblerpassword: str = ""
+    cobblertimeout: int = 60
+    network_timeout: int = 10
+    network_verify_tls: bool = True
+    network_ca_file: str = ""
+    liveness: str = "tcp"
+    livenessport: int = 22
+    livenesstimeout: int = 500
+    dnsdomain: str = ""
 
     @property
     def naming(self) -> NodeNaming:
@@ -294,6 +341,8 @@ class _Section:
                 continue  # a comment, see igor.conf.example
             canon = key.lower()
             if canon not in known:
+                import difflib  # only for a config with mistakes: every igor command reads the config
+
                 close = difflib.get_close_matches(canon, list(known), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else unknown_hint
                 self.add(f"unknown key {key!r}: {hint}")
@@ -407,6 +456,8 @@ def _hosts(sec: _Section, naming: NodeNaming | None, problems: list[str]) -> dic
         ip = sub.text("ip")
         mac = sub.text("mac")
         if ip:
+            import ipaddress  # only sites that list their hosts pay for it
+
             try:
                 ip = str(ipaddress.IPv4Address(ip))
             except ValueError:
@@ -591,6 +642,8 @@ def _parse(data: object, *, path: str, file_mode: int | None, problems: list[str
                     f"node of {naming.describe()} mapped"
                 )
 
+    tick = _tick_settings(sec)
+
     # New igor-tui keys.
     hosts = _hosts(sec, naming, problems)
     admins = _admins(sec)
@@ -608,11 +661,16 @@ def _parse(data: object, *, path: str, file_mode: int | None, problems: list[str
     # File safety.
     if file_mode is not None:
         mode = f"{stat.S_IMODE(file_mode):04o}"
-        if sec.text("networkpassword") and file_mode & stat.S_IROTH:
-            sec.add(
-                f"{sec.name('networkpassword')}: config holds the switch password but is world-readable "
-                f"(mode {mode}): run chmod 600 {path}"
-            )
+        for secret, what in (
+            ("networkpassword", "the switch password"),
+            ("powersshpassword", "the power SSH password"),
+            ("cobblerpassword", "the Cobbler password"),
+        ):
+            if sec.text(secret) and file_mode & stat.S_IROTH:
+                sec.add(
+                    f"{sec.name(secret)}: config holds {what} but is world-readable "
+                    f"(mode {mode}): run chmod 600 {path}"
+                )
         if file_mode & stat.S_IWOTH:
             sec.add(
                 f"file mode: config is world-writable (mode {mode}), so anyone could change "
@@ -656,7 +714,50 @@ def _parse(data: object, *, path: str, file_mode: int | None, problems: list[str
         hosts=types.MappingProxyType(hosts),
         admins=admins,
         timezone=timezone,
+        **tick,
     )
+
+
+def _tick_settings(sec: _Section) -> dict[str, Any]:
+    """igor-tick's power, Cobbler, switch and liveness settings, with their defaults and range checks."""
+    out: dict[str, Any] = {"poweroffatend": sec.flag("poweroffatend")}
+    choices = {"power": ("command", "ssh"), "liveness": ("tcp", "ping", "none")}
+    for key, allowed in choices.items():
+        value = sec.text(key, allowed[0])
+        if value not in allowed:
+            _add_bad(sec, key, value, f"is not one of {', '.join(map(repr, allowed))}")
+        out[key] = value
+    numbers = {  # key: (default, lowest, highest)
+        "powertimeout": (30, 1, 86400),
+        "powercycledelay": (5, 0, 3600),
+        "powersshport": (22, 1, 65535),
+        "powersshconcurrency": (8, 1, 10),
+        "cobblertimeout": (60, 1, 3600),
+        "network_timeout": (10, 1, 600),
+        "livenessport": (22, 1, 65535),
+        "livenesstimeout": (500, 1, 60000),
+    }
+    for key, (default, low, high) in numbers.items():
+        number = sec.number(key, default)
+        if not low <= number <= high:
+            _add_bad(sec, key, number, f"is out of range; expected {_KEYS[key][1]} ({low} to {high})")
+        out[key] = number
+    texts = {"cobblercommand": "cobbler", "cobbleruser": "cobbler"}
+    for key in ("powersshhost", "powersshuser", "powersshpassword", "powersshkey", "powersshknownhosts",
+                "cobblercommand", "cobblerurl", "cobbleruser", "cobblerpassword", "network_ca_file",
+                "dnsdomain"):  # fmt: skip
+        out[key] = sec.text(key, texts.get(key, ""))
+    for key in ("powersshkey", "powersshknownhosts", "network_ca_file"):
+        if out[key] and not os.path.isabs(out[key]):
+            _add_bad(sec, key, out[key], f"is not an absolute path; expected {_KEYS[key][1]}")
+    out["network_verify_tls"] = sec.flag("network_verify_tls", True)
+    if out["power"] == "ssh":
+        for key in ("powersshhost", "powersshuser", "powersshknownhosts"):
+            if not out[key] and sec.ok(key):
+                sec.add(f"{key}: missing, but power is 'ssh'; expected {_KEYS[key][1]}")
+        if not (out["powersshpassword"] or out["powersshkey"]):
+            sec.add("powersshpassword/powersshkey: power is 'ssh' but neither a password nor a key is given")
+    return out
 
 
 class _JsonObject(dict[str, object]):

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import stat
 import tempfile
+import time
 from collections.abc import Iterable
 
-from .errors import ValidationError
+from .errors import StoreError, ValidationError
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+_INCOMING = ".incoming."
+MAX_BOOT_FILE = 4 << 30  # 4 GiB: far above any kernel or initrd, far below "fill the disk"
+STALE_INCOMING_SECONDS = 3600
 
 
 class ContentStore:
@@ -27,21 +33,55 @@ class ContentStore:
         return os.path.join(self.directory, digest)
 
     def add(self, source: str, what: str) -> str:
-        """Copy `source` in (if not already present) and return its sha256; `what` names it in errors."""
+        """Copy `source` in (if not already present) and return its sha256; `what` names it in errors.
+
+        Only regular files are accepted: /dev/zero would fill the disk and a FIFO would hang igor
+        (O_NONBLOCK keeps even the open from blocking on a FIFO without a writer).
+        """
+        fd = self._open(source, what)
         try:
-            src = open(source, "rb")  # noqa: SIM115 - closed below, after the copy is renamed
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+                raise ValidationError(f"{what} {source}: {kind}; give the path of the {what} file")
+            if info.st_size == 0:
+                raise ValidationError(f"{what} {source}: the file is empty")
+            if info.st_size > MAX_BOOT_FILE:
+                raise ValidationError(
+                    f"{what} {source}: {info.st_size >> 20} MiB is larger than the 4 GiB limit"
+                )
+            return self._copy(fd, source, what)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _open(source: str, what: str) -> int:
+        try:
+            return os.open(source, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
             raise ValidationError(f"{what} {source}: no such file") from None
-        except IsADirectoryError:
-            raise ValidationError(f"{what} {source}: is a directory, expected a file") from None
         except PermissionError:
             raise ValidationError(f"{what} {source}: not readable by igor (make it world-readable)") from None
-        os.makedirs(self.directory, mode=0o755, exist_ok=True)
-        digest = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".incoming.")
+        except OSError as err:
+            raise ValidationError(f"{what} {source}: {err.strerror or err}") from None
+
+    def _copy(self, fd: int, source: str, what: str) -> str:
         try:
-            with src, os.fdopen(fd, "wb") as out:
-                while chunk := src.read(1 << 20):
+            os.makedirs(self.directory, mode=0o755, exist_ok=True)
+            self._remove_stale_incoming()
+            out_fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=_INCOMING)
+        except OSError as err:
+            raise StoreError(
+                f"cannot store a copy of the {what} in {self.directory}: {err.strerror or err}"
+            ) from err
+        digest = hashlib.sha256()
+        copied = 0
+        try:
+            with os.fdopen(out_fd, "wb") as out:
+                while chunk := os.read(fd, 1 << 20):
+                    copied += len(chunk)
+                    if copied > MAX_BOOT_FILE:
+                        raise ValidationError(f"{what} {source}: grew past the 4 GiB limit while copying")
                     digest.update(chunk)
                     out.write(chunk)
                 out.flush()
@@ -53,10 +93,24 @@ class ContentStore:
             else:
                 os.replace(tmp, self.path(name))
             return name
-        except BaseException:
+        except OSError as err:
+            raise StoreError(
+                f"cannot store a copy of the {what} in {self.directory}: {err.strerror or err}"
+            ) from err
+        finally:
             if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+    def _remove_stale_incoming(self) -> None:
+        """Copies interrupted by a kill leave temp files; drop those older than an hour."""
+        cutoff = time.time() - STALE_INCOMING_SECONDS
+        with contextlib.suppress(OSError), os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.name.startswith(_INCOMING):
+                    with contextlib.suppress(OSError):
+                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                            os.unlink(entry.path)
 
     def has(self, digest: str) -> bool:
         return os.path.exists(self.path(digest))
@@ -67,13 +121,11 @@ class ContentStore:
         removed: list[str] = []
         try:
             names = os.listdir(self.directory)
-        except FileNotFoundError:
+        except OSError:
             return removed
         for name in names:
             if _HASH.match(name) and name not in keep:
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path(name))
                     removed.append(name)
-                except FileNotFoundError:
-                    pass
         return removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -76,16 +77,30 @@ class Caller:
     is_admin: bool
 
 
-def caller_name(env: Mapping[str, str], service_uid: int | None, euid: int | None = None) -> str:
+SERVICE_USER = "igor"
+SYSTEM_CONFIG = "/etc/igor.conf"
+
+
+def service_uids() -> frozenset[int]:
+    """Accounts a user can only become through sudo: root, the `igor` service user, and the owner of
+    /etc/igor.conf. Never the owner of a config a user points igor at, which they could write themselves."""
+    uids = {0}
+    with contextlib.suppress(KeyError):
+        uids.add(pwd.getpwnam(SERVICE_USER).pw_uid)
+    with contextlib.suppress(OSError):
+        uids.add(os.stat(SYSTEM_CONFIG).st_uid)
+    return frozenset(uids)
+
+
+def caller_name(env: Mapping[str, str], trusted: frozenset[int], euid: int | None = None) -> str:
     """The real user behind this process.
 
-    SUDO_USER is trusted only where sudo is the only way to get here: when running as root, or as the
-    service user that owns igor.conf (`service_uid`, reached through the sudo rule). Anyone else is
-    themselves, so exporting SUDO_USER cannot impersonate another user.
+    SUDO_USER is trusted only when the process runs as one of the `trusted` service accounts, which is
+    only possible through sudo; anyone else is themselves, so exporting SUDO_USER impersonates nobody.
     """
     euid = os.geteuid() if euid is None else euid
     sudo_user = env.get("SUDO_USER", "")
-    if sudo_user and euid in (0, service_uid):
+    if sudo_user and euid in trusted:
         return sudo_user
     try:
         return pwd.getpwuid(euid).pw_name

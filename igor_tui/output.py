@@ -7,15 +7,17 @@ import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from operator import attrgetter
 from typing import IO, TYPE_CHECKING, Any
 
 from .model import ClusterView, NodeState, Reservation, Slot
-from .timeparse import format_input_time, format_time, format_time_zone
+from .timeparse import format_input_time, format_time_zone, format_wall_time
 
 if TYPE_CHECKING:
     from .hostlist import NodeNaming
 
 KEYS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+OVERFLOW_KEY = "+"
 DOWN_GLYPH = "!"
 BLOCKED_GLYPH = "#"
 # One background per reservation, cycling; foregrounds chosen for contrast (classic igor's palette idea).
@@ -73,10 +75,70 @@ def slots_json(slots: Sequence[Slot], tz: tzinfo) -> dict[str, Any]:
     }
 
 
+def printable(text: str) -> str:
+    """Backend messages and other foreign text, with control characters escaped: never a raw newline or
+    a terminal escape sequence in igor's output."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def nodes_text(naming: NodeNaming, names: Sequence[str]) -> str:
+    """Compressed node list that survives nodes the config no longer has (e.g. after shrinking it)."""
+    try:
+        return naming.compress(names)  # all of them are nodes of this cluster (the usual case)
+    except ValueError:
+        pass
+    known = [n for n in names if naming.number(n) is not None]
+    unknown = [printable(n) for n in names if naming.number(n) is None]
+    return ",".join(filter(None, [naming.compress(known), *unknown]))
+
+
+def table_time(when: datetime, tz: tzinfo, now: datetime) -> str:
+    """`Nov 24 04:05`; with the year when it is not this year, and with the zone when the wall time occurs
+    twice (the autumn DST fold), so no two different instants print the same."""
+    return _table_time(when, tz, now.astimezone(tz).year, _fixed_offset(tz))
+
+
+def _fixed_offset(tz: tzinfo) -> bool:
+    """True for zones whose offset never changes (UTC, +02:00): they have no DST fold to look for. A tzinfo
+    answers utcoffset(None) only if its offset does not depend on the date (as time objects need)."""
+    return tz.utcoffset(None) is not None
+
+
+def _table_time(when: datetime, tz: tzinfo, this_year: int, fixed: bool) -> str:
+    local = when.astimezone(tz)
+    text = format_wall_time(local)
+    if local.year != this_year:
+        text = f"{local.year} {text}"
+    if not fixed:
+        other = local.replace(fold=1 - local.fold)
+        if other.utcoffset() != local.utcoffset():
+            text += f" {local.tzname()}"
+    return text
+
+
+def _table_times(tz: tzinfo, now: datetime) -> Callable[[datetime], str]:
+    """table_time for one table: remembered per instant, since many reservations share a start or an end
+    (10,000 times at 5,000 reservations, less than half of them distinct)."""
+    this_year = now.astimezone(tz).year
+    fixed = _fixed_offset(tz)
+    seen: dict[datetime, str] = {}
+
+    def text(when: datetime) -> str:
+        known = seen.get(when)
+        if known is None:
+            known = seen[when] = _table_time(when, tz, this_year, fixed)
+        return known
+
+    return text
+
+
 def zone_note(now: datetime, tz: tzinfo) -> str:
-    key = getattr(tz, "key", None) or str(tz)
-    abbrev = now.astimezone(tz).tzname() or key
-    return f"times in {abbrev}" + (f", {key}" if key != abbrev else "")
+    """Name the zone, not today's abbreviation: rows on the other side of a DST change are in CEST
+    while today is CET, and "Europe/Berlin" is right for both."""
+    key = getattr(tz, "key", None)
+    return f"times in {key}" if key else f"times in {now.astimezone(tz).tzname()}"
 
 
 def render_slots(slots: Sequence[Slot], naming: NodeNaming, tz: tzinfo, now: datetime, out: IO[str]) -> None:
@@ -89,24 +151,19 @@ def render_slots(slots: Sequence[Slot], naming: NodeNaming, tz: tzinfo, now: dat
                 format_input_time(s.start, tz),
                 format_input_time(s.end, tz),
                 str(s.free),
-                naming.compress(s.nodes),
+                nodes_text(naming, s.nodes),
             )
         )
     out.write("".join(line + "\n" for line in _columns(rows)))
 
 
 def _columns(rows: Sequence[Sequence[str]], right: Iterable[int] = ()) -> list[str]:
-    """Plain aligned columns (fast even for thousands of rows, unlike a rich Table)."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    """Plain aligned columns (fast even for thousands of rows, unlike a rich Table): one format string
+    pads a whole row in C, 3x faster than ljust/rjust per cell at 5,000 rows."""
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
     right_set = set(right)
-    lines = []
-    for row in rows:
-        cells = [
-            c.rjust(w) if i in right_set else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("   ".join(cells).rstrip())
-    return lines
+    line = "   ".join(f"{{:{'>' if i in right_set else '<'}{w}}}" for i, w in enumerate(widths))
+    return [line.format(*row).rstrip() for row in rows]
 
 
 # ------------------------------------------------------------------------------------------- show
@@ -145,40 +202,39 @@ def select(
 ) -> list[Reservation]:
     """Filter and sort like classic show (with -errored fixed to mean "only errored")."""
     now = view.now
-    rows = []
-    for res in view.reservations:
-        if opts.owner and opts.owner not in res.owner:
-            continue
-        if opts.group and opts.group not in res.group:
-            continue
-        if opts.name and opts.name not in res.name:
-            continue
-        if opts.active and not res.is_active(now):
-            continue
-        if opts.future and res.is_active(now):
-            continue
-        if opts.installed and not res.installed:
-            continue
-        if opts.errored and not res.error:
-            continue
-        if opts.writable and not can_write(res):
-            continue
-        rows.append(res)
+
+    def wanted(res: Reservation) -> bool:
+        return not (
+            (opts.owner and opts.owner not in res.owner)
+            or (opts.group and opts.group not in res.group)
+            or (opts.name and opts.name not in res.name)
+            or (opts.active and not res.is_active(now))
+            or (opts.future and res.is_active(now))
+            or (opts.installed and not res.installed)
+            or (opts.errored and not res.error)
+            or (opts.writable and not can_write(res))
+        )
+
+    filters = (opts.owner, opts.group, opts.name, opts.active, opts.future, opts.installed, opts.errored)
+    if any(filters) or opts.writable:  # (writable last: it asks the caller's permissions)
+        rows = [res for res in view.reservations if wanted(res)]
+    else:  # the plain `igor show`: nothing to test 5,000 times
+        rows = list(view.reservations)
+    # Stable sorts from the last key to the first order by (first, ..., last) keys without building a
+    # tuple per row: at 5,000 rows that is several times faster (and the store's order is already by id).
+    rows.sort(key=attrgetter("id"))
+    rows.sort(key=attrgetter("start"))
     if opts.by_owner:
-        rows.sort(key=lambda r: (r.owner, r.start, r.id))
+        rows.sort(key=attrgetter("owner"))
     elif opts.by_name:
-        rows.sort(key=lambda r: (r.name, r.start, r.id))
-    else:
-        rows.sort(key=lambda r: (r.start, r.id))
+        rows.sort(key=attrgetter("name"))
     if opts.reverse:
         rows.reverse()
     return rows
 
 
-@dataclass(frozen=True, slots=True)
-class _Cell:
-    text: str
-    style: str = ""
+_Cell = tuple[str, str]
+"""A piece of a line: (text, rich style or ""). A plain tuple: `igor show` makes ~10,000 of them."""
 
 
 def node_states(view: ClusterView) -> tuple[set[str], set[str], dict[str, Reservation]]:
@@ -217,7 +273,8 @@ class _Marks:
             down=down,
             blocked=blocked,
             holder=holder,
-            key_of={r.id: KEYS[i % len(KEYS)] for i, r in enumerate(active)},
+            # Past the 62 letters, further reservations share the mark "+" rather than repeating a letter.
+            key_of={r.id: KEYS[i] if i < len(KEYS) else OVERFLOW_KEY for i, r in enumerate(active)},
             style_of={r.id: PALETTE[i % len(PALETTE)] for i, r in enumerate(active)},
         )
 
@@ -239,7 +296,7 @@ def show_json(
                 tz,
                 active=r.is_active(view.now),
                 installed=r.installed,
-                error=r.error,
+                error=printable(r.error),
                 writable=can_write(r),
             )
             for r in rows
@@ -287,19 +344,19 @@ def render_show(
 
         def cell(node: str | None) -> _Cell:
             if node is None:
-                return _Cell(" " * (cell_w + 1))
+                return (" " * (cell_w + 1), "")
             number = str(naming.number(node)).rjust(cell_w)
             if node in down:
-                return _Cell(number + DOWN_GLYPH, DOWN_STYLE)
+                return (number + DOWN_GLYPH, DOWN_STYLE)
             if node in blocked:
-                return _Cell(number + BLOCKED_GLYPH, BLOCKED_STYLE)
+                return (number + BLOCKED_GLYPH, BLOCKED_STYLE)
             res = holder.get(node)
             if res is None:
-                return _Cell(number + " ")
+                return (number + " ", "")
             style = style_of[res.id] if res.id in shown else "dim"
             if res.owner == view.user:
                 style += " bold"
-            return _Cell(number + key_of[res.id], style)
+            return (number + key_of[res.id], style)
 
         lines.extend(
             _racks(
@@ -309,14 +366,16 @@ def render_show(
         legend = (
             f"  letter = reservation (K column)  {DOWN_GLYPH} down  {BLOCKED_GLYPH} blocked  blank = free"
         )
-        lines.append([_Cell(legend, "dim")])
+        lines.append([(legend, "dim")])
         lines.append([])
-    lines.extend(_table(view, rows, naming=naming, tz=tz, can_write=can_write, marks=marks, opts=opts))
-    lines.append([_Cell(f"({zone_note(now, tz)})", "dim")])
+    lines.extend(
+        _table(view, rows, naming=naming, tz=tz, can_write=can_write, marks=marks, opts=opts, color=color)
+    )
+    lines.append([(f"({zone_note(now, tz)})", "dim")])
     if color:
         _print_rich(lines, out)
     else:
-        out.write("".join("".join(c.text for c in line).rstrip() + "\n" for line in lines))
+        out.write("".join("".join(text for text, _ in line).rstrip() + "\n" for line in lines))
 
 
 def _racks(
@@ -337,18 +396,18 @@ def _racks(
     out: list[list[_Cell]] = []
     for g in range(0, len(racks), per_line):
         group = racks[g : g + per_line]
-        out.append([_Cell("+" + "-" * (rack_w - 2) + "+ ") for _ in group])
+        out.append([("+" + "-" * (rack_w - 2) + "+ ", "") for _ in group])
         for row in range(rackheight):
             line: list[_Cell] = []
             for rack in group:
-                line.append(_Cell("|"))
+                line.append(("|", ""))
                 for col in range(rackwidth):
                     i = row * rackwidth + col
                     line.append(cell(rack[i] if i < len(rack) else None))
-                    line.append(_Cell("|"))
-                line.append(_Cell(" "))
+                    line.append(("|", ""))
+                line.append((" ", ""))
             out.append(line)
-        out.append([_Cell("+" + "-" * (rack_w - 2) + "+ ") for _ in group])
+        out.append([("+" + "-" * (rack_w - 2) + "+ ", "") for _ in group])
     return out
 
 
@@ -361,6 +420,7 @@ def _table(
     can_write: Callable[[Reservation], bool],
     marks: _Marks,
     opts: ShowOptions,
+    color: bool = True,
 ) -> list[list[_Cell]]:
     now = view.now
     down, blocked, holder = marks.down, marks.blocked, marks.holder
@@ -370,7 +430,16 @@ def _table(
         down_nodes = [n for n in view.nodes if n in down]
         body.append(
             (
-                ("", "DOWN", "N/A", "N/A", "N/A", "N/A", str(len(down_nodes)), naming.compress(down_nodes)),
+                (
+                    "",
+                    "DOWN",
+                    "N/A",
+                    "N/A",
+                    "N/A",
+                    "N/A",
+                    str(len(down_nodes)),
+                    nodes_text(naming, down_nodes),
+                ),
                 DOWN_STYLE,
             )
         )
@@ -386,7 +455,7 @@ def _table(
                         "N/A",
                         "N/A",
                         str(len(blocked_nodes)),
-                        naming.compress(blocked_nodes),
+                        nodes_text(naming, blocked_nodes),
                     ),
                     BLOCKED_STYLE,
                 )
@@ -394,10 +463,11 @@ def _table(
     free = [n for n in view.nodes if n not in holder and n not in down and n not in blocked]
     body.append(
         (
-            ("", "UNRESERVED", "N/A", "N/A", "N/A", "N/A", str(len(free)), naming.compress(free)),
+            ("", "UNRESERVED", "N/A", "N/A", "N/A", "N/A", str(len(free)), nodes_text(naming, free)),
             "black on green",
         )
     )
+    time_text = _table_times(tz, now)
     for res in rows:
         body.append(
             (
@@ -405,20 +475,23 @@ def _table(
                     marks.key_of.get(res.id, ""),
                     res.name,
                     res.owner,
-                    format_time(res.start, tz),
-                    format_time(res.end, tz),
+                    time_text(res.start),
+                    time_text(res.end),
                     flags(res, now, can_write(res)),
                     str(len(res.nodes)),
-                    naming.compress(res.nodes),
+                    nodes_text(naming, res.nodes),
                 ),
                 marks.style_of.get(res.id, ""),
             )
         )
     texts = _columns([header, *(b[0] for b in body)], right=(1,))
-    out: list[list[_Cell]] = [[_Cell(texts[0], "bold")]]
+    out: list[list[_Cell]] = [[(texts[0], "bold")]]
+    if not color:  # one piece per line: nothing to colour
+        out.extend([(line, "")] for line in texts[1:])
+        return out
     name_end = texts[0].index("NAME") + len("NAME")  # colour the key and name, like classic igor
     for line, (_, style) in zip(texts[1:], body, strict=True):
-        out.append([_Cell(line[:name_end], style), _Cell(line[name_end:])])
+        out.append([(line[:name_end], style), (line[name_end:], "")])
     return out
 
 
@@ -426,11 +499,12 @@ def _print_rich(lines: list[list[_Cell]], out: IO[str]) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=out, force_terminal=True, highlight=False, soft_wrap=True)
+    # no_color=False: -c means colour even where NO_COLOR is set (without -c, NO_COLOR already wins).
+    console = Console(file=out, force_terminal=True, no_color=False, highlight=False, soft_wrap=True)
     for line in lines:
         text = Text()
-        for c in line:
-            text.append(c.text, style=c.style or None)
+        for piece, style in line:
+            text.append(piece, style=style or None)
         console.print(text)
 
 
@@ -440,12 +514,15 @@ def render_errors(rows: Sequence[Reservation], out: IO[str]) -> None:
     if not errored:
         return
     out.write(
-        "".join(line + "\n" for line in _columns([("NAME", "ERROR"), *((r.name, r.error) for r in errored)]))
+        "".join(
+            line + "\n"
+            for line in _columns([("NAME", "ERROR"), *((r.name, printable(r.error)) for r in errored)])
+        )
     )
 
 
 def describe_reservation(res: Reservation, naming: NodeNaming, tz: tzinfo) -> str:
     return (
         f"{format_time_zone(res.start, tz)} - {format_time_zone(res.end, tz)}\n"
-        f"Nodes: {naming.compress(res.nodes)}\n"
+        f"Nodes: {nodes_text(naming, res.nodes)}\n"
     )

@@ -10,41 +10,42 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .clock import Clock, SystemClock
-from .content import ContentStore
 from .errors import (
     Conflict,
     IgorError,
     NotFound,
     PermissionDenied,
     ScheduleError,
+    StoreError,
     ValidationError,
 )
 from .eventlog import EventLog
-from .identity import Caller, SystemDirectory, UserDirectory, caller_name, resolve_caller
+from .identity import Caller, SystemDirectory, UserDirectory, caller_name, resolve_caller, service_uids
 from .model import ClusterView, NodeState, Request, Reservation, Slot, floor_minute
-from .scheduler import (
-    ExtensionRoom,
-    check_extend_limits,
-    check_limits,
-    extension_room,
-    find_slot,
-    max_minutes,
-    speculate,
-)
 from .timeparse import format_duration, format_time_zone, parse_duration, parse_start
 
+# The scheduler and the content store (hashlib, tempfile) are imported by the methods that use them:
+# `igor show` needs neither, and every module a CLI process imports costs start-up time.
 if TYPE_CHECKING:
+    from .backends.base import Backends, PowerAction
     from .config import Config
+    from .content import ContentStore
+    from .scheduler import ExtensionRoom
     from .store import ReservationStore, Transaction
+    from .tick import TickReport
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+NAME_MAX = 64
+RESERVED_NAMES = frozenset({"down", "unreserved", "blocked"})  # the pseudo-rows of `igor show`
+HORIZON = timedelta(days=3650)  # nothing is booked more than 10 years ahead (and datetimes stay in range)
+HORIZON_MINUTES = int(HORIZON.total_seconds() // 60)
 SPECULATION_OPTIONS = 10
 
 
@@ -80,6 +81,17 @@ class EditRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class PortDiff:
+    """`igor sync`: a switch port whose VLAN differs from what the store says it should be."""
+
+    port: str
+    node: str
+    expected: int | None
+    actual: int | None
+    reservation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ExtendInfo:
     """What the TUI shows before extending: room on the nodes and the caller's limit, with reasons."""
 
@@ -102,16 +114,39 @@ class IgorService:
         directory: UserDirectory | None = None,
         content: ContentStore | None = None,
         events: EventLog | None = None,
+        backends: Callable[[], Backends] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.caller = caller
         self.clock = clock or SystemClock()
         self.directory = directory or SystemDirectory()
-        self.content = content or ContentStore(os.path.join(config.statedir, "content"))
+        self._content = content
         self.events = events or EventLog(config.logfile)
         self.naming = config.naming
         self.nodes = self.naming.all()
+        self._backend_factory = backends
+        self._backends_built: Backends | None = None
+
+    def backends(self) -> Backends:
+        """The configured backends, built on first use: read-only commands never construct (or call) any."""
+        if self._backends_built is None:
+            if self._backend_factory is None:
+                from .backends.factory import build_backends
+
+                self._backends_built = build_backends(self.config)
+            else:
+                self._backends_built = self._backend_factory()
+        return self._backends_built
+
+    @property
+    def content(self) -> ContentStore:
+        """Where boot files are copied to; made on first use (only booking and editing copy files)."""
+        if self._content is None:
+            from .content import ContentStore
+
+            self._content = ContentStore(os.path.join(self.config.statedir, "content"))
+        return self._content
 
     # ------------------------------------------------------------------------------------ reading
 
@@ -148,12 +183,16 @@ class IgorService:
         """The caller's time limit for a booking of `nodes` nodes (None: unlimited), for forms to show."""
         if self.caller.is_admin:
             return None
+        from .scheduler import max_minutes
+
         return max_minutes(self.config.timelimit, nodes)
 
     # ------------------------------------------------------------------------------------ booking
 
     def speculate(self, req: SubmitRequest, limit: int = SPECULATION_OPTIONS) -> list[Slot]:
         """The next `limit` distinct options for `req`; each is bookable with `after` set to its start."""
+        from .scheduler import speculate
+
         request = self._request(req)
         snap = self.store.snapshot()
         now = self.now()
@@ -162,22 +201,22 @@ class IgorService:
 
     def submit(self, req: SubmitRequest) -> Reservation:
         """Validate, copy the boot files, then schedule and store in one locked transaction."""
+        from .scheduler import find_slot
+
         self._check_not_paused()
         self._check_name(req.name)
         request = self._request(req)
         kernel, initrd, profile = self._boot_files(req.kernel, req.initrd, req.profile)
         kernel_args = self._check_kernel_args(req.kernel_args)
         group = self._check_group(req.group) if req.group else ""
-        if any(r.name == req.name for r in self.view().reservations):  # lock-free early answer
-            raise Conflict(f"a reservation named {req.name} already exists")
+        self._check_unique(req.name, list(self.view().reservations), self.now())  # lock-free early answer
         with self._copies_collected_on_failure():
             kernel_hash = self.content.add(kernel, "kernel") if kernel else ""
             initrd_hash = self.content.add(initrd, "initrd") if initrd else ""
             now = self.now()
             with self.store.transaction() as tx:
                 live = self._housekeep(tx, now)
-                if any(r.name == req.name for r in live):
-                    raise Conflict(f"a reservation named {req.name} already exists")
+                self._check_unique(req.name, live, now)
                 vlan = self._resolve_vlan(req.vlan, live) if req.vlan else None
                 slot = find_slot(self.nodes, live, request, blocks=tx.blocks(), down=_down(tx.node_status()))
                 self._ensure_content(((kernel, kernel_hash), (initrd, initrd_hash)))
@@ -221,6 +260,8 @@ class IgorService:
 
     def extend(self, name: str, duration: str = "60m") -> Reservation:
         """Push the end of a reservation out, if its nodes are free and the caller's limits allow."""
+        from .scheduler import check_extend_limits, extension_room
+
         self._check_not_paused()
         minutes = self._duration(duration)
         now = self.now()
@@ -229,6 +270,8 @@ class IgorService:
             res = self._find_writable(live, name, "extend")
             if not self.caller.is_admin:
                 check_extend_limits(self.config.limits, res, now, minutes)
+            if minutes > HORIZON_MINUTES or res.end > now + HORIZON - timedelta(minutes=minutes):
+                raise ValidationError("igor books at most 10 years ahead: extend by less")
             new_end = res.end + timedelta(minutes=minutes)
             room = extension_room(res, live, tx.blocks())
             if room.until is not None and room.until < new_end:
@@ -240,6 +283,8 @@ class IgorService:
 
     def extend_info(self, name: str) -> ExtendInfo:
         """How far `name` could be extended now, and why not further (for the TUI's extend dialog)."""
+        from .scheduler import check_extend_limits, extension_room
+
         view = self.view()
         res = next((r for r in view.reservations if r.name == name), None)
         if res is None:
@@ -276,6 +321,8 @@ class IgorService:
         new_files: dict[str, tuple[str, str]] = {}
         with self._copies_collected_on_failure():
             for what, path in (("kernel", req.kernel), ("initrd", req.initrd)):
+                if path == "":
+                    raise ValidationError(f"-{what[0]} needs the path of the new {what}")
                 if path:
                     full = os.path.abspath(path)
                     new_files[what] = (full, self.content.add(full, what))
@@ -320,9 +367,128 @@ class IgorService:
         )
         return res
 
+    # ----------------------------------------------------------------------------- real systems
+
+    def tick(self, *, dry_run: bool = False, probe: bool = True) -> TickReport:
+        """One igor-tick run (see tick.py); admins and the igor service user only."""
+        if not self.caller.is_admin:
+            raise PermissionDenied("only admins and the igor service user may run igor-tick")
+        from .backends.factory import resolver
+        from .tick import Ticker, TickPolicy
+
+        cfg = self.config
+        backends = self.backends()
+        ticker = Ticker(
+            store=self.store,
+            clock=self.clock,
+            backends=backends,
+            policy=TickPolicy(
+                network=cfg.network == "arista",
+                node_map=dict(cfg.node_map),
+                autoreboot=cfg.autoreboot,
+                poweroffatend=cfg.poweroffatend,
+                power=backends.power is not None,
+            ),
+            naming=self.naming,
+            content=self.content,
+            events=self.events,
+            resolve=resolver(cfg),
+            vlan_pool=(cfg.vlan_min, cfg.vlan_max),
+            lock_path=os.path.join(cfg.statedir, "tick.lock"),
+        )
+        return ticker.run(dry_run=dry_run, probe=probe)
+
+    def power(self, action: str, *, name: str = "", nodes: str = "", force: bool = False) -> tuple[str, ...]:
+        """Power a reservation's nodes, or listed nodes that are all in reservations the caller may write.
+        Admins may power unreserved nodes too, but only with `force` (a deliberate confirmation)."""
+        if action not in ("on", "off", "cycle"):
+            raise ValidationError(f"power action must be on, off or cycle, got '{action}'")
+        if bool(name) == bool(nodes):
+            raise ValidationError("give either -r NAME or -n NODES")
+        view = self.view()
+        if name:
+            res = next((r for r in view.reservations if r.name == name), None)
+            if res is None:
+                raise NotFound(f"no reservation named {name}")
+            if not self.can_write(res):
+                raise PermissionDenied(f"permission denied: {name} belongs to {res.owner}")
+            if not res.is_active(view.now):
+                raise ValidationError(f"{name} is not active, so its nodes are not yours to power")
+            targets = res.nodes
+        else:
+            targets = self.naming.expand(nodes)
+            holder = {n: r for r in view.reservations if r.is_active(view.now) for n in r.nodes}
+            for node in targets:
+                held = holder.get(node)
+                if held is None:
+                    if not self.caller.is_admin:
+                        raise PermissionDenied(f"{node} is not in an active reservation of yours")
+                    if not force:
+                        raise ValidationError(
+                            f"{node} is not in any active reservation; add --force to power it"
+                        )
+                elif not self.can_write(held):
+                    raise PermissionDenied(
+                        f"permission denied: {node} is in {held.name}, which belongs to {held.owner}"
+                    )
+        backend = self.backends().power
+        if backend is None:
+            raise ValidationError(
+                "power is not configured: set poweroncommand and poweroffcommand in igor.conf"
+            )
+        power_action: PowerAction = "on" if action == "on" else "off" if action == "off" else "cycle"
+        try:
+            backend.power(targets, power_action)
+        finally:
+            self.events.append(
+                self.clock.now(), "power", by=self.caller.user, action=action, nodes=self._nodes_text(targets)
+            )
+        return targets
+
+    def sync(self, *, repair: bool = False) -> list[PortDiff]:
+        """Compare the switch's real port VLANs with the store's installs; with `repair`, fix the switch."""
+        if not self.caller.is_admin:
+            raise PermissionDenied("only admins may sync the switch")
+        switch = self.backends().switch
+        if switch is None:
+            raise ValidationError("network isolation is not configured (network is not 'arista')")
+        from .tick import read_installs
+
+        with self.store.transaction() as tx:
+            installs = read_installs(tx)
+        now = self.now()
+        live = {r.id for r in self.view().reservations if not r.has_ended(now)}
+        expected: dict[str, tuple[int, str]] = {}
+        for inst in installs.values():
+            if inst.network and inst.vlan is not None and inst.res_id in live:
+                for port in inst.ports:
+                    expected[port] = (inst.vlan, inst.name)
+        port_node = {port: node for node, port in self.config.node_map.items()}
+        ports = sorted(port_node, key=lambda p: self.naming.number(port_node[p]) or 0)
+        actual = switch.port_vlans(ports)
+        diffs: list[PortDiff] = []
+        for port in ports:
+            want, owner = expected.get(port, (None, ""))
+            if want != actual.get(port):
+                diffs.append(PortDiff(port, port_node[port], want, actual.get(port), owner))
+        if repair and diffs:
+            stray = [d.port for d in diffs if d.expected is None]
+            if stray:
+                switch.clear(stray)
+            by_vlan: dict[int, list[str]] = {}
+            for d in diffs:
+                if d.expected is not None:
+                    by_vlan.setdefault(d.expected, []).append(d.port)
+            for vlan, group in sorted(by_vlan.items()):
+                switch.set_vlan(group, vlan)
+            self.events.append(self.clock.now(), "sync", by=self.caller.user, repaired=len(diffs))
+        return diffs
+
     # ------------------------------------------------------------------------------------ helpers
 
     def _request(self, req: SubmitRequest) -> Request:
+        from .scheduler import check_limits
+
         minutes = self._duration(req.duration)
         if req.count and req.nodes:
             raise ValidationError("give either -n (a number of nodes) or -w (a list of nodes), not both")
@@ -346,6 +512,13 @@ class IgorService:
                     f"start time {format_time_zone(earliest, self.config.tz)} is in the past "
                     f"(now {format_time_zone(now, self.config.tz)})"
                 )
+        if minutes > HORIZON_MINUTES or earliest > now + HORIZON - timedelta(minutes=minutes):
+            raise ValidationError("igor books at most 10 years ahead: pick an earlier start or a shorter -t")
+        if earliest + timedelta(minutes=minutes) <= now:
+            raise ValidationError(
+                f"a reservation from {format_time_zone(earliest, self.config.tz)} for "
+                f"{format_duration(minutes)} would already have ended"
+            )
         if not self.caller.is_admin:
             check_limits(self.config.limits, size, minutes)
         return Request(
@@ -363,11 +536,26 @@ class IgorService:
     def _check_name(name: str) -> None:
         if not name:
             raise ValidationError("a reservation needs a name (-r NAME)")
+        if len(name) > NAME_MAX:
+            raise ValidationError(f"reservation name is {len(name)} characters long; the limit is {NAME_MAX}")
+        if name.lower() in RESERVED_NAMES:
+            raise ValidationError(f"'{name}' is reserved for igor show's own rows; pick another name")
         if not NAME_RE.match(name):
             raise ValidationError(
                 f"invalid reservation name '{name}': use only letters, digits, '-' and '_' "
                 "(and do not start with '-')"
             )
+
+    @staticmethod
+    def _check_unique(name: str, live: list[Reservation], now: datetime) -> None:
+        existing = next((r for r in live if r.name == name), None)
+        if existing is None:
+            return
+        if existing.has_ended(now):
+            raise Conflict(
+                f"{name} has ended and is being torn down; its name is free after the next igor-tick"
+            )
+        raise Conflict(f"a reservation named {name} already exists")
 
     def _check_not_paused(self) -> None:
         if self.config.pause and not self.caller.is_admin:
@@ -379,6 +567,9 @@ class IgorService:
                 raise ValidationError("give either a Cobbler profile or a kernel and initrd, not both")
             if not self.config.usecobbler:
                 raise ValidationError("igor is not configured to use Cobbler, so -profile cannot be used")
+            profiles: Callable[[], list[str]] | None = getattr(self.backends().boot, "profiles", None)
+            if profiles is not None and profile not in profiles():
+                raise ValidationError(f"Cobbler has no profile named {profile}")
             return "", "", profile
         if not kernel or not initrd:
             raise ValidationError("give a kernel and an initrd (-k and -i), or a Cobbler profile (-profile)")
@@ -413,10 +604,9 @@ class IgorService:
             if named.vlan is None:
                 raise ValidationError(f"{value} has no VLAN yet (it gets one when it starts); give a number")
             return named.vlan
-        try:
-            vlan = int(value)
-        except ValueError:
-            raise ValidationError(f"-vlan wants a VLAN number or a reservation name, got '{value}'") from None
+        if not (value.isascii() and value.isdigit()):
+            raise ValidationError(f"-vlan wants a VLAN number or a reservation name, got '{value}'")
+        vlan = int(value)
         if not cfg.vlan_min <= vlan <= cfg.vlan_max:
             raise ValidationError(f"VLAN {vlan} is outside the pool {cfg.vlan_min}-{cfg.vlan_max}")
         users = [r for r in live if r.vlan == vlan]
@@ -429,7 +619,7 @@ class IgorService:
     def _find_writable(self, live: list[Reservation], name: str, verb: str) -> Reservation:
         res = next((r for r in live if r.name == name), None)
         if res is None:
-            raise NotFound(f"no reservation named {name}")
+            raise NotFound(f"no reservation named {name}" if name else "give the name of a reservation")
         if not self.can_write(res):
             raise PermissionDenied(f"permission denied: {name} belongs to {res.owner}")
         if res.has_ended(self.now()):
@@ -467,9 +657,10 @@ class IgorService:
         """Copies made for a request that is then refused must not pile up in the content area."""
         try:
             yield
-        except BaseException:
-            with suppress(IgorError, OSError), self.store.transaction() as tx:
-                self._collect(tx)
+        except BaseException as err:
+            if not isinstance(err, StoreError):  # a busy store would only make us wait a second time
+                with suppress(IgorError, OSError), self.store.transaction() as tx:
+                    self._collect(tx)
             raise
 
     def _ensure_content(self, files: tuple[tuple[str, str], ...]) -> None:
@@ -490,6 +681,13 @@ class IgorService:
             f"{format_time_zone(room.until, tz)}; {tail}"
         )
 
+    def _nodes_text(self, names: tuple[str, ...]) -> str:
+        """Logging happens after the commit and must not fail, even for nodes the config no longer has."""
+        try:
+            return self.naming.compress(names)
+        except ValueError:
+            return ",".join(names)
+
     def _log(self, event: str, res: Reservation, **extra: object) -> None:
         self.events.append(
             self.clock.now(),
@@ -499,7 +697,7 @@ class IgorService:
             name=res.name,
             owner=res.owner,
             group=res.group,
-            nodes=self.naming.compress(res.nodes),
+            nodes=self._nodes_text(res.nodes),
             count=len(res.nodes),
             start=res.start.isoformat(),
             end=res.end.isoformat(),
@@ -525,10 +723,9 @@ def build_service(config_path: str | None = None, env: Mapping[str, str] | None 
     env = os.environ if env is None else env
     path = resolve_path(config_path, env)
     config = load_config(path)
-    try:
-        service_uid: int | None = os.stat(path).st_uid
-    except OSError:
-        service_uid = None
     directory = SystemDirectory()
-    caller = resolve_caller(caller_name(env, service_uid), config.admins, directory)
+    trusted = service_uids()
+    caller = resolve_caller(caller_name(env, trusted), config.admins, directory)
+    if not env.get("SUDO_USER") and os.geteuid() in trusted:
+        caller = replace(caller, is_admin=True)  # the igor service user itself (cron's igor-tick)
     return IgorService(config, TinyStore(config.statedir), caller, directory=directory)

@@ -26,7 +26,7 @@ from .errors import BackendError, IgorError, StoreError
 from .model import Install, NodeStatus, Reservation, floor_minute
 
 if TYPE_CHECKING:
-    from .backends.base import BootBackend, BootSpec, Liveness, NodeAddress, PowerBackend, SwitchBackend
+    from .backends.base import Backends, BootSpec, NodeAddress
     from .clock import Clock
     from .content import ContentStore
     from .eventlog import EventLog
@@ -216,16 +216,6 @@ def write_installs(tx: Transaction, installs: Mapping[int, Install]) -> None:
 
 
 # --------------------------------------------------------------------------------------- executing
-
-
-@dataclass(frozen=True, slots=True)
-class Backends:
-    """The real (or fake) systems one tick drives; None = not configured."""
-
-    boot: BootBackend
-    power: PowerBackend | None = None
-    switch: SwitchBackend | None = None
-    liveness: Liveness | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import calendar
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from igor_tui.errors import ValidationError
+
+# fractions (with decimal) and calendar are imported where durations with units and dates are parsed:
+# `igor show` only formats times, and `-t 60` is a plain integer.
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTH_NUMBERS = {m.lower(): i for i, m in enumerate(_MONTHS, start=1)} | {"sept": 9}
@@ -53,6 +57,8 @@ def _quote(text: str) -> str:
 
 def _round_minutes(ns: Fraction) -> int:
     """Nanoseconds to whole minutes, halves away from zero (Go's Duration.Round(time.Minute))."""
+    from fractions import Fraction
+
     minutes = abs(ns) / _NS_PER_MINUTE
     rounded = int(minutes + Fraction(1, 2))  # int() truncates, and the value is non-negative
     return -rounded if ns < 0 else rounded
@@ -60,6 +66,8 @@ def _round_minutes(ns: Fraction) -> int:
 
 def _go_duration_ns(text: str) -> Fraction:
     """Parse a Go duration string ('1h30m', '-1.5h', '90s') to nanoseconds, exactly."""
+    from fractions import Fraction
+
     if text == "0":  # Go's one unit-less exception
         return Fraction(0)
     pos = 0
@@ -118,8 +126,7 @@ def _duration_minutes(text: str) -> int:
                     f"{day_text!r} before 'd' is not a whole number of days (days go first: 2d12h)"
                 )
             days = int(day_text)
-        ns = _go_duration_ns(rest) if rest else Fraction(0)
-        minutes = days * 24 * 60 + _round_minutes(ns)
+        minutes = days * 24 * 60 + (_round_minutes(_go_duration_ns(rest)) if rest else 0)
     if abs(minutes) > _MAX_MINUTES:
         raise _Unparsable("it is too long a duration")
     return minutes
@@ -173,6 +180,8 @@ def _check_date(year: int, month: int, day: int, hour: int, minute: int, *, seco
         raise _Unparsable(f"year {year} is out of range")
     if not 1 <= month <= 12:
         raise _Unparsable(f"month {month} is out of range (01-12)")
+    import calendar
+
     if not 1 <= day <= calendar.monthrange(year, month)[1]:
         raise _Unparsable(f"{_MONTHS[month - 1]} {year} has no day {day}")
     if hour > 23:
@@ -248,17 +257,47 @@ def _local(when: datetime, tz: tzinfo) -> datetime:
     return when.astimezone(tz)
 
 
+# Front ends format the same instants over and over (two per reservation in a table), so the text is
+# cached per (datetime, fold, zone). Equal aware datetimes are the same instant, except that equality
+# ignores `fold` between datetimes of the same zone (hence the fold in the key); naive ones never get in
+# (the check runs before caching) and never equal an aware key. Bounded by clearing.
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(60))
+_FORMAT_CACHE_LIMIT = 8192
+_TimeKey = tuple[datetime, int, tzinfo]
+_times: dict[_TimeKey, str] = {}
+_times_with_zone: dict[_TimeKey, str] = {}
+
+
+def _remember(cache: dict[_TimeKey, str], key: _TimeKey, text: str) -> str:
+    if len(cache) >= _FORMAT_CACHE_LIMIT:
+        cache.clear()
+    cache[key] = text
+    return text
+
+
+def format_wall_time(local: datetime) -> str:
+    """format_time of a datetime that is already in the zone to show: its own wall clock, no conversion."""
+    return f"{_MONTHS[local.month - 1]} {local.day} {_TWO_DIGITS[local.hour]}:{_TWO_DIGITS[local.minute]}"
+
+
 def format_time(when: datetime, tz: tzinfo) -> str:
     """Short wall-clock form for tables (Nov 24 04:05), locale-independent."""
-    local = _local(when, tz)
-    return f"{_MONTHS[local.month - 1]} {local.day} {local.hour:02d}:{local.minute:02d}"
+    key = (when, when.fold, tz)
+    text = _times.get(key)
+    if text is None:
+        text = _remember(_times, key, format_wall_time(_local(when, tz)))
+    return text
 
 
 def format_time_zone(when: datetime, tz: tzinfo) -> str:
     """Like format_time plus the zone abbreviation (Nov 24 04:05 CET), for messages read out of context."""
-    local = _local(when, tz)
-    zone = local.tzname() or _offset_text(local)
-    return f"{format_time(when, tz)} {zone}"
+    key = (when, when.fold, tz)
+    text = _times_with_zone.get(key)
+    if text is None:
+        local = _local(when, tz)
+        zone = local.tzname() or _offset_text(local)
+        text = _remember(_times_with_zone, key, f"{format_wall_time(local)} {zone}")
+    return text
 
 
 def _offset_text(local: datetime) -> str:

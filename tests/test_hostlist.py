@@ -290,3 +290,38 @@ def test_describe_round_trip(naming: NodeNaming) -> None:
     assert naming.compress(naming.all()) == naming.describe()
     assert all(naming.canonical(name) == name for name in naming.all()[:50])
     assert naming.number(naming.name(naming.end + 1)) is None
+
+
+def _reference_compress(naming: NodeNaming, names: list[str]) -> str:
+    """compress as it was before the name -> number cache: every name parsed, runs found one by one."""
+    numbers = sorted({naming._parse_number(name[len(naming.prefix) :]) for name in names})
+    if len(numbers) == 1:
+        return naming.name(numbers[0])
+    runs: list[str] = []
+    first = last = numbers[0]
+    for n in [*numbers[1:], -1]:
+        if n == last + 1:
+            last = n
+            continue
+        runs.append(
+            naming._digits(first) if first == last else f"{naming._digits(first)}-{naming._digits(last)}"
+        )
+        first = last = n
+    return f"{naming.prefix}[{','.join(runs)}]"
+
+
+@given(cluster_and_subset())
+def test_cached_lookups_agree_with_parsing(case: tuple[NodeNaming, list[str]]) -> None:
+    """number/canonical/compress use a cached name -> number table; it must say what parsing says, for
+    canonical and unpadded spellings alike, and for iterators as well as sequences."""
+    naming, names = case
+    assert naming.compress(names) == _reference_compress(naming, names)
+    assert naming.compress(iter(names)) == naming.compress(tuple(names))
+    for name in names:
+        number = naming._parse_number(name[len(naming.prefix) :])
+        assert naming.number(name) == number
+        assert naming.canonical(name) == naming.name(number)
+    outside = naming.prefix + str(naming.end + 1)
+    assert naming.number(outside) is None
+    with pytest.raises(ValueError, match="not a node"):
+        naming.compress([*names, outside])

@@ -117,7 +117,13 @@ def test_start_time_rules(make: ServiceFactory, files: dict[str, str]) -> None:
     with pytest.raises(ValidationError, match="is in the past"):
         alice.submit(sub(alice, files, "past", after="2026-11-24T09:00Z"))
     admin = make("olga")
-    assert admin.submit(sub(admin, files, "past", after="2026-11-24T09:00Z")).start.hour == 9
+    assert admin.submit(sub(admin, files, "past", after="2026-11-24T09:30Z")).start.minute == 30
+    with pytest.raises(ValidationError, match="would already have ended"):
+        admin.submit(sub(admin, files, "gone", after="2026-11-24T08:00Z"))
+    with pytest.raises(ValidationError, match="at most 10 years ahead"):
+        admin.submit(sub(admin, files, "far", after="9999-12-31T23:00Z"))
+    with pytest.raises(ValidationError, match="at most 10 years ahead"):
+        admin.extend("past", "5000d")
 
 
 def test_limits_apply_to_users_not_admins(make: ServiceFactory, files: dict[str, str]) -> None:
@@ -163,6 +169,10 @@ def test_group_must_exist_and_include_caller(make: ServiceFactory, files: dict[s
     [
         ({"name": "bad name"}, "invalid reservation name 'bad name'"),
         ({"name": "-x"}, "do not start with '-'"),
+        ({"name": "x" * 65}, "the limit is 64"),
+        ({"name": "UNRESERVED"}, "reserved for igor show"),
+        ({"kernel": "/dev/zero"}, "not a regular file"),
+        ({"kernel": "/dev/null"}, "not a regular file"),
         ({"name": ""}, "needs a name"),
         ({"count": 2, "nodes": "kn1"}, "not both"),
         ({"count": 0}, "give -n"),
@@ -347,3 +357,22 @@ def test_content_recopied_if_collected_concurrently(make: ServiceFactory, files:
     os.unlink(svc.content.path(digest))  # as if another process's delete collected it meanwhile
     svc._ensure_content(((files["kernel"], digest),))
     assert svc.content.has(digest)
+
+
+def test_fifo_and_empty_kernels_are_refused_without_hanging(make: ServiceFactory, tmp_path: Path) -> None:
+    svc = make()
+    fifo, empty, initrd = tmp_path / "fifo", tmp_path / "empty", tmp_path / "initrd"
+    os.mkfifo(fifo)
+    empty.touch()
+    initrd.write_bytes(b"i")
+    with pytest.raises(ValidationError, match="not a regular file"):
+        svc.submit(SubmitRequest(name="f", kernel=str(fifo), initrd=str(initrd), count=1))
+    with pytest.raises(ValidationError, match="the file is empty"):
+        svc.submit(SubmitRequest(name="e", kernel=str(empty), initrd=str(initrd), count=1))
+
+
+def test_vlan_digits_must_be_ascii(make: ServiceFactory, files: dict[str, str]) -> None:
+    svc = make(network="arista", network_url="127.0.0.1:1/x", vlan_min=10, vlan_max=20,
+               node_map={f"kn{i}": f"Et{i}" for i in range(1, 11)})  # fmt: skip
+    with pytest.raises(ValidationError, match="VLAN number or a reservation name"):
+        svc.submit(sub(svc, files, "v", vlan="１５"))

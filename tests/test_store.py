@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import math
 import os
@@ -19,6 +20,8 @@ from typing import Any
 
 import portalocker
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from igor_tui import store as store_module
 from igor_tui.errors import StoreError
@@ -185,16 +188,91 @@ def test_bad_block_and_status_records_raise_value_error() -> None:
         node_status_from_record({})
 
 
+def test_the_fast_constructor_equals_the_dataclass_constructor() -> None:
+    """The store builds reservations through the slots directly; the result must be what the frozen
+    dataclass constructor makes, field by field, and behave as one (frozen, equal, hashable)."""
+    assert store_module._SLOT_SETTERS, "the fast path is off: the model stopped being a plain slotted class"
+    for original in (FULL_RES, res(), res(vlan=None, created=None, installed=False, error="")):
+        values = tuple(getattr(original, name) for name in store_module._RESERVATION_FIELDS)
+        fast = store_module._new_reservation(values)
+        assert type(fast) is Reservation
+        by_name = dict(zip(store_module._RESERVATION_FIELDS, values, strict=True))
+        assert fast == Reservation(*values) == Reservation(**by_name)
+        for f in dataclasses.fields(Reservation):
+            assert getattr(fast, f.name) is getattr(original, f.name)
+        assert hash(fast) == hash(original) and repr(fast) == repr(original)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            fast.name = "changed"  # type: ignore[misc]
+        assert dataclasses.replace(fast, name="other").name == "other"
+
+
+_SHORT_TEXT = st.text(alphabet="ab1:", max_size=3)
+_JSON_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 5), _SHORT_TEXT, st.lists(_SHORT_TEXT, max_size=2)
+)
+
+
+@st.composite
+def reservation_records(draw: st.DrawFn) -> dict[str, Any]:
+    """Records as JSON could hold them: mostly well-formed, with fields missing or of other JSON types."""
+    record = reservation_to_record(draw(st.sampled_from([FULL_RES, res(), res(vlan=7, created=T0)])))
+    for name in draw(st.lists(st.sampled_from(store_module._RESERVATION_FIELDS), max_size=3)):
+        if draw(st.booleans()):
+            record.pop(name, None)
+        else:
+            record[name] = draw(_JSON_VALUES)
+    return record
+
+
+def _outcome(convert: Callable[[], Any]) -> Any:
+    try:
+        return convert()
+    except ValueError as err:
+        return ("ValueError", str(err))
+
+
+@given(reservation_records())
+def test_complete_records_take_a_shortcut_to_the_same_result(record: dict[str, Any]) -> None:
+    """reservation_from_record reads records of exactly the model's types without converting each field;
+    for every record it must give what converting every field gives, or the same error."""
+
+    def general() -> Reservation:
+        return Reservation(*store_module._converted_values(record))
+
+    assert _outcome(lambda: reservation_from_record(record)) == _outcome(general)
+
+
+def test_times_read_are_shared_and_normalised_to_utc() -> None:
+    first = store_module._time_in("2030-05-04T14:00:00+02:00")
+    assert first == T0 and first.tzinfo is UTC
+    assert store_module._time_in("2030-05-04T14:00:00+02:00") is first
+    assert store_module._time_in("2030-05-04T12:00") == T0  # no offset: UTC
+    with pytest.raises(TypeError):
+        store_module._time_in(5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        store_module._time_in("yesterday")
+
+
 # ------------------------------------------------------------------------ behaviour of both stores
 
 
-@pytest.fixture(params=["tiny", "memory"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., AnyStore]:
-    """Stores of one kind; a TinyStore made twice shares its directory, like two igor processes."""
+LOCKINGS = ["flock", "portalocker"]
+
+
+@pytest.fixture(params=["tiny", "tiny-portalocker", "memory"])
+def make_store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., AnyStore]:
+    """Stores of one kind; a TinyStore made twice shares its directory, like two igor processes.
+    TinyStores lock with flock (POSIX) or with portalocker (elsewhere): both are tested here."""
     memory = MemoryStore()
+    if request.param.startswith("tiny"):
+        monkeypatch.setattr(
+            store_module, "_LOCKING", request.param.removeprefix("tiny-").replace("tiny", "flock")
+        )
 
     def make(lock_timeout: float = 10.0) -> AnyStore:
-        if request.param == "tiny":
+        if request.param.startswith("tiny"):
             return TinyStore(tmp_path / "state", lock_timeout=lock_timeout)
         memory.lock_timeout = lock_timeout
         return memory
@@ -467,9 +545,9 @@ def test_threads_never_lose_an_update(store: AnyStore) -> None:
         assert [r.id for r in tx.reservations()] == list(range(1, 61))
 
 
-def test_reused_record_lines_equal_a_fresh_encoding(store: AnyStore) -> None:
-    """Writers reuse unchanged record lines of the previous document; the result must be byte-identical
-    to encoding everything again, whatever mix of operations ran."""
+def test_any_mix_of_operations_writes_canonical_plain_json(store: AnyStore) -> None:
+    """Whatever mix of operations ran, the document is plain JSON, encoded exactly as a fresh encoding of
+    what it holds, and reads back as what the transaction saw."""
     rng = random.Random(1234)
     for round_ in range(40):
         with store.transaction() as tx:
@@ -492,12 +570,97 @@ def test_reused_record_lines_equal_a_fresh_encoding(store: AnyStore) -> None:
                     tx.set_value(
                         f"k{rng.randint(1, 3)}", {"round": round_, "tags": ["x"] * rng.randint(0, 2)}
                     )
+            seen = (tx.reservations(), tx.blocks(), tx.node_status())
         payload = store._read_payload()
         data = json.loads(payload)
-        assert payload == store_module._serialize(data, {}, set())
-        assert store_module._reusable_lines(payload, {n: list(t) for n, t in data.items()}) != {}
+        assert payload == store_module._serialize(data)
+        snap = store.snapshot()
+        assert (list(snap.reservations), list(snap.blocks), dict(snap.nodes)) == seen
     snap = store.snapshot()
     assert len({r.id for r in snap.reservations}) == len(snap.reservations)
+
+
+def test_a_transaction_after_a_snapshot_of_the_same_bytes_reuses_its_work(
+    store: AnyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`igor sub` reads a snapshot, then transacts: the transaction takes over the snapshot's parse and
+    conversions if the document is still the same, and behaves exactly as if it had read it itself."""
+    with store.transaction() as tx:
+        tx.add_reservations([res(f"r{i}") for i in range(3)])
+    snap = store.snapshot()
+    parses = []
+    parse = store_module._parse_document
+
+    def counting_parse(payload: bytes, label: str) -> dict[str, dict[str, Any]]:
+        parses.append(len(payload))
+        return parse(payload, label)
+
+    monkeypatch.setattr(store_module, "_parse_document", counting_parse)
+    with store.transaction() as tx:
+        assert tx.reservations() == list(snap.reservations)
+        assert tx.reservations()[0] is snap.reservations[0]  # not converted again
+        tx.remove_reservation(2)
+        tx.add_reservation(res("r3"))
+    assert parses == []
+    assert [r.name for r in snap.reservations] == ["r0", "r1", "r2"]  # the snapshot is untouched
+    with store.transaction() as tx:  # the spare parse was used up: this one parses again
+        tx.add_reservation(res("r4"))
+    assert len(parses) == 1
+    assert [(r.id, r.name) for r in store.snapshot().reservations] == [
+        (1, "r0"),
+        (3, "r2"),
+        (4, "r3"),
+        (5, "r4"),
+    ]
+    assert len(parses) == 2
+
+
+def test_a_spare_parse_of_other_bytes_is_never_used(make_store: Callable[..., AnyStore]) -> None:
+    reader, writer = make_store(), make_store()
+    with writer.transaction() as tx:
+        tx.add_reservation(res("a"))
+    assert [r.name for r in reader.snapshot().reservations] == ["a"]
+    with writer.transaction() as tx:  # changes the document behind the reader's back
+        tx.put_reservation(dataclasses.replace(tx.reservations()[0], error="changed"))
+    with reader.transaction() as tx:
+        assert [r.error for r in tx.reservations()] == ["changed"]
+        tx.add_reservation(res("b"))
+    assert [(r.name, r.error) for r in writer.snapshot().reservations] == [("a", "changed"), ("b", "")]
+
+
+def test_a_failed_transaction_does_not_spoil_the_next_one(store: AnyStore) -> None:
+    with store.transaction() as tx:
+        tx.add_reservation(res("kept"))
+    store.snapshot()
+    with pytest.raises(RuntimeError), store.transaction() as tx:  # took the spare parse and changed it
+        tx.remove_reservation(1)
+        tx.add_reservation(res("lost"))
+        raise RuntimeError("boom")
+    assert [r.name for r in store.snapshot().reservations] == ["kept"]
+    with store.transaction() as tx:
+        assert [r.name for r in tx.reservations()] == ["kept"]
+
+
+def test_bulk_add_equals_adding_one_by_one(make_store: Callable[..., AnyStore], tmp_path: Path) -> None:
+    many = [res(f"r{i}", id=99, nodes=(f"kn{i}",)) for i in range(5)]
+    bulk = make_store()
+    with bulk.transaction() as tx:
+        tx.add_reservation(res("first"))
+        tx.remove_reservation(1)
+        stored = tx.add_reservations(many)
+        assert tx.add_reservations([]) == []
+        assert tx.reservations() == stored
+    assert [r.id for r in stored] == [2, 3, 4, 5, 6]
+    assert stored == [dataclasses.replace(r, id=i) for i, r in enumerate(many, start=2)]
+    single = TinyStore(tmp_path / "single")
+    with single.transaction() as tx:
+        tx.add_reservation(res("first"))
+        tx.remove_reservation(1)
+        for r in many:
+            tx.add_reservation(r)
+    assert json.loads(bulk._read_payload()) == json.loads(single._read_payload())
+    with bulk.transaction() as tx:
+        assert tx.add_reservation(res("next")).id == 7
 
 
 # -------------------------------------------------------------------------------------- TinyStore only
@@ -652,7 +815,7 @@ def test_a_failed_write_leaves_the_old_document_and_no_temp_file(
     assert temp_files(state) == []
 
 
-def test_modes_of_directory_and_document(state: Path) -> None:
+def test_modes_of_directory_and_document(state: Path, locking: str) -> None:
     old_umask = os.umask(0o077)  # even a private umask must leave the store readable for the TUI
     try:
         with TinyStore(state).transaction() as tx:
@@ -664,7 +827,7 @@ def test_modes_of_directory_and_document(state: Path) -> None:
     assert (state / "igor.lock").exists()
 
 
-def test_the_lock_file_is_never_replaced_and_the_document_always_is(state: Path) -> None:
+def test_the_lock_file_is_never_replaced_and_the_document_always_is(state: Path, locking: str) -> None:
     store = TinyStore(state)
     with store.transaction() as tx:
         tx.add_reservation(res())
@@ -676,13 +839,27 @@ def test_the_lock_file_is_never_replaced_and_the_document_always_is(state: Path)
     assert (state / "igor.json").stat().st_ino != doc_inode
 
 
+@pytest.fixture(params=LOCKINGS)
+def locking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How TinyStores in this test lock: flock on POSIX, portalocker elsewhere; both must work."""
+    monkeypatch.setattr(store_module, "_LOCKING", request.param)
+    return str(request.param)
+
+
 @contextmanager
-def lock_held_elsewhere(lock_path: str) -> Iterator[None]:
-    """Hold igor.lock the way another igor process would: portalocker, from another thread."""
+def lock_held_elsewhere(lock_path: str, how: str = "portalocker") -> Iterator[None]:
+    """Hold igor.lock the way another igor process would (portalocker or a bare flock), from another
+    thread: flock locks belong to open files, so they exclude each other within one process too."""
     locked, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with portalocker.Lock(lock_path, mode="a", timeout=5):
+        if how == "portalocker":
+            with portalocker.Lock(lock_path, mode="a", timeout=5):
+                locked.set()
+                release.wait(10)
+            return
+        with open(lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
             locked.set()
             release.wait(10)
 
@@ -696,11 +873,13 @@ def lock_held_elsewhere(lock_path: str) -> Iterator[None]:
         thread.join(10)
 
 
-def test_lock_timeout_names_the_lock_file(state: Path) -> None:
+@pytest.mark.parametrize("holder", LOCKINGS)
+def test_lock_timeout_names_the_lock_file(state: Path, locking: str, holder: str) -> None:
+    """Each lock implementation waits for the other: processes of either kind exclude each other."""
     store = TinyStore(state, lock_timeout=0.2)
     with store.transaction() as tx:
         tx.add_reservation(res("committed"))
-    with lock_held_elsewhere(store.lock_path):
+    with lock_held_elsewhere(store.lock_path, holder):
         started = time.monotonic()
         with pytest.raises(StoreError) as caught, store.transaction():
             pass
@@ -749,23 +928,39 @@ def test_a_foreign_document_layout_is_read_and_rewritten_canonically(state: Path
     with TinyStore(state).transaction() as tx:
         tx.put_reservation(dataclasses.replace(tx.reservations()[1], error="edited"))
     payload = (state / "igor.json").read_bytes()
-    assert payload == store_module._serialize(json.loads(payload), {}, set())
+    assert payload == store_module._serialize(json.loads(payload))
     assert [r.error for r in TinyStore(state).snapshot().reservations] == ["", "edited", ""]
 
 
-def test_a_tampered_line_is_never_reused(state: Path) -> None:
-    """Joining two record lines by hand keeps the JSON valid but breaks the digest: no line is reused."""
+def test_tinydb_itself_reads_the_document(state: Path) -> None:
+    from tinydb import TinyDB
+
+    with TinyStore(state).transaction() as tx:
+        stored = tx.add_reservation(FULL_RES)
+        tx.set_value("tick", {"n": 1})
+    with TinyDB(state / "igor.json", access_mode="r") as db:
+        assert [dict(d) for d in db.table("reservations").all()] == [reservation_to_record(stored)]
+        assert db.table("meta").get(doc_id=1)["schema_version"] == SCHEMA_VERSION
+
+
+def test_what_orjson_refuses_is_written_and_read_by_json(state: Path) -> None:
+    """A path from undecodable argv bytes holds a lone surrogate: orjson cannot encode or decode it, so such
+    documents go through json both ways, as before, and a hand-edited NaN still reads."""
     store = TinyStore(state)
+    odd = res("odd", kernel="/home/bob/\udcffvmlinuz")
     with store.transaction() as tx:
-        for i in range(3):
-            tx.add_reservation(res(f"r{i}"))
-    path = state / "igor.json"
-    path.write_bytes(path.read_bytes().replace(b'},\n"2":', b'},"2":', 1))
+        stored = tx.add_reservation(odd)
+    assert b"\\udcff" in (state / "igor.json").read_bytes()
+    assert store.snapshot().reservations == (stored,)
     with store.transaction() as tx:
-        tx.put_reservation(dataclasses.replace(tx.reservations()[1], error="edited"))
-    payload = path.read_bytes()
-    assert payload == store_module._serialize(json.loads(payload), {}, set())
-    assert [r.error for r in store.snapshot().reservations] == ["", "edited", ""]
+        assert tx.reservations() == [stored]
+        tx.add_reservation(res("plain"))
+    assert [r.kernel for r in TinyStore(state).snapshot().reservations] == [odd.kernel, ""]
+    (state / "igor.json").write_bytes(b'{"kv": {"1": {"key": "x", "value": NaN}}}')
+    with store.transaction() as tx:
+        assert math.isnan(tx.get_value("x"))
+    with pytest.raises(TypeError), store.transaction() as tx:
+        tx.set_value("big", 2**64)  # orjson would read it back as a float
 
 
 def test_snapshot_rereads_a_changed_document(state: Path) -> None:

@@ -41,8 +41,10 @@ while True:
 
 COUNTER_CODE = """
 import os, sys, time
+from igor_tui import store as store_module
 from igor_tui.store import TinyStore
 
+store_module._LOCKING = sys.argv[4]  # flock or portalocker: either must exclude the other
 store, go = TinyStore(sys.argv[1], lock_timeout=60), sys.argv[3]
 print("ready", flush=True)
 while not os.path.exists(go):  # start all workers together so they really contend
@@ -102,15 +104,16 @@ def test_writers_killed_at_random_never_corrupt_or_lose_acknowledged_ids(tmp_pat
 
 
 def test_concurrent_processes_never_lose_an_update(tmp_path: Path) -> None:
+    """Two processes lock with flock and two with portalocker, as igors of both kinds would."""
     directory, go = tmp_path / "state", tmp_path / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", COUNTER_CODE, str(directory), "50", str(go)],
+            [sys.executable, "-c", COUNTER_CODE, str(directory), "50", str(go), locking],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=ENV,
         )
-        for _ in range(4)
+        for locking in ("flock", "portalocker", "flock", "portalocker")
     ]
     for proc in procs:
         assert proc.stdout is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from igor_tui.backends.base import NodeAddress
+from igor_tui.backends.base import Backends, NodeAddress
 from igor_tui.backends.fake import FakeBoot, FakeLiveness, FakePower, FakeSwitch
 from igor_tui.clock import FrozenClock
 from igor_tui.content import ContentStore
@@ -17,7 +17,7 @@ from igor_tui.eventlog import EventLog
 from igor_tui.hostlist import NodeNaming
 from igor_tui.model import Install, NodeState, Reservation
 from igor_tui.store import MemoryStore
-from igor_tui.tick import Backends, Step, Ticker, TickPolicy, plan_actions, read_installs
+from igor_tui.tick import Step, Ticker, TickPolicy, plan_actions, read_installs
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 NAMING = NodeNaming("kn", 1, 8)

@@ -358,3 +358,51 @@ def test_input_time_round_trip(case: tuple[tzinfo, datetime]) -> None:
     text = format_input_time(when, zone)
     assert parse_start(text, NOW, zone) == when
     assert format_input_time(parse_start(text, NOW, zone), zone) == text
+
+
+ZONES = [
+    UTC,
+    BERLIN,
+    ZoneInfo("America/St_Johns"),
+    ZoneInfo("Australia/Lord_Howe"),
+    timezone(timedelta(hours=-3)),
+]
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1900, 1, 2),  # noqa: DTZ001 - hypothesis bounds are naive by definition
+        max_value=datetime(2200, 12, 30),  # noqa: DTZ001
+        timezones=st.sampled_from([UTC, BERLIN, timezone(timedelta(hours=5, minutes=30))]),
+    ),
+    st.sampled_from(ZONES),
+)
+def test_cached_time_formats_equal_a_fresh_conversion(when: datetime, zone: tzinfo) -> None:
+    """format_time/format_time_zone remember their text per (datetime, fold, zone): asked again, and asked
+    for the same instant in other ways (other zone, other fold), each answer is that of a fresh conversion."""
+    for variant in (when, when.astimezone(UTC), when.replace(fold=1 - when.fold), when):
+        local = variant.astimezone(zone)
+        expected = f"{MONTHS[local.month - 1]} {local.day} {local.hour:02d}:{local.minute:02d}"
+        assert format_time(variant, zone) == expected
+        assert format_time_zone(variant, zone) == f"{expected} {local.tzname()}"
+
+
+def test_a_naive_time_is_refused_even_when_an_aware_one_is_remembered() -> None:
+    aware = utc(2026, 3, 1, 12, 0)
+    assert format_time(aware, UTC) == "Mar 1 12:00"
+    with pytest.raises(ValueError, match="aware"):
+        format_time(aware.replace(tzinfo=None), UTC)
+    with pytest.raises(ValueError, match="aware"):
+        format_time_zone(aware.replace(tzinfo=None), UTC)
+
+
+def test_the_time_format_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from igor_tui import timeparse
+
+    monkeypatch.setattr(timeparse, "_FORMAT_CACHE_LIMIT", 10)
+    for minute in range(25):
+        when = utc(2026, 3, 1, 12, minute)
+        assert format_time(when, UTC) == f"Mar 1 12:{minute:02d}"
+        assert format_time_zone(when, UTC) == f"Mar 1 12:{minute:02d} UTC"
+    assert len(timeparse._times) <= 10 and len(timeparse._times_with_zone) <= 10

@@ -86,6 +86,16 @@ class SwitchBackend(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Backends:
+    """The real (or fake) systems igor drives; None = not configured."""
+
+    boot: BootBackend
+    power: PowerBackend | None = None
+    switch: SwitchBackend | None = None
+    liveness: Liveness | None = None
+
+
 class Liveness(Protocol):
     """Tells which nodes are up, without ever blocking a user command (only igor-tick calls it)."""
 

@@ -1,0 +1,429 @@
+"""The `igor` command line as whole processes: 520 nodes with 100, 1,000 and 5,000 reservations.
+
+For every size a throw-away cluster is built (igor.conf, a store written in one transaction, content
+files), then `igor sub -s -n 8 -t 60`, a real `igor sub -n 8 -t 60` and `igor show` are each run once to
+warm the page cache and then `--runs` times; the table gives the median wall time of the whole process
+next to the targets and the classic Go igor's numbers. `igor --version` (interpreter + CLI import) is the
+floor. Prints a table, asserts nothing, exits 0 whether targets are met or not (1 only if a command fails).
+
+The timed processes may cache bytecode (in a prefix under the work dir, never in the source tree), as an
+installed igor does, even if PYTHONDONTWRITEBYTECODE is set here; --no-pyc measures without the cache.
+
+    .venv/bin/python bench/bench_cli.py [--runs 7] [--sizes 100,1000,5000] [--keep DIR] [--no-pyc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import heapq
+import itertools
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from igor_tui.model import Request, Reservation, floor_minute
+from igor_tui.scheduler import find_slot
+from igor_tui.store import TinyStore
+
+ROOT = Path(__file__).resolve().parent.parent
+NODES = 520
+PREFIX = "kn"
+COMMANDS = ("spec", "sub", "show")
+TITLES = {"spec": "sub -s -n 8 -t 60", "sub": "sub -n 8 -t 60", "show": "show"}
+TARGETS: dict[int, dict[str, float]] = {
+    100: {"spec": 120.0, "sub": 120.0, "show": 120.0},
+    5_000: {"spec": 240.0, "sub": 150.0, "show": 120.0},
+}
+"""Milliseconds on the 2-core reference machine (from the issue); sizes without targets are informational."""
+CLASSIC_GO: dict[int, dict[str, float]] = {
+    100: {"spec": 24.0, "sub": 13.0, "show": 10.0},
+    5_000: {"spec": 473.0, "sub": 196.0, "show": 149.0},
+}
+OWNERS = ("alice", "bob", "carol", "dave", "erin", "bench")
+BOOT_VARIANTS = 3  # distinct kernel/initrd pairs the generated reservations boot
+PLACEMENT_WINDOW = 256
+"""Placement passes find_slot only the reservations ending after the start of the one placed this many
+bookings ago (and asks for nothing earlier), so building 5,000 takes seconds instead of ~35 s while staying
+overlap-free by construction; only holes older than that are no longer back-filled."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Timing:
+        return cls(statistics.median(samples), min(samples), max(samples))
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """One generated cluster: where its files are and what it took to build."""
+
+    size: int
+    config: Path
+    kernel: Path
+    initrd: Path
+    active: int
+    horizon: timedelta
+    place_seconds: float
+    store_seconds: float
+    store_bytes: int
+
+
+def find_igor() -> Path:
+    """The console script of the interpreter running this file, else the repo's virtualenv."""
+    for candidate in (Path(sys.executable).parent / "igor", ROOT / ".venv" / "bin" / "igor"):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("igor")
+    if found is None:
+        sys.exit("bench_cli: cannot find the igor console script; install the project (make test) first")
+    return Path(found)
+
+
+# ------------------------------------------------------------------------------------------- setup
+
+
+def write_boot_files(work: Path, content: Path) -> list[tuple[Path, str, Path, str]]:
+    """Tiny kernels and initrds in `work/boot`, with their content-addressed copies in `content`."""
+    boot = work / "boot"
+    boot.mkdir(parents=True)
+    content.mkdir(parents=True)
+    os.chmod(content, 0o755)
+    pairs = []
+    for v in range(BOOT_VARIANTS):
+        paths = []
+        for kind in ("vmlinuz", "initrd.img"):
+            path = boot / f"{kind}-{v}"
+            data = f"bench {kind} variant {v}\n".encode() * 256
+            path.write_bytes(data)
+            digest = hashlib.sha256(data).hexdigest()
+            copy = content / digest
+            copy.write_bytes(data)
+            os.chmod(copy, 0o644)
+            paths.append((path, digest))
+        (kernel, kernel_hash), (initrd, initrd_hash) = paths
+        pairs.append((kernel, kernel_hash, initrd, initrd_hash))
+    return pairs
+
+
+def place(count: int, now: datetime, rng: random.Random) -> list[tuple[datetime, datetime, tuple[str, ...]]]:
+    """Earliest-fit placements with the real scheduler: sizes 1-16, 30 min - 8 h, from the current minute."""
+    names = tuple(f"{PREFIX}{i}" for i in range(1, NODES + 1))
+    placed: list[Reservation] = []
+    live: dict[int, Reservation] = {}
+    ends: list[tuple[datetime, int]] = []
+    floor = now
+    for k in range(count):
+        if len(placed) > PLACEMENT_WINDOW:
+            floor = max(floor, placed[-PLACEMENT_WINDOW].start)
+            while ends and ends[0][0] <= floor:
+                del live[heapq.heappop(ends)[1]]
+        request = Request(minutes=rng.randint(30, 480), earliest=floor, count=rng.randint(1, 16))
+        slot = find_slot(names, live.values(), request)
+        res = Reservation(k + 1, f"p{k}", "", slot.start, slot.end, slot.nodes)
+        placed.append(res)
+        live[res.id] = res
+        heapq.heappush(ends, (res.end, res.id))
+    check_no_overlaps(placed)
+    return [(r.start, r.end, r.nodes) for r in placed]
+
+
+def check_no_overlaps(reservations: Sequence[Reservation]) -> None:
+    per_node: dict[str, list[tuple[datetime, datetime]]] = {}
+    for res in reservations:
+        for node in res.nodes:
+            per_node.setdefault(node, []).append((res.start, res.end))
+    for node, spans in per_node.items():
+        spans.sort()
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            if start < end:
+                sys.exit(f"bench_cli: generated reservations overlap on {node}; the generator is broken")
+
+
+def build_cluster(base: Path, size: int, seed: int) -> Cluster:
+    """igor.conf, tftp root, content files and a store with `size` reservations under `base/n<size>`."""
+    work = base / f"n{size}"
+    if work.exists():
+        shutil.rmtree(work)
+    tftp = work / "tftp"
+    statedir = tftp / "igor"
+    (tftp / "pxelinux.cfg").mkdir(parents=True)
+    boots = write_boot_files(work, statedir / "content")
+    config = work / "igor.conf"
+    settings = {
+        "tftproot": str(tftp),
+        "statedir": str(statedir),
+        "prefix": PREFIX,
+        "start": 1,
+        "end": NODES,
+        "rackwidth": 8,
+        "rackheight": 5,
+        "timezone": "UTC",
+        "logfile": str(work / "igor.log"),
+    }
+    config.write_text(json.dumps(settings, indent=2) + "\n")
+    os.chmod(config, 0o600)
+
+    rng = random.Random(seed)
+    now = floor_minute(datetime.now(UTC))
+    t0 = time.perf_counter()
+    placements = place(size, now, rng)
+    t1 = time.perf_counter()
+    reservations = []
+    for k, (start, end, nodes) in enumerate(placements):
+        kernel, kernel_hash, initrd, initrd_hash = boots[rng.randrange(len(boots))]
+        active = start <= now
+        reservations.append(
+            Reservation(
+                id=0,
+                name=f"res{k}",
+                owner=rng.choice(OWNERS),
+                start=start,
+                end=end,
+                nodes=nodes,
+                group="lab" if rng.random() < 0.2 else "",
+                kernel=str(kernel),
+                initrd=str(initrd),
+                kernel_hash=kernel_hash,
+                initrd_hash=initrd_hash,
+                kernel_args="console=ttyS0,115200 quiet",
+                created=min(start, now) - timedelta(minutes=rng.randint(1, 3 * 24 * 60)),
+                installed=active,  # igor-tick would have installed what is running now
+            )
+        )
+    with TinyStore(statedir).transaction() as tx:  # in bulk: one by one, TinyDB copies the table each time
+        tx.add_reservations(reservations)
+    t2 = time.perf_counter()
+    kernel, _, initrd, _ = boots[0]
+    return Cluster(
+        size=size,
+        config=config,
+        kernel=kernel,
+        initrd=initrd,
+        active=sum(1 for start, _, _ in placements if start <= now),
+        horizon=max((end for _, end, _ in placements), default=now) - now,
+        place_seconds=t1 - t0,
+        store_seconds=t2 - t1,
+        store_bytes=(statedir / "igor.json").stat().st_size,
+    )
+
+
+# ------------------------------------------------------------------------------------------ timing
+
+
+def run_once(argv: Sequence[str], env: Mapping[str, str]) -> float:
+    """Wall milliseconds of one whole process; aborts the benchmark if the command fails."""
+    t = time.perf_counter()
+    proc = subprocess.run(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+    elapsed = (time.perf_counter() - t) * 1000
+    if proc.returncode != 0:
+        detail = proc.stderr.decode(errors="replace").strip()
+        sys.exit(
+            f"bench_cli: {' '.join(argv)} exited {proc.returncode}; not timing a failing command\n{detail}"
+        )
+    if proc.stderr:
+        print(
+            f"  note: {' '.join(argv[1:])} wrote to stderr: {proc.stderr.decode(errors='replace').strip()}",
+            file=sys.stderr,
+        )
+    return elapsed
+
+
+def time_command(argvs: Sequence[Sequence[str]], env: Mapping[str, str]) -> Timing:
+    """The first argv is the warm-up run (page cache, .pyc files); the rest are timed."""
+    run_once(argvs[0], env)
+    return Timing.of([run_once(argv, env) for argv in argvs[1:]])
+
+
+def child_env(work: Path, cached_bytecode: bool) -> dict[str, str]:
+    """The environment of every timed process: the caller's, as `sudo igor` by user bench would see it.
+
+    With `cached_bytecode` the processes may write .pyc files, into a prefix under the work dir (so the
+    source tree is left alone); the warm-up run writes them, as the first run of an installed igor would.
+    Without it PYTHONDONTWRITEBYTECODE=1 is forced: every run compiles igor_tui from source (unless a
+    __pycache__ already sits next to it), which is what an inherited PYTHONDONTWRITEBYTECODE costs.
+    """
+    env = {**os.environ, "SUDO_USER": "bench"}
+    env.pop("NO_COLOR", None)
+    env.pop("IGOR_CONFIG", None)
+    if cached_bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    return env
+
+
+def bench_cluster(igor: Path, cluster: Cluster, runs: int, base_env: Mapping[str, str]) -> dict[str, Timing]:
+    env = {**base_env, "IGOR_CONFIG": str(cluster.config)}
+    exe = str(igor)
+    spec = [exe, "sub", "-s", "-n", "8", "-t", "60"]
+    show = [exe, "show"]
+    sub = [
+        [
+            exe,
+            "sub",
+            "-r",
+            f"bench{k}",
+            "-k",
+            str(cluster.kernel),
+            "-i",
+            str(cluster.initrd),
+            "-n",
+            "8",
+            "-t",
+            "60",
+        ]
+        for k in range(runs + 1)
+    ]
+    return {
+        "spec": time_command([spec] * (runs + 1), env),
+        "sub": time_command(sub, env),
+        "show": time_command([show] * (runs + 1), env),
+    }
+
+
+# ------------------------------------------------------------------------------------------ report
+
+
+def cell(size: int, command: str, timing: Timing) -> str:
+    target = TARGETS.get(size, {}).get(command)
+    go = CLASSIC_GO.get(size, {}).get(command)
+    mark = "" if target is None else ("PASS" if timing.median <= target else "MISS")
+    target_text = "-" if target is None else f"<={target:.0f}"
+    go_text = "-" if go is None else f"{go:.0f}"
+    return f"{timing.median:>7.1f} {target_text:>6} {mark:>4} {go_text:>4}"
+
+
+def print_table(
+    floor: Timing, interpreter: Timing, results: Mapping[int, dict[str, Timing]], runs: int, bytecode: str
+) -> None:
+    width = 7 + 1 + 6 + 1 + 4 + 1 + 4
+    print()
+    print(
+        f"igor CLI, {NODES} nodes, whole processes: median of {runs} runs in ms "
+        f"(target, PASS/MISS, classic Go); bytecode {bytecode}"
+    )
+    print(f"  floor  igor --version  {floor.median:7.1f}  (min {floor.low:.1f}, max {floor.high:.1f})")
+    print(
+        f"         python -c pass  {interpreter.median:7.1f}  "
+        f"(min {interpreter.low:.1f}, max {interpreter.high:.1f})"
+    )
+    print()
+    print(f"{'':>12} | " + " | ".join(f"{TITLES[c]:^{width}}" for c in COMMANDS))
+    print(
+        f"{'reservations':>12} | "
+        + " | ".join(f"{'median':>7} {'target':>6} {'':>4} {'Go':>4}" for _ in COMMANDS)
+    )
+    print("-" * 13 + ("+" + "-" * (width + 2)) * len(COMMANDS))
+    for size, timings in results.items():
+        print(f"{size:>12} | " + " | ".join(cell(size, c, timings[c]) for c in COMMANDS))
+    print()
+    print("spread (min-max ms):")
+    for size, timings in results.items():
+        spread = "   ".join(f"{c} {timings[c].low:.1f}-{timings[c].high:.1f}" for c in COMMANDS)
+        print(f"{size:>12}   {spread}")
+
+
+def parse_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sizes wants numbers separated by commas, got '{text}'") from None
+    if not sizes or any(s < 0 for s in sizes):
+        raise argparse.ArgumentTypeError(f"--sizes wants non-negative numbers, got '{text}'")
+    return sizes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument(
+        "--runs", type=int, default=7, help="timed runs per command after one warm-up (default 7)"
+    )
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=[100, 1_000, 5_000],
+        help="reservation counts (default 100,1000,5000)",
+    )
+    parser.add_argument(
+        "--keep", metavar="DIR", type=Path, default=None, help="build the clusters in DIR and keep them"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the generated reservations")
+    parser.add_argument(
+        "--no-pyc",
+        action="store_true",
+        help="run igor with PYTHONDONTWRITEBYTECODE=1 (compile igor_tui on every run) instead of cached .pyc",
+    )
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    if args.runs < 5:
+        print("bench_cli: fewer than 5 runs: medians will be noisy", file=sys.stderr)
+
+    igor = find_igor()
+    if args.keep is not None:
+        work = args.keep.resolve()
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        (ROOT / ".bench").mkdir(exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="cli-", dir=ROOT / ".bench"))
+    load = os.getloadavg()
+    print(
+        f"igor: {igor}   work: {work}   cpus: {os.cpu_count()}   "
+        f"load: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    try:
+        base_env = child_env(work, cached_bytecode=not args.no_pyc)
+        floor = time_command([[str(igor), "--version"]] * (args.runs + 1), base_env)
+        interpreter = time_command([[sys.executable, "-c", "pass"]] * (args.runs + 1), base_env)
+        results: dict[int, dict[str, Timing]] = {}
+        for size in args.sizes:
+            cluster = build_cluster(work, size, args.seed)
+            print(
+                f"{size:>5} reservations: placed in {cluster.place_seconds:.1f} s, stored in "
+                f"{cluster.store_seconds:.1f} s ({cluster.store_bytes / 1e6:.2f} MB), "
+                f"{cluster.active} active now, "
+                f"last ends in {cluster.horizon}"
+            )
+            results[size] = bench_cluster(igor, cluster, args.runs, base_env)
+        print_table(floor, interpreter, results, args.runs, "not cached" if args.no_pyc else "cached")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                work.parent.rmdir()  # .bench/ itself, unless another run is using it
+    load = os.getloadavg()
+    print(
+        f"\nload at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+        f"(on {os.cpu_count()} cpus; high load = noisy numbers)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
