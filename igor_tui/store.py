@@ -582,6 +582,8 @@ class StoreTransaction:
         if str(_META_ID) not in data.get("meta", {}):  # a written document always says its schema
             meta = {"schema_version": SCHEMA_VERSION, "next_id": 1, "next_block_id": 1}
             data["meta"] = {str(_META_ID): meta, **data.get("meta", {})}
+        # Earlier versions ended the document with a digest of itself; nothing maintains it any more.
+        data["meta"][str(_META_ID)].pop("digest", None)
         return _serialize(data)
 
     def _abort(self) -> None:

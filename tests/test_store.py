@@ -932,6 +932,21 @@ def test_a_foreign_document_layout_is_read_and_rewritten_canonically(state: Path
     assert [r.error for r in TinyStore(state).snapshot().reservations] == ["", "edited", ""]
 
 
+def test_a_document_of_the_digest_era_is_read_and_its_digest_dropped(state: Path) -> None:
+    """Documents written before orjson carried one record per line and a self-digest in meta."""
+    state.mkdir()
+    record = json.dumps(reservation_to_record(res("old", id=1)), separators=(",", ":"))
+    meta = '{"schema_version":1,"next_id":2,"next_block_id":1,"digest":"' + "0" * 64 + '"}'
+    (state / "igor.json").write_text(f'{{\n"reservations":{{\n"1":{record}\n}},\n"meta":{{"1":{meta}}}\n}}\n')
+    store = TinyStore(state)
+    assert [r.name for r in store.snapshot().reservations] == ["old"]
+    with store.transaction() as tx:
+        tx.add_reservation(res("new"))
+    doc = json.loads((state / "igor.json").read_text())
+    assert doc["meta"]["1"] == {"schema_version": 1, "next_id": 3, "next_block_id": 1}
+    assert [r.name for r in store.snapshot().reservations] == ["old", "new"]
+
+
 def test_tinydb_itself_reads_the_document(state: Path) -> None:
     from tinydb import TinyDB
 
