@@ -377,17 +377,16 @@ class IgorService:
         from .tick import Ticker, TickPolicy
 
         cfg = self.config
-        backends = self.backends()
         ticker = Ticker(
             store=self.store,
             clock=self.clock,
-            backends=backends,
+            backends=self.backends,  # built only if this tick has something to do
             policy=TickPolicy(
                 network=cfg.network == "arista",
                 node_map=dict(cfg.node_map),
                 autoreboot=cfg.autoreboot,
                 poweroffatend=cfg.poweroffatend,
-                power=backends.power is not None,
+                power=bool(cfg.power == "ssh" or cfg.poweroncommand or cfg.poweroffcommand),
             ),
             naming=self.naming,
             content=self.content,
@@ -395,6 +394,7 @@ class IgorService:
             resolve=resolver(cfg),
             vlan_pool=(cfg.vlan_min, cfg.vlan_max),
             lock_path=os.path.join(cfg.statedir, "tick.lock"),
+            last_path=os.path.join(cfg.statedir, "tick.last"),
         )
         return ticker.run(dry_run=dry_run, probe=probe)
 

@@ -127,7 +127,8 @@ def plan_actions(
             if inst.network or inst.pending == "vlan":
                 teardown.append(Action(Step.CLEAR_VLAN, inst.res_id, inst.name, ports=ports))
             if inst.boot is not None or inst.pending == "boot":
-                teardown.append(Action(Step.UNINSTALL_BOOT, inst.res_id, inst.name, nodes=inst.nodes))
+                mine = tuple(n for n in inst.nodes if n not in other_nodes)
+                teardown.append(Action(Step.UNINSTALL_BOOT, inst.res_id, inst.name, nodes=mine))
             if policy.poweroffatend and policy.power:
                 nodes = tuple(n for n in inst.nodes if n not in other_nodes)
                 if nodes:
@@ -253,7 +254,7 @@ class Ticker:
         *,
         store: ReservationStore,
         clock: Clock,
-        backends: Backends,
+        backends: Backends | Callable[[], Backends],
         policy: TickPolicy,
         naming: NodeNaming,
         content: ContentStore,
@@ -261,10 +262,12 @@ class Ticker:
         resolve: Callable[[Sequence[str]], list[NodeAddress]],
         vlan_pool: tuple[int, int] = (0, 0),
         lock_path: str = "",
+        last_path: str = "",
     ) -> None:
         self.store = store
         self.clock = clock
-        self.backends = backends
+        self._backends = backends
+        self.last_path = last_path
         self.policy = policy
         self.naming = naming
         self.content = content
@@ -273,20 +276,48 @@ class Ticker:
         self.vlan_pool = vlan_pool
         self.lock_path = lock_path
 
+    @property
+    def backends(self) -> Backends:
+        """Built on first use: a tick with nothing to do (most minutes) never constructs a backend."""
+        if callable(self._backends):
+            self._backends = self._backends()
+        return self._backends
+
+    def _swap_last_run(self, tx: Transaction, now: datetime, dry_run: bool) -> str | None:
+        """When the previous tick ran (for "catching up" after downtime), and record this one.
+
+        With `last_path` the time lives in its own small file, so an idle tick never rewrites (and
+        fsyncs) the whole store just to note the time; otherwise in the store's key/value area."""
+        if not self.last_path:
+            last: str | None = tx.get_value(LAST_TICK_KEY)
+            if not dry_run:
+                tx.set_value(LAST_TICK_KEY, now.isoformat())
+            return last
+        try:
+            with open(self.last_path, encoding="ascii") as handle:
+                last = handle.read().strip() or None
+        except (OSError, UnicodeDecodeError):
+            last = None
+        if not dry_run and last != now.isoformat():
+            tmp = f"{self.last_path}.tmp"
+            with contextlib.suppress(OSError):
+                with open(tmp, "w", encoding="ascii") as handle:
+                    handle.write(now.isoformat() + "\n")
+                os.replace(tmp, self.last_path)
+        return last
+
     # -- the run
 
     def run(self, *, dry_run: bool = False, probe: bool = True) -> TickReport:
         now = floor_minute(self.clock.now())
         report = TickReport(now=now, dry_run=dry_run)
         with self._single_runner():
-            if probe and self.backends.liveness is not None and not dry_run:
+            if probe and not dry_run and self.backends.liveness is not None:
                 self._probe(report)
             with self.store.transaction() as tx:
                 installs = read_installs(tx)
                 reservations = tx.reservations()
-                last = tx.get_value(LAST_TICK_KEY)
-                if not dry_run:
-                    tx.set_value(LAST_TICK_KEY, now.isoformat())
+                last = self._swap_last_run(tx, now, dry_run)
             if last:
                 gap = int((now - datetime.fromisoformat(last)).total_seconds() // 60)
                 report.caught_up_minutes = gap if gap > 2 else 0
@@ -375,9 +406,6 @@ class Ticker:
         if step.teardown:
             if inst is None:
                 return None
-            if step is Step.CLEAR_VLAN:
-                installs[inst.res_id] = replace(inst, pending="vlan")
-                write_installs(tx, installs)
             return res, inst
         if res is None or not res.is_active(now):
             return None
@@ -432,8 +460,15 @@ class Ticker:
             return None, f"VLAN {inst.vlan} on {nodes}"
         if step is Step.UNINSTALL_BOOT:
             record = inst.boot
-            if record is None and res is not None:  # killed mid-install: redo it to learn what it wrote
-                record = b.boot.install(self._spec(res))
+            if record is None and res is not None and action.nodes:
+                # The install's outcome was never recorded (killed, or failed half-way, possibly without
+                # a rollback if its server went away): compute what it would have written, for these
+                # nodes only; uninstall removes only what still matches. A spec the backend refuses
+                # (say, a node without an address) was refused by install too, before writing anything.
+                try:
+                    record = b.boot.record_for(self._spec(res, action.nodes))
+                except BackendError:
+                    record = None
             if record is not None:
                 b.boot.uninstall(record)
             return None, f"boot config removed from {nodes}"
@@ -451,10 +486,10 @@ class Ticker:
             return None, f"{nodes} power-cycled"
         raise AssertionError(step)
 
-    def _spec(self, res: Reservation) -> BootSpec:
+    def _spec(self, res: Reservation, nodes: Sequence[str] | None = None) -> BootSpec:
         from .backends.base import BootSpec
 
-        addresses = tuple(self.resolve(res.nodes))
+        addresses = tuple(self.resolve(res.nodes if nodes is None else nodes))
         return BootSpec(
             key=f"igor-{res.id}",
             label=res.name,
@@ -479,9 +514,11 @@ class Ticker:
         if inst is None:
             return
         if step is Step.CLEAR_VLAN:
-            installs[inst.res_id] = replace(inst, network=False, pending="", ports=())
+            pending = "" if inst.pending == "vlan" else inst.pending  # keep another step's marker
+            installs[inst.res_id] = replace(inst, network=False, pending=pending, ports=())
         elif step is Step.UNINSTALL_BOOT:
-            installs[inst.res_id] = replace(inst, boot=None, pending="", complete=False)
+            pending = "" if inst.pending == "boot" else inst.pending
+            installs[inst.res_id] = replace(inst, boot=None, pending=pending, complete=False)
         elif step is Step.POWER_OFF:
             installs[inst.res_id] = replace(inst, powered=False)
         elif step is Step.FORGET:

@@ -322,3 +322,32 @@ def test_back_to_back_twenty_times(tmp_path: Path, repeat: int) -> None:
     assert h.boot.booting == {n: f"igor-{r2.id}" for n in nodes}
     assert set(h.switch.vlans) == {NODE_MAP[n] for n in nodes}
     assert [r.id for r in h.store.snapshot().reservations] == [r2.id]
+
+
+def test_clearing_ports_keeps_the_boot_marker_of_an_interrupted_install(tmp_path: Path) -> None:
+    """Regression: CLEAR_VLAN used to reset `pending`, losing the "boot" marker of an install killed
+    mid-way; when the boot teardown then failed once, the retry only forgot the reservation."""
+    from igor_tui.tick import write_installs
+
+    h = Harness(tmp_path)
+    r = h.add(-5, 30, ["kn1"])
+    with h.store.transaction() as tx:
+        tx.put_reservation(replace(r, installed=True, vlan=100))
+        write_installs(tx, {r.id: Install(r.id, r.name, nodes=r.nodes, vlan=100, ports=("Et1",),
+                                          network=True, pending="boot")})  # fmt: skip
+    h.switch.vlans["Et1"] = 100
+    h.boot.booting["kn1"] = f"igor-{r.id}"  # written by the killed install
+    h.clock.advance(timedelta(minutes=40))
+    h.boot.fail = "tftp root busy"
+    report = h.ticker.run()
+    assert [(o.action.step.value, o.ok) for o in report.outcomes] == [
+        ("clear-vlan", True),
+        ("uninstall-boot", False),
+    ]
+    assert h.installs()[r.id].pending == "boot"
+    h.boot.fail = ""
+    h.clock.advance(timedelta(minutes=2))
+    report = h.ticker.run()
+    assert [o.action.step.value for o in report.outcomes] == ["uninstall-boot", "power-off", "forget"]
+    assert h.boot.booting == {} and h.switch.vlans == {}
+    assert h.store.snapshot().reservations == ()

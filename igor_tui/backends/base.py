@@ -60,6 +60,11 @@ class BootBackend(Protocol):
         Idempotent: already-removed things are fine. Raise BackendError on a real failure."""
         ...
 
+    def record_for(self, spec: BootSpec) -> BootRecord:
+        """The record `install(spec)` would return, computed without changing anything, so an install
+        whose outcome was never recorded (crash, failure) can still be undone exactly."""
+        ...
+
 
 class PowerBackend(Protocol):
     """Switches nodes on, off, or power-cycles them."""

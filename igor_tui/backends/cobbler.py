@@ -594,7 +594,10 @@ def _make_links(kernel: str, initrd: str, links: Sequence[str]) -> None:
                     raise
                 shutil.copyfile(source, tmp)
                 os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
+            if os.path.exists(target) and os.path.samefile(tmp, target):
+                os.unlink(tmp)  # rename() of two links to one inode is a no-op that would leave tmp behind
+            else:
+                os.replace(tmp, target)
         except FileNotFoundError:
             raise BackendError(f"cobbler: {source}: no such file (needed for {target})") from None
         except OSError as err:

@@ -30,6 +30,9 @@ class FakeBoot:
             self.booting[node.name] = spec.key
         return {"key": spec.key, "nodes": [n.name for n in spec.nodes]}
 
+    def record_for(self, spec: BootSpec) -> BootRecord:
+        return {"key": spec.key, "nodes": [n.name for n in spec.nodes]}
+
     def uninstall(self, record: BootRecord) -> None:
         self.calls.append(("uninstall", str(record.get("key", ""))))
         if self.fail:

@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # paramiko costs ~140 ms to import; only SshPower's methods i
     import paramiko
 
 log = logging.getLogger(__name__)
+# A library must not print through logging's last-resort handler: the error already reaches the user
+# once, as the BackendError the CLI and igor-tick report.
+log.addHandler(logging.NullHandler())
 
 MAX_WORKERS = 64  # what "concurrency 0 = unlimited" means: enough for a rack, not a fork bomb
 _OUTPUT_CAP = 64 * 1024  # bytes of stdout/stderr kept per attempt; power tools print a line or two

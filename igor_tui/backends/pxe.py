@@ -7,7 +7,8 @@ import hashlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 from ..errors import BackendError
 from .base import BootRecord, BootSpec, NodeAddress
@@ -49,6 +50,16 @@ class PxeBoot:
 
     # -- BootBackend
 
+    def record_for(self, spec: BootSpec) -> BootRecord:
+        """The record `install(spec)` would return, computed without writing anything. igor-tick uses it to
+        undo an install whose outcome a crash or a failure kept from being recorded: uninstall then removes
+        only files that really hold this content, never another reservation's."""
+        data = self._render(spec, check_files=False).encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        # Nodes without an address got no file (install refuses them before writing anything).
+        targets = self._targets(replace(spec, nodes=tuple(n for n in spec.nodes if n.ip or n.mac)))
+        return {"files": {f"{CFG_DIR}/{t.name}": digest for t in targets}}
+
     def install(self, spec: BootSpec) -> BootRecord:
         """Validate everything, then write every file; on a failure undo this call's writes and raise."""
         if not os.path.isdir(self.tftproot):
@@ -58,6 +69,7 @@ class PxeBoot:
         data = content.encode("utf-8")
         digest = hashlib.sha256(data).hexdigest()
         cfg = self._cfg_dir()
+        _remove_stale_temps(cfg)
         written: list[_Written] = []
         for target in targets:
             try:
@@ -79,6 +91,7 @@ class PxeBoot:
         if not isinstance(files, dict):
             raise BackendError(f"PXE uninstall: malformed boot record {record!r}")
         cfg = os.path.join(self.tftproot, CFG_DIR)
+        _remove_stale_temps(cfg)
         owned: list[tuple[str, str, str]] = []
         for rel, digest in files.items():
             name = _owned_name(rel)
@@ -107,7 +120,7 @@ class PxeBoot:
 
     # -- helpers
 
-    def _render(self, spec: BootSpec) -> str:
+    def _render(self, spec: BootSpec, *, check_files: bool = True) -> str:
         """The pxelinux config text, after refusing anything that could escape the root or add a line."""
         if spec.profile:
             raise BackendError(f"PXE boot cannot boot Cobbler profile {spec.profile}; set usecobbler")
@@ -123,10 +136,10 @@ class PxeBoot:
                 )
         if not spec.kernel_path:
             raise BackendError(f"reservation {spec.label}: no kernel to boot")
-        kernel = self._tftp_path(spec, "kernel", spec.kernel_path)
+        kernel = self._tftp_path(spec, "kernel", spec.kernel_path, check_files)
         append = []
         if spec.initrd_path:
-            append.append(f"initrd={self._tftp_path(spec, 'initrd', spec.initrd_path)}")
+            append.append(f"initrd={self._tftp_path(spec, 'initrd', spec.initrd_path, check_files)}")
         if spec.kernel_args:
             append.append(spec.kernel_args)
         lines = [
@@ -139,7 +152,7 @@ class PxeBoot:
             lines.append("  APPEND " + " ".join(append))
         return "\n".join(lines) + "\n"
 
-    def _tftp_path(self, spec: BootSpec, what: str, path: str) -> str:
+    def _tftp_path(self, spec: BootSpec, what: str, path: str, check_file: bool = True) -> str:
         """`path` as the TFTP client sees it ("/igor/content/…"); it must really be inside the root.
 
         Symlinks are resolved first: a TFTP server confined to its root cannot follow one out of it, and a
@@ -157,7 +170,7 @@ class PxeBoot:
             raise BackendError(
                 f"reservation {spec.label}: the {what} path {rel!r} contains a space or control"
             )
-        if not os.path.isfile(real):
+        if check_file and not os.path.isfile(real):
             raise BackendError(f"reservation {spec.label}: the {what} {path} is missing; it cannot be booted")
         return rel
 
@@ -262,3 +275,22 @@ def _fsync_dir(directory: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+STALE_TEMP_SECONDS = 60
+
+
+def _remove_stale_temps(cfg: str) -> None:
+    """A tick killed inside an atomic write leaves `.<name>.<random>.tmp`; only one tick runs at a time,
+    so a temp file older than a minute belongs to nobody and is removed."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    with contextlib.suppress(OSError), os.scandir(cfg) as entries:
+        for entry in entries:
+            if (
+                entry.name.startswith(".")
+                and entry.name.endswith(".tmp")
+                and entry.is_file(follow_symlinks=False)
+            ):
+                with contextlib.suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(entry.path)
