@@ -56,11 +56,17 @@ def igor_env(config: Path | str, user: str | None = "alice") -> dict[str, str]:
 
 
 def run_igor(
-    *args: str, env: Mapping[str, str], check: int | None = None, timeout: float = 30.0
+    *args: str,
+    env: Mapping[str, str],
+    check: int | None = None,
+    timeout: float = 30.0,
+    executable: str = "",
 ) -> subprocess.CompletedProcess[str]:
-    """Run `igor ARGS`; with `check`, assert the exit code (showing stdout/stderr when it differs)."""
+    """Run `igor ARGS` (or another console script); with `check`, assert the exit code (showing
+    stdout/stderr when it differs)."""
+    program = executable or igor_executable()
     proc = subprocess.run(
-        [igor_executable(), *args],
+        [program, *args],
         env=dict(env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -70,7 +76,7 @@ def run_igor(
     )
     if check is not None:
         assert proc.returncode == check, (
-            f"igor {' '.join(args)}: exit {proc.returncode}, expected {check}\n"
+            f"{Path(program).name} {' '.join(args)}: exit {proc.returncode}, expected {check}\n"
             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
         )
     return proc

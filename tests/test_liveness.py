@@ -101,7 +101,7 @@ def test_no_or_invalid_address_is_unknown_and_never_looked_up(monkeypatch: pytes
         raise AssertionError("a liveness probe must never resolve a name")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
-    nodes = [NodeAddress("kn1"), NodeAddress("kn2", ip="kn2"), NodeAddress("kn3", ip="10.0.0.300")]
+    nodes = [NodeAddress("kn1"), NodeAddress("kn2", ip="kn2"), NodeAddress("kn3", ip="127.0.0.300")]
     assert TcpLiveness(port=closed_port()).probe(nodes) == {"kn1": UNKNOWN, "kn2": UNKNOWN, "kn3": UNKNOWN}
 
 

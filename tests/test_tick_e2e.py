@@ -171,21 +171,8 @@ class Rig:
         self, *args: str, check: int | None = 0, timeout: float = TICK_TIMEOUT
     ) -> subprocess.CompletedProcess[str]:
         """`igor-tick ARGS` as root without SUDO_USER (cron's service account: an admin)."""
-        proc = subprocess.run(
-            [tick_executable(), *args],
-            env=igor_env(self.cluster.config_path, None),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if check is not None:
-            assert proc.returncode == check, (
-                f"igor-tick {' '.join(args)}: exit {proc.returncode}, expected {check}\n"
-                f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-            )
-        return proc
+        env = igor_env(self.cluster.config_path, None)
+        return run_igor(*args, env=env, check=check, timeout=timeout, executable=tick_executable())
 
     def igor(
         self, *args: str, user: str | None = "alice", check: int | None = 0
