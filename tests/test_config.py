@@ -169,9 +169,11 @@ RULES = [
     ),
     pytest.param({"hosts": {"kn99": {}}}, ["hosts['kn99']", "'kn99'", "kn[1-16]"], id="hosts-unknown-node"),
     pytest.param({"hosts": {"node1": {}}}, ["hosts['node1']", "kn[1-16]"], id="hosts-wrong-prefix"),
-    pytest.param({"hosts": {"kn1": "10.0.0.1"}}, ["hosts['kn1']", "'10.0.0.1'", "object"], id="hosts-value"),
     pytest.param(
-        {"hosts": {"kn1": {"ipaddr": "10.0.0.1"}}},
+        {"hosts": {"kn1": "127.0.0.1"}}, ["hosts['kn1']", "'127.0.0.1'", "object"], id="hosts-value"
+    ),
+    pytest.param(
+        {"hosts": {"kn1": {"ipaddr": "127.0.0.1"}}},
         ["hosts['kn1']", "'ipaddr'", "'ip' and 'mac'"],
         id="hosts-key",
     ),
@@ -195,8 +197,8 @@ RULES = [
         {"hosts": {"kn1": {"mac": "52:54-00:00:00:01"}}}, ["'52:54-00:00:00:01'", "MAC"], id="mac-mixed"
     ),
     pytest.param(
-        {"hosts": {"kn1": {"ip": "10.0.0.1"}, "kn2": {"ip": "10.0.0.1"}}},
-        ["hosts", "'10.0.0.1'", "'kn1'", "'kn2'"],
+        {"hosts": {"kn1": {"ip": "127.0.0.1"}, "kn2": {"ip": "127.0.0.1"}}},
+        ["hosts", "'127.0.0.1'", "'kn1'", "'kn2'"],
         id="hosts-duplicate-ip",
     ),
     pytest.param(
