@@ -397,17 +397,17 @@ def test_hosts_are_normalised_and_keyed_by_canonical_name() -> None:
         minimal(
             padlen=3,
             hosts={
-                "kn1": {"ip": "10.0.0.1", "mac": "52-54-00-AB-CD-EF"},
+                "kn1": {"ip": "127.0.0.1", "mac": "52-54-00-AB-CD-EF"},
                 "kn002": {"MAC": "52:54:00:00:00:02"},
-                "kn3": {"ip": "10.0.0.3"},
+                "kn3": {"ip": "127.0.0.3"},
                 "kn4": {},
             },
         )
     )
     assert dict(config.hosts) == {
-        "kn001": HostAddress(ip="10.0.0.1", mac="52:54:00:ab:cd:ef"),
+        "kn001": HostAddress(ip="127.0.0.1", mac="52:54:00:ab:cd:ef"),
         "kn002": HostAddress(mac="52:54:00:00:00:02"),
-        "kn003": HostAddress(ip="10.0.0.3"),
+        "kn003": HostAddress(ip="127.0.0.3"),
         "kn004": HostAddress(),
     }
 
@@ -418,7 +418,7 @@ def test_admins_keep_users_and_groups_in_order() -> None:
 
 def test_config_is_really_read_only() -> None:
     source_map = {"kn1": "Et1/1"}
-    config = parse_config(minimal(node_map=source_map, hosts={"kn1": {"ip": "10.0.0.1"}}))
+    config = parse_config(minimal(node_map=source_map, hosts={"kn1": {"ip": "127.0.0.1"}}))
     assert isinstance(config.node_map, types.MappingProxyType)
     assert isinstance(config.hosts, types.MappingProxyType)
     node_map: Mapping[str, str] = config.node_map
@@ -429,7 +429,7 @@ def test_config_is_really_read_only() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.prefix = "other"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        config.hosts["kn1"].ip = "10.0.0.9"
+        config.hosts["kn1"].ip = "127.0.0.9"
     source_map["kn3"] = "Et1/3"
     assert "kn3" not in config.node_map
 

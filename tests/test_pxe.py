@@ -15,8 +15,8 @@ from igor_tui.backends.base import BootSpec, NodeAddress
 from igor_tui.backends.pxe import PxeBoot
 from igor_tui.errors import BackendError
 
-KN1 = NodeAddress("kn1", ip="192.168.2.91", mac="52:54:00:00:00:01")
-KN2 = NodeAddress("kn2", ip="10.0.0.1", mac="52:54:00:00:00:02")
+KN1 = NodeAddress("kn1", ip="192.168.2.91", mac="52:54:00:00:00:01")  # spec §10.3 example (file names only)
+KN2 = NodeAddress("kn2", ip="127.0.0.1", mac="52:54:00:00:00:02")
 KN1_FILES = ("pxelinux.cfg/01-52-54-00-00-00-01", "pxelinux.cfg/C0A8025B")
 DEFAULT_TEXT = "DEFAULT local\nLABEL local\n  LOCALBOOT 0\n"
 
@@ -92,7 +92,7 @@ def test_mac_and_hex_ip_files_are_written_and_recorded_with_their_hash(root: Pat
             "pxelinux.cfg/01-52-54-00-00-00-01": digest,
             "pxelinux.cfg/C0A8025B": digest,
             "pxelinux.cfg/01-52-54-00-00-00-02": digest,
-            "pxelinux.cfg/0A000001": digest,
+            "pxelinux.cfg/7F000001": digest,
         }
     }
     assert json.loads(json.dumps(record)) == record  # it goes into the store as JSON
@@ -101,9 +101,9 @@ def test_mac_and_hex_ip_files_are_written_and_recorded_with_their_hash(root: Pat
 
 
 def test_mac_only_and_ip_only_nodes_get_one_file_each(root: Path) -> None:
-    nodes = (NodeAddress("kn1", mac="52:54:00:00:00:01"), NodeAddress("kn2", ip="10.0.0.1"))
+    nodes = (NodeAddress("kn1", mac="52:54:00:00:00:01"), NodeAddress("kn2", ip="127.0.0.1"))
     record = PxeBoot(str(root)).install(spec(root, nodes=nodes))
-    assert sorted(record["files"]) == ["pxelinux.cfg/01-52-54-00-00-00-01", "pxelinux.cfg/0A000001"]
+    assert sorted(record["files"]) == ["pxelinux.cfg/01-52-54-00-00-00-01", "pxelinux.cfg/7F000001"]
 
 
 def test_pxelinux_cfg_is_created_0755_when_missing(root: Path) -> None:
@@ -260,7 +260,7 @@ def test_a_node_without_any_address_is_an_error_before_anything_is_written(root:
     [
         (NodeAddress("kn3", mac="52:54:00:00:00"), "kn3: MAC address"),
         (NodeAddress("kn3", mac="../../../../etc/x"), "kn3: MAC address"),
-        (NodeAddress("kn3", ip="10.0.0.300"), "kn3: IP address"),
+        (NodeAddress("kn3", ip="127.0.0.300"), "kn3: IP address"),
         (NodeAddress("kn3", ip="../default"), "kn3: IP address"),
         (NodeAddress("kn3", ip="fe80::1"), "kn3: IP address"),
     ],
@@ -285,20 +285,20 @@ def test_a_missing_tftp_root_is_an_error(tmp_path: Path) -> None:
 
 
 def test_a_failure_half_way_removes_the_files_this_call_wrote(root: Path, everything: Path) -> None:
-    (root / "pxelinux.cfg" / "0A000001").mkdir()  # kn2's hex-IP file cannot be written
-    with pytest.raises(BackendError, match=r"kn2: writing pxelinux.cfg/0A000001 .* failed"):
+    (root / "pxelinux.cfg" / "7F000001").mkdir()  # kn2's hex-IP file cannot be written
+    with pytest.raises(BackendError, match=r"kn2: writing pxelinux.cfg/7F000001 .* failed"):
         PxeBoot(str(root)).install(spec(root, nodes=(KN1, KN2)))
     cfg = root / "pxelinux.cfg"
-    assert sorted(p.name for p in cfg.iterdir()) == ["0A000001", "default"]
-    assert (cfg / "0A000001").is_dir()
+    assert sorted(p.name for p in cfg.iterdir()) == ["7F000001", "default"]
+    assert (cfg / "7F000001").is_dir()
 
 
 def test_a_failure_half_way_puts_back_what_it_replaced(root: Path) -> None:
     boot = PxeBoot(str(root))
     boot.install(spec(root, key="r1", label="a"))
     before = tree(root)
-    (root / "pxelinux.cfg" / "0A000001").mkdir()
+    (root / "pxelinux.cfg" / "7F000001").mkdir()
     with pytest.raises(BackendError, match="kn2"):
         boot.install(spec(root, key="r2", label="b", nodes=(KN1, KN2)))
-    (root / "pxelinux.cfg" / "0A000001").rmdir()
+    (root / "pxelinux.cfg" / "7F000001").rmdir()
     assert tree(root) == before  # r1's files for kn1 are back, byte for byte

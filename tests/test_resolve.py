@@ -135,8 +135,8 @@ def no_system_dns(name: str) -> str | None:
 @pytest.mark.parametrize(
     ("ip", "expected"),
     [
-        ("192.168.2.91", "C0A8025B"),
-        ("10.0.0.1", "0A000001"),
+        ("192.168.2.91", "C0A8025B"),  # the spec §10.3 example: a conversion, never contacted
+        ("127.0.0.1", "7F000001"),
         ("127.0.0.1", "7F000001"),
         ("0.0.0.0", "00000000"),
     ],
@@ -145,7 +145,7 @@ def test_pxe_hex_is_the_classic_upper_case_form(ip: str, expected: str) -> None:
     assert pxe_hex(ip) == expected
 
 
-@pytest.mark.parametrize("bad", ["", "kn1", "10.0.0.256", "1.2.3", "::1", "10.0.0.1/24", "../etc"])
+@pytest.mark.parametrize("bad", ["", "kn1", "127.0.0.256", "1.2.3", "::1", "127.0.0.1/24", "../etc"])
 def test_pxe_hex_refuses_anything_but_ipv4(bad: str) -> None:
     with pytest.raises(ValueError):
         pxe_hex(bad)
@@ -173,17 +173,17 @@ def test_hosts_map_wins_and_only_missing_ips_are_looked_up() -> None:
 
     def resolver(name: str) -> str | None:
         asked.append(name)
-        return {"kn2": "10.9.9.2", "kn3": "10.9.9.3"}.get(name)
+        return {"kn2": "127.9.9.2", "kn3": "127.9.9.3"}.get(name)
 
     hosts = {
-        "kn1": HostAddress(ip="10.0.0.1", mac="52:54:00:00:00:01"),
+        "kn1": HostAddress(ip="127.0.0.1", mac="52:54:00:00:00:01"),
         "kn2": HostAddress(mac="52:54:00:00:00:02"),  # MAC only: the IP still comes from DNS
     }
     got = resolve_nodes(["kn1", "kn2", "kn3", "kn4"], hosts, resolver=resolver)
     assert got == [
-        NodeAddress("kn1", "10.0.0.1", "52:54:00:00:00:01"),
-        NodeAddress("kn2", "10.9.9.2", "52:54:00:00:00:02"),
-        NodeAddress("kn3", "10.9.9.3", ""),
+        NodeAddress("kn1", "127.0.0.1", "52:54:00:00:00:01"),
+        NodeAddress("kn2", "127.9.9.2", "52:54:00:00:00:02"),
+        NodeAddress("kn3", "127.9.9.3", ""),
         NodeAddress("kn4", "", ""),  # unknown stays "": the caller decides
     ]
     assert sorted(asked) == ["kn2", "kn3", "kn4"]
@@ -191,15 +191,15 @@ def test_hosts_map_wins_and_only_missing_ips_are_looked_up() -> None:
 
 def test_everything_in_the_hosts_map_needs_no_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", no_system_dns)
-    hosts = {f"kn{i}": HostAddress(ip=f"10.0.0.{i}") for i in range(1, 6)}
+    hosts = {f"kn{i}": HostAddress(ip=f"127.0.0.{i}") for i in range(1, 6)}
     got = resolve_nodes([f"kn{i}" for i in range(1, 6)], hosts)
-    assert [n.ip for n in got] == [f"10.0.0.{i}" for i in range(1, 6)]
+    assert [n.ip for n in got] == [f"127.0.0.{i}" for i in range(1, 6)]
 
 
 def test_domain_is_searched_after_the_bare_name() -> None:
-    known = {"kn1": "10.0.0.1", "kn1.lab.example": "10.1.0.1", "kn2.lab.example": "10.1.0.2"}
+    known = {"kn1": "127.0.0.1", "kn1.lab.example": "127.1.0.1", "kn2.lab.example": "127.1.0.2"}
     got = resolve_nodes(["kn1", "kn2", "kn3"], {}, domain="lab.example", resolver=known.get)
-    assert [n.ip for n in got] == ["10.0.0.1", "10.1.0.2", ""]
+    assert [n.ip for n in got] == ["127.0.0.1", "127.1.0.2", ""]
 
 
 def test_a_failing_resolver_means_unknown() -> None:
@@ -211,7 +211,7 @@ def test_a_failing_resolver_means_unknown() -> None:
 
 def test_mac_from_the_hosts_map_is_normalised() -> None:
     got = resolve_nodes(
-        ["kn1"], {"kn1": HostAddress(ip="10.0.0.1", mac="52-54-00-AA-00-01")}, resolver=no_system_dns
+        ["kn1"], {"kn1": HostAddress(ip="127.0.0.1", mac="52-54-00-AA-00-01")}, resolver=no_system_dns
     )
     assert got[0].mac == "52:54:00:aa:00:01"
 
@@ -225,44 +225,44 @@ def test_system_resolver_on_a_numeric_literal() -> None:
 
 
 def test_dns_server_answers_a_records(dns: DnsServer) -> None:
-    dns.a.update({"kn1": "10.0.0.1", "kn2": "10.0.0.2"})
+    dns.a.update({"kn1": "127.0.0.1", "kn2": "127.0.0.2"})
     got = resolve_nodes(["kn1", "kn2", "kn3"], {}, dnsserver=dns.address, resolver=no_system_dns)
-    assert [n.ip for n in got] == ["10.0.0.1", "10.0.0.2", ""]
+    assert [n.ip for n in got] == ["127.0.0.1", "127.0.0.2", ""]
 
 
 def test_dns_follows_cname_chains_through_compression_pointers(dns: DnsServer) -> None:
     dns.cname.update({"kn1": "node-one.lab", "node-one.lab": "rack1-u7.lab"})
-    dns.a["rack1-u7.lab"] = "10.0.7.1"
+    dns.a["rack1-u7.lab"] = "127.0.7.1"
     got = resolve_nodes(["kn1"], {}, dnsserver=dns.address, resolver=no_system_dns)
-    assert got[0].ip == "10.0.7.1"
+    assert got[0].ip == "127.0.7.1"
 
 
 def test_dns_searches_name_then_name_dot_domain(dns: DnsServer) -> None:
-    dns.a.update({"kn1": "10.0.0.1", "kn1.lab.example": "10.1.0.1", "kn2.lab.example": "10.1.0.2"})
+    dns.a.update({"kn1": "127.0.0.1", "kn1.lab.example": "127.1.0.1", "kn2.lab.example": "127.1.0.2"})
     got = resolve_nodes(
         ["kn1", "kn2"], {}, dnsserver=dns.address, domain="lab.example", resolver=no_system_dns
     )
-    assert [n.ip for n in got] == ["10.0.0.1", "10.1.0.2"]
+    assert [n.ip for n in got] == ["127.0.0.1", "127.1.0.2"]
     assert set(dns.queries) == {"kn1", "kn1.lab.example", "kn2", "kn2.lab.example"}
 
 
 def test_dns_is_only_asked_for_nodes_the_hosts_map_lacks(dns: DnsServer) -> None:
-    dns.a.update({"kn1": "10.9.9.9", "kn2": "10.0.0.2"})
-    got = resolve_nodes(["kn1", "kn2"], {"kn1": HostAddress(ip="10.0.0.1")}, dnsserver=dns.address)
-    assert [n.ip for n in got] == ["10.0.0.1", "10.0.0.2"]
+    dns.a.update({"kn1": "127.9.9.9", "kn2": "127.0.0.2"})
+    got = resolve_nodes(["kn1", "kn2"], {"kn1": HostAddress(ip="127.0.0.1")}, dnsserver=dns.address)
+    assert [n.ip for n in got] == ["127.0.0.1", "127.0.0.2"]
     assert dns.queries == ["kn2"]
 
 
 def test_dns_retries_a_lost_query(dns: DnsServer) -> None:
-    dns.a["kn1"] = "10.0.0.1"
+    dns.a["kn1"] = "127.0.0.1"
     dns.drop_first = 1
     got = resolve_nodes(["kn1"], {}, dnsserver=dns.address, resolver=no_system_dns)
-    assert got[0].ip == "10.0.0.1"
+    assert got[0].ip == "127.0.0.1"
     assert dns.queries == ["kn1", "kn1"]
 
 
 def test_dns_gives_up_after_two_tries(dns: DnsServer) -> None:
-    dns.a["kn1"] = "10.0.0.1"
+    dns.a["kn1"] = "127.0.0.1"
     dns.drop_first = 2
     got = resolve_nodes(["kn1"], {}, dnsserver=dns.address, resolver=no_system_dns)
     assert got[0].ip == ""
@@ -270,10 +270,10 @@ def test_dns_gives_up_after_two_tries(dns: DnsServer) -> None:
 
 
 def test_dns_ignores_a_reply_with_the_wrong_id(dns: DnsServer) -> None:
-    dns.a["kn1"] = "10.0.0.1"
+    dns.a["kn1"] = "127.0.0.1"
     dns.spoof_first = 1
     got = resolve_nodes(["kn1"], {}, dnsserver=dns.address, resolver=no_system_dns)
-    assert got[0].ip == "10.0.0.1"
+    assert got[0].ip == "127.0.0.1"
 
 
 def test_dns_servfail_is_retried_then_unknown(dns: DnsServer) -> None:
