@@ -448,7 +448,7 @@ def _hosts(sec: _Section, naming: NodeNaming | None, problems: list[str]) -> dic
             continue
         if not isinstance(entry, Mapping):
             problems.append(
-                f"{where}: expected an object like {{'ip': '10.0.0.1', 'mac': '52:54:00:00:00:01'}}, "
+                f"{where}: expected an object, for example {{'ip': '10.0.0.1', 'mac': '52:54:00:00:00:01'}}, "
                 f"got {_show('hosts', entry)} ({_json_type(entry)})"
             )
             continue
@@ -462,7 +462,8 @@ def _hosts(sec: _Section, naming: NodeNaming | None, problems: list[str]) -> dic
                 ip = str(ipaddress.IPv4Address(ip))
             except ValueError:
                 sub.add(
-                    f"{sub.name('ip')}: {ip!r} is not an IPv4 address; expected dotted quad like '10.0.0.1'"
+                    f"{sub.name('ip')}: {ip!r} is not an IPv4 address; "
+                    "expected a dotted quad, for example '10.0.0.1'"
                 )
                 ip = ""
         if mac:

@@ -560,7 +560,8 @@ def test_example_loads() -> None:
     assert (config.rackwidth, config.rackheight, config.tftproot) == (8, 2, "/srv/tftp")
     assert (config.network, config.vlan_min, config.vlan_max) == ("", 0, 0)
     assert (config.timelimit, config.nodelimit, config.logfile) == (4320, 50, "/var/log/igor/log")
-    assert config.hosts["kn1"] == HostAddress(ip="10.0.0.1", mac="52:54:00:00:00:01")
+    # the entry igor.conf.example documents (the example); a string, never contacted
+    assert config.hosts["kn1"] == HostAddress(ip="10.0.0.1", mac="52:54:00:00:00:01")  # example
     assert config.admins == ("ops", "%wheel")
 
 

@@ -31,7 +31,9 @@ _CLASS_IN = 1
 
 
 def pxe_hex(ip: str) -> str:
-    """The upper-case hex name pxelinux tries for a client (classic spec §3.2: 192.168.2.91 -> C0A8025B).
+    """The upper-case hex name pxelinux tries for a client.
+
+    Classic spec §3.2 example: 192.168.2.91 -> C0A8025B.
 
     Raises ValueError for anything but a dotted IPv4 address, so no other text can become a file name.
     """
