@@ -187,6 +187,71 @@ class IgorService:
 
         return max_minutes(self.config.timelimit, nodes)
 
+    def ensure_writable(self, name: str, verb: str) -> Reservation:
+        """The reservation if the caller may `verb` it, else the refusal the CLI would print; lets the TUI
+        refuse before asking for confirmation, in the same words."""
+        return self._find_writable(list(self.view().reservations), name, verb)
+
+    @property
+    def power_configured(self) -> bool:
+        """Whether `power` can work here; the TUI explains instead of offering a dead action."""
+        cfg = self.config
+        return bool(cfg.power == "ssh" or cfg.poweroncommand or cfg.poweroffcommand)
+
+    def cobbler_profiles(self) -> list[str]:
+        """The Cobbler profiles a reservation may boot (empty when Cobbler is not used)."""
+        if not self.config.usecobbler:
+            return []
+        profiles: Callable[[], list[str]] | None = getattr(self.backends().boot, "profiles", None)
+        return sorted(profiles()) if profiles is not None else []
+
+    def field_errors(self, req: SubmitRequest, *, booking: bool = True) -> dict[str, str]:
+        """Every problem with a submit request, per field (SubmitRequest's field names; "limits" for the
+        node/time limits), in the words `submit` would use: forms show them next to their fields.
+
+        `booking=False` checks only what speculation needs (nodes, duration, start). Scheduling itself
+        (are the nodes free?) is not checked: only `speculate`/`submit` can answer that."""
+        errors: dict[str, str] = {}
+
+        def check(field: str, fn: Callable[[], object]) -> None:
+            try:
+                fn()
+            except IgorError as err:
+                errors.setdefault(field, str(err))
+
+        if booking:
+            check("name", lambda: self._check_name(req.name))
+            if "name" not in errors:
+                live = list(self.view().reservations)
+                check("name", lambda: self._check_unique(req.name, live, self.now()))
+            if req.profile:
+                check("profile", lambda: self._boot_files("", "", req.profile))
+            else:
+                for what, path in (("kernel", req.kernel), ("initrd", req.initrd)):
+                    if not path:
+                        errors[what] = f"give the path of the {what} (-{what[0]})"
+                        continue
+                    try:
+                        self.content.check(os.path.abspath(path), what)
+                    except IgorError as err:
+                        errors[what] = str(err)
+            check("kernel_args", lambda: self._check_kernel_args(req.kernel_args))
+            if req.group:
+                check("group", lambda: self._check_group(req.group))
+            if req.vlan:
+                check("vlan", lambda: self._resolve_vlan(req.vlan, list(self.view().reservations)))
+        check("duration", lambda: self._duration(req.duration))
+        field = "nodes" if req.nodes else "count"
+        check(field, lambda: self._node_spec(req))
+        if "duration" not in errors:
+            check("after", lambda: self._earliest(req.after, self._duration(req.duration)))
+        if not errors.keys() & {"duration", "count", "nodes"} and not self.caller.is_admin:
+            from .scheduler import check_limits
+
+            size = self._node_spec(req)[1]
+            check("limits", lambda: check_limits(self.config.limits, size, self._duration(req.duration)))
+        return errors
+
     # ------------------------------------------------------------------------------------ booking
 
     def speculate(self, req: SubmitRequest, limit: int = SPECULATION_OPTIONS) -> list[Slot]:
@@ -490,6 +555,16 @@ class IgorService:
         from .scheduler import check_limits
 
         minutes = self._duration(req.duration)
+        nodes, size = self._node_spec(req)
+        earliest = self._earliest(req.after, minutes)
+        if not self.caller.is_admin:
+            check_limits(self.config.limits, size, minutes)
+        return Request(
+            minutes=minutes, earliest=earliest, count=req.count, nodes=nodes, contiguous=req.contiguous
+        )
+
+    def _node_spec(self, req: SubmitRequest) -> tuple[tuple[str, ...], int]:
+        """The listed nodes (if any) and how many nodes are asked for."""
         if req.count and req.nodes:
             raise ValidationError("give either -n (a number of nodes) or -w (a list of nodes), not both")
         if not req.count and not req.nodes:
@@ -502,11 +577,14 @@ class IgorService:
                 f"({len(self.nodes)} nodes, {self.naming.describe()})"
             )
         nodes = self.naming.expand(req.nodes) if req.nodes else ()
-        size = len(nodes) or req.count
+        return nodes, len(nodes) or req.count
+
+    def _earliest(self, after: str, minutes: int) -> datetime:
+        """The -a lower bound (now without one), refusing the past for non-admins and the far future."""
         now = self.now()
         earliest = now
-        if req.after:
-            earliest = parse_start(req.after, now, self.config.tz)
+        if after:
+            earliest = parse_start(after, now, self.config.tz)
             if earliest < now and not self.caller.is_admin:
                 raise ValidationError(
                     f"start time {format_time_zone(earliest, self.config.tz)} is in the past "
@@ -519,11 +597,7 @@ class IgorService:
                 f"a reservation from {format_time_zone(earliest, self.config.tz)} for "
                 f"{format_duration(minutes)} would already have ended"
             )
-        if not self.caller.is_admin:
-            check_limits(self.config.limits, size, minutes)
-        return Request(
-            minutes=minutes, earliest=earliest, count=req.count, nodes=nodes, contiguous=req.contiguous
-        )
+        return earliest
 
     @staticmethod
     def _duration(text: str) -> int:
