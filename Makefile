@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo bench clean
+.PHONY: test lint typecheck pytest demo demo-cli bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,13 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q
 
 demo: $(STAMP)
+	$(BIN)/igor-tui --demo
+
+demo-cli: $(STAMP)
 	$(BIN)/python scripts/demo.py
+
+screenshots: $(STAMP)
+	$(BIN)/python scripts/make_screenshots.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_cli.py

@@ -531,6 +531,7 @@ def usage_text() -> str:
         "",
         "commands:",
         *(f"  {name:<10} {text}" for name, text in COMMANDS.items()),
+        f"  {'tui':<10} the full-screen app: live racks, timeline, forms (same as igor-tui)",
         "",
         "Run 'igor help COMMAND' or 'igor COMMAND -h' for a command's options and examples.",
         "The config is read from --config, else $IGOR_CONFIG, else /etc/igor.conf.",
@@ -584,6 +585,10 @@ def run(argv: Sequence[str], out: IO[str], err: IO[str], env: Mapping[str, str])
             err.write(usage_text())
             return 2
         verb, args = rest[0], rest[1:]
+        if verb == "tui":  # the full-screen app; Textual is imported only now
+            from .tui_main import main as tui_main
+
+            return tui_main([*(["--config", config] if config else []), *args], env)
         if verb in NOT_YET:
             raise UsageError(f"'{verb}' is not available in this version of igor-tui yet ({NOT_YET[verb]})")
         if verb not in COMMANDS:

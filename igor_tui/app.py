@@ -1,0 +1,55 @@
+"""IgorApp: the Textual application shell (screens live in screens/, widgets in widgets/).
+
+The app owns the service and the refresh timer; everything blocking runs in thread workers and comes
+back as messages, so the UI never freezes on a busy store or a slow switch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from .screens.commands import IgorCommands
+from .screens.dashboard import DashboardScreen
+from .service import IgorService
+
+
+class IgorApp(App[None]):
+    """igor-tui: live racks, reservations and timeline for one caller over one IgorService."""
+
+    CSS_PATH = "igor.tcss"
+    TITLE = "igor"
+    COMMANDS: ClassVar = App.COMMANDS | {IgorCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        service: IgorService,
+        *,
+        refresh_seconds: float = 1.0,
+        background: Callable[[], None] | None = None,
+        background_seconds: float = 5.0,
+        title: str = "",
+    ) -> None:
+        """`background` runs in a worker every `background_seconds` (the demo's in-process igor-tick)."""
+        super().__init__()
+        self.service = service
+        self.refresh_seconds = refresh_seconds
+        self.background = background
+        self.background_seconds = background_seconds
+        self.cluster_title = title or service.naming.describe()
+
+    def on_mount(self) -> None:
+        self.push_screen(DashboardScreen(self.service, self.cluster_title))
+        if self.background is not None:
+            self.set_interval(self.background_seconds, self._run_background, name="background")
+
+    def _run_background(self) -> None:
+        background = self.background
+        if background is not None:
+            self.run_worker(background, thread=True, exclusive=True, group="background", exit_on_error=False)

@@ -1,0 +1,1 @@
+"""The TUI's screens: dashboard, submit form, speculation list, reservation and node details, help."""

@@ -1,0 +1,471 @@
+"""The dashboard: rack grid, reservation table and timeline for one moment, refreshed live.
+
+Attributes down, messages up: this screen is the only place that knows all three widgets. It sets their
+snapshot, the viewed time and the selection; they report cursor moves, selections and the time cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, tzinfo
+from typing import ClassVar
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Vertical
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from ..errors import IgorError
+from ..model import ClusterView, Reservation, Slot
+from ..service import IgorService, SubmitRequest
+from ..viewstate import moment
+from ..widgets.rack_grid import RackGrid
+from ..widgets.reservation_table import ReservationTable, short_time, time_left
+from ..widgets.timeline import Timeline
+from .messages import ActionDone, ActionFailed, ViewLoaded
+
+NARROW_WIDTH = 110
+NARROW_HEIGHT = 30
+PANELS = ("racks", "table", "timeline")
+PANEL_TITLES = {"racks": "Racks", "table": "Reservations", "timeline": "Timeline"}
+
+
+class StatusBar(Static):
+    """The top line: cluster, caller, zone and clock, the viewed time, and what is down or blocked."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
+    """
+
+
+class DashboardScreen(Screen[None]):
+    """Everything at a glance; every action starts here."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "submit", "New", id="dash.new"),
+        Binding("s", "speculate", "Speculate", id="dash.speculate"),
+        Binding("e", "extend", "Extend", id="dash.extend"),
+        Binding("d", "delete", "Delete", id="dash.delete"),
+        Binding("p", "power", "Power", show=False, id="dash.power"),
+        Binding("t", "time_cursor", "Time", id="dash.time"),
+        Binding("slash", "filter", "Filter", show=False, id="dash.filter"),
+        Binding("question_mark", "help", "Help", id="dash.help"),
+        Binding("q", "quit", "Quit", id="dash.quit"),
+        Binding("1", "panel('racks')", "Racks", show=False, id="dash.panel.racks"),
+        Binding("2", "panel('table')", "Reservations", show=False, id="dash.panel.table"),
+        Binding("3", "panel('timeline')", "Timeline", show=False, id="dash.panel.timeline"),
+        Binding("enter", "open", "Open", show=False, id="dash.open"),
+        Binding("escape", "back", "Back to now", show=False, id="dash.back"),
+        Binding("ctrl+r", "reload", "Refresh now", show=False, id="dash.reload"),
+    ]
+
+    def __init__(self, service: IgorService, cluster_title: str) -> None:
+        super().__init__()
+        self.service = service
+        self.cluster_title = cluster_title
+        cfg = service.config
+        self.tz = cfg.tz
+        self.view: ClusterView | None = None
+        self.at: datetime | None = None  # the time cursor's moment; None = now
+        self.selected: Reservation | None = None
+        self.panel = "racks"
+        self.narrow = False
+        self.marked: frozenset[str] = frozenset()
+        self.last_request: SubmitRequest | None = None
+        self._grid = RackGrid(service.naming, cfg.rackwidth, cfg.rackheight, id="grid")
+        self._table = ReservationTable(service.naming, self.tz, service.can_write, id="table")
+        self._timeline = Timeline(service.naming, cfg.rackwidth, cfg.rackheight, self.tz, id="timeline")
+
+    # ---------------------------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Static(id="tabs")
+        with Container(id="panels"):
+            with Vertical(id="racks-panel", classes="panel"):
+                yield self._grid
+            with Vertical(id="table-panel", classes="panel"):
+                yield Input(placeholder="filter: name, owner or nodes (kn[3-5])", id="filter")
+                yield self._table
+                yield Static(id="detail-line")
+            with Vertical(id="timeline-panel", classes="panel"):
+                yield self._timeline
+        yield Static(id="summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#racks-panel").border_title = "Racks"
+        self.query_one("#timeline-panel").border_title = f"Timeline · {self._timeline.zoom}"
+        self.query_one("#filter").display = False
+        self._relayout(self.app.size.width, self.app.size.height)
+        self._grid.focus()
+        self.load_view()
+        self.set_interval(getattr(self.app, "refresh_seconds", 1.0), self.load_view, name="refresh")
+
+    def on_resize(self, event: Resize) -> None:
+        self._relayout(event.size.width, event.size.height)
+
+    def _relayout(self, width: int, height: int) -> None:
+        """Wide terminals show all three panels; narrow ones (80×24 over SSH) show one as a tab."""
+        self.narrow = width < NARROW_WIDTH or height < NARROW_HEIGHT
+        self.set_class(self.narrow, "narrow")
+        self.query_one(Footer).compact = self.narrow
+        for name in PANELS:
+            self.set_class(self.narrow and self.panel == name, f"show-{name}")
+        self._draw_tabs()
+
+    def _draw_tabs(self) -> None:
+        parts = []
+        for i, name in enumerate(PANELS, 1):
+            title = PANEL_TITLES[name]
+            parts.append(f"[reverse] {i} {title} [/]" if name == self.panel else f" {i} {title} ")
+        self.query_one("#tabs", Static).update(" ".join(parts) + "   [dim]Tab/1-3 switch[/]")
+
+    def action_panel(self, name: str) -> None:
+        self.panel = name
+        self._relayout(self.size.width, self.size.height)
+        {"racks": self._grid, "table": self._table, "timeline": self._timeline}[name].focus()
+
+    def on_descendant_focus(self) -> None:
+        focused = self.focused
+        for name, widget in (("racks", self._grid), ("table", self._table), ("timeline", self._timeline)):
+            if focused is widget and self.panel != name:
+                self.panel = name
+                self._relayout(self.size.width, self.size.height)
+
+    # ---------------------------------------------------------------------------------- live data
+
+    @work(thread=True, exclusive=True, group="view", exit_on_error=False)
+    def load_view(self) -> None:
+        """Read a snapshot off the UI thread; readers never lock, so this never waits on a writer."""
+        try:
+            view = self.service.view()
+        except (IgorError, OSError) as err:
+            self.post_message(ActionFailed(str(err)))
+            return
+        self.post_message(ViewLoaded(view))
+
+    def action_reload(self) -> None:
+        self.load_view()
+
+    def on_view_loaded(self, message: ViewLoaded) -> None:
+        self.apply_view(message.view)
+
+    def apply_view(self, view: ClusterView) -> None:
+        """Hand the snapshot to every widget; cursors, selection and scroll positions stay where they are."""
+        old = self.view
+        if old is not None and (old.now, old.reservations, old.blocks, old.status) == (
+            view.now,
+            view.reservations,
+            view.blocks,
+            view.status,
+        ):
+            return
+        self.view = view
+        self._table.show(view)
+        self._grid.show(view, self.at)
+        self._timeline.show(view)
+        self.query_one("#table-panel").border_title = f"Reservations ({len(view.reservations)})"
+        self._update_status()
+        self._update_selection()
+
+    def _update_status(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        m = moment(view, self.at)
+        local = view.now.astimezone(self.tz)
+        viewing = "NOW" if self.at is None else _when(self.at, self.tz)
+        admin = " (admin)" if view.is_admin else ""
+        text = (
+            f"[b]igor[/] · {self.cluster_title} · you: [b]{view.user}[/]{admin} · "
+            f"{local:%a %Y-%m-%d %H:%M} {local.tzname()}   viewing: [b reverse] {viewing} [/]   "
+            f"{len(m.down)} down · {len(set(m.blocked))} blocked · "
+            f"{len(m.holder)}/{len(view.nodes)} held"
+        )
+        self.query_one("#status", StatusBar).update(text)
+
+    def _update_selection(self) -> None:
+        res = self.selected
+        view = self.view
+        if res is not None and view is not None:
+            res = next((r for r in view.reservations if r.id == res.id), None)
+            self.selected = res
+        nodes = frozenset(res.nodes) if res is not None else frozenset()
+        self._grid.selected = nodes
+        self._timeline.selected_id = res.id if res is not None else None
+        line = ""
+        if res is not None and view is not None:
+            state = "installed" if res.installed else "not installed yet"
+            if res.error:
+                state = f"[red]install error: {escape(res.error)}[/]"
+            held = escape(self.service.naming.compress(res.nodes))
+            start, end = short_time(res.start, self.tz, view.now), short_time(res.end, self.tz, view.now)
+            line = (
+                f"[b]{escape(res.name)}[/] ({res.owner}) {held} · {start}→{end} · "
+                f"{time_left(res, view.now)} · {state}"
+            )
+        self.query_one("#detail-line", Static).update(line)
+        self.query_one("#summary", Static).update(line)
+
+    # ---------------------------------------------------------------------------------- widget messages
+
+    def on_reservation_table_highlighted(self, message: ReservationTable.Highlighted) -> None:
+        self.selected = message.reservation
+        self._update_selection()
+
+    def on_reservation_table_opened(self, message: ReservationTable.Opened) -> None:
+        self.open_reservation(message.reservation)
+
+    def on_rack_grid_cursor_moved(self, message: RackGrid.CursorMoved) -> None:
+        if self.view is None:
+            return
+        holder = moment(self.view, self.at).holder.get(message.node)
+        if holder is not None:
+            self._table.select_reservation(holder.id)
+
+    def on_rack_grid_node_selected(self, message: RackGrid.NodeSelected) -> None:
+        if self.view is None:
+            return
+        from .details import NodeScreen
+
+        self.app.push_screen(NodeScreen(self.view, message.node, self.service))
+
+    def on_rack_grid_marked_changed(self, message: RackGrid.MarkedChanged) -> None:
+        self.marked = frozenset(message.nodes)
+        if self.marked:
+            count = len(self.marked)
+            self.notify(f"{count} node(s) marked: press n to book them", timeout=2)
+
+    def on_timeline_cursor_moved(self, message: Timeline.CursorMoved) -> None:
+        self.at = message.at
+        if self.view is not None:
+            self._grid.show(self.view, self.at)
+        self._update_status()
+
+    def on_timeline_zoom_changed(self, message: Timeline.ZoomChanged) -> None:
+        self.query_one("#timeline-panel").border_title = f"Timeline · {message.zoom}"
+
+    def on_timeline_reservation_clicked(self, message: Timeline.ReservationClicked) -> None:
+        self._table.select_reservation(message.res_id)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._table.set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self._table.focus()
+
+    # ---------------------------------------------------------------------------------- actions
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        if self.narrow:
+            self.action_panel("table")
+        box.focus()
+
+    def action_back(self) -> None:
+        """Esc: leave the filter box, then return the racks to now."""
+        box = self.query_one("#filter", Input)
+        if box.has_focus:
+            box.value = ""
+            box.display = False
+            self._table.focus()
+            return
+        if self.at is not None:
+            self._timeline.cursor_time = None
+            self.at = None
+            if self.view is not None:
+                self._grid.show(self.view, None)
+            self._update_status()
+
+    def action_time_cursor(self) -> None:
+        if self.narrow:
+            self.action_panel("timeline")
+        self._timeline.focus()
+        self._timeline.action_toggle_cursor()
+
+    def action_help(self) -> None:
+        from .help import HelpScreen
+
+        self.app.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        self.app.exit()
+
+    def action_open(self) -> None:
+        if self.selected is not None:
+            self.open_reservation(self.selected)
+
+    def open_reservation(self, res: Reservation) -> None:
+        from .details import ReservationScreen
+
+        self.app.push_screen(ReservationScreen(self.service, res, self.reload_after))
+
+    def jump_to_reservation(self, res_id: int) -> None:
+        """Palette: select a reservation in the table (which outlines it in the racks and timeline)."""
+        self._table.set_filter("")
+        self.query_one("#filter", Input).value = ""
+        self._table.select_reservation(res_id)
+        self.action_panel("table")
+
+    def jump_to_node(self, node: str) -> None:
+        """Palette: put the rack cursor on a node."""
+        self.action_panel("racks")
+        self._grid.move_cursor_to(node)
+
+    def reload_after(self) -> None:
+        self.load_view()
+
+    # -- submit / speculate
+
+    def action_submit(self, speculate: bool = False) -> None:
+        from .submit import SubmitScreen
+
+        req = self.last_request or SubmitRequest(count=4, duration="1h")
+        if self.marked:
+            req = replace(req, nodes=self.service.naming.compress(self.marked), count=0)
+        self.app.push_screen(SubmitScreen(self.service, req, speculate_first=speculate), self._after_form)
+
+    def action_speculate(self) -> None:
+        self.action_submit(speculate=True)
+
+    def _after_form(self, outcome: object) -> None:
+        from .speculate import SpeculateScreen
+        from .submit import FormOutcome
+
+        if not isinstance(outcome, FormOutcome):
+            return
+        self.last_request = outcome.request
+        if outcome.booked is not None:
+            self._booked(outcome.booked)
+            return
+        if outcome.slots is not None:
+            self.app.push_screen(
+                SpeculateScreen(self.service, outcome.request, outcome.slots, self.preview),
+                self._after_speculation,
+            )
+
+    def _after_speculation(self, outcome: object) -> None:
+        from .speculate import SpeculationOutcome
+
+        self.preview(None)
+        if not isinstance(outcome, SpeculationOutcome):
+            return
+        self.last_request = outcome.request
+        if outcome.booked is not None:
+            self._booked(outcome.booked)
+        else:
+            self.action_submit()  # Esc: back to the form, as it was
+
+    def _booked(self, res: Reservation) -> None:
+        self.last_request = None
+        self.marked = frozenset()
+        self._grid.clear_marks()
+        nodes = self.service.naming.compress(res.nodes)
+        self.notify(f"booked {res.name}: {nodes} from {_when(res.start, self.tz)}", title="igor")
+        self.selected = res
+        self.load_view()
+
+    def preview(self, slot: Slot | None) -> None:
+        """Draw a speculation option on the racks (at its start) and the timeline, before booking."""
+        self._grid.preview = frozenset(slot.nodes) if slot is not None else frozenset()
+        self._timeline.preview = slot
+        if self.view is not None:
+            self._grid.show(self.view, slot.start if slot is not None else self.at)
+        if slot is None or not slot.nodes:
+            return
+        # Bring the option into sight: its first node in the racks, its rows and start in the timeline.
+        self._grid.scroll_to_region(self._grid.cell_region(slot.nodes[0]), animate=False)
+        timeline = self._timeline
+        if not timeline.origin <= slot.start < timeline.origin + timeline.span:
+            timeline.origin = slot.start - timeline.span / 6
+        line = timeline.line_of_node(slot.nodes[0])
+        if line is not None:
+            timeline.scroll_to(y=line, animate=False)
+
+    # -- actions on the selected reservation
+
+    def _need_selection(self) -> Reservation | None:
+        if self.selected is None:
+            self.notify(
+                "select a reservation first (in the table, or a node in the racks)", severity="warning"
+            )
+        return self.selected
+
+    def action_extend(self) -> None:
+        res = self._need_selection()
+        if res is None:
+            return
+        from .details import ExtendScreen
+
+        self._writable_then(res, "extend", lambda: ExtendScreen(self.service, res, self.reload_after))
+
+    def action_delete(self) -> None:
+        res = self._need_selection()
+        if res is None:
+            return
+        from .details import confirm_delete
+
+        self._writable_then(res, "delete", lambda: confirm_delete(self.service, res, self._run_action))
+
+    def action_power(self) -> None:
+        res = self._need_selection()
+        if res is None:
+            return
+        from .details import PowerScreen
+
+        if not self.service.power_configured:
+            self.notify(
+                "power is not configured: set poweroncommand and poweroffcommand in igor.conf",
+                title="igor",
+                severity="warning",
+            )
+            return
+        self._writable_then(res, "power", lambda: PowerScreen(self.service, res, self._run_action))
+
+    @work(thread=True, group="check", exit_on_error=False)
+    def _writable_then(self, res: Reservation, verb: str, make: Callable[[], Screen[object]]) -> None:
+        """Refuse in the service's own words before asking anything (a refused delete never confirms)."""
+        try:
+            self.service.ensure_writable(res.name, verb)
+        except IgorError as err:
+            self.post_message(ActionFailed(str(err)))
+            return
+
+        def push() -> None:
+            self.app.push_screen(make())
+
+        self.app.call_from_thread(push)
+
+    def _run_action(self, fn: Callable[[], str]) -> None:
+        self._action_worker(fn)
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _action_worker(self, fn: Callable[[], str]) -> None:
+        try:
+            text = fn()
+        except (IgorError, OSError) as err:
+            self.post_message(ActionFailed(str(err)))
+            return
+        self.post_message(ActionDone(text))
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self.notify(message.text, title="igor")
+        self.load_view()
+
+    def on_action_failed(self, message: ActionFailed) -> None:
+        self.notify(message.text, title="igor", severity="error", timeout=8)
+        self.load_view()
+
+
+def _when(when: datetime, tz: tzinfo) -> str:
+    """A moment named unambiguously (weekday and date): "viewing: Tue Jun 02 15:00"."""
+    return when.astimezone(tz).strftime("%a %b %d %H:%M")

@@ -1,0 +1,403 @@
+"""Detail and action screens: a node, a reservation, extend, power, and the confirmation dialog.
+
+Actions the caller may not take are not offered, and the reason is said once. Destructive actions
+(delete, power off or cycle) ask for a confirmation that names the reservation and its nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from ..errors import IgorError
+from ..model import ClusterView, Reservation
+from ..service import ExtendInfo, IgorService
+from ..timeparse import format_duration, format_time_zone
+from ..viewstate import moment, reservations_of
+from ..widgets.reservation_table import res_flags, time_left
+
+RunAction = Callable[[Callable[[], str]], None]
+"""The dashboard's way to run a store/backend call in a worker and report its outcome."""
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes/no for destructive actions; the question names exactly what will happen."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes", on_yes: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+        self.on_yes = on_yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm", classes="dialog"):
+            yield Static(self.question, id="confirm-question")
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self.yes} (y)", variant="error", id="confirm-yes")
+                yield Button("Cancel (n)", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm").border_title = "Confirm"
+        self.query_one("#confirm-no", Button).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+        if yes and self.on_yes is not None:
+            self.on_yes()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.action_answer(event.button.id == "confirm-yes")
+
+
+def _nodes(service: IgorService, res: Reservation) -> str:
+    try:
+        return service.naming.compress(res.nodes)
+    except ValueError:
+        return ",".join(res.nodes)
+
+
+def confirm_delete(service: IgorService, res: Reservation, run: RunAction) -> ConfirmScreen:
+    """The delete confirmation; on yes the deletion runs through the caller's action worker."""
+    return ConfirmScreen(
+        f"Delete [b]{res.name}[/] ({res.owner}) and release {len(res.nodes)} node(s) "
+        f"{_nodes(service, res)}?" + ("\nigor-tick will tear its nodes down." if res.installed else ""),
+        yes="Delete",
+        on_yes=lambda: run(lambda: f"deleted {service.delete(res.name).name}"),
+    )
+
+
+class NodeScreen(ModalScreen[None]):
+    """A node: its state at the viewed time, last liveness probe, current and next reservations."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,q", "close", "Close", id="node.close")]
+
+    def __init__(self, view: ClusterView, node: str, service: IgorService) -> None:
+        super().__init__()
+        self.view = view
+        self.node = node
+        self.service = service
+
+    def compose(self) -> ComposeResult:
+        view, node = self.view, self.node
+        tz = self.service.config.tz
+        m = moment(view, None)
+        lines = [f"state now: [b]{m.state(node)}[/]"]
+        status = view.status.get(node)
+        if status is not None and status.checked is not None:
+            detail = f" ({status.detail})" if status.detail else ""
+            lines.append(
+                f"last probe: {status.state.value} at {format_time_zone(status.checked, tz)}{escape(detail)}"
+            )
+        else:
+            lines.append("last probe: none yet (igor-tick probes every minute)")
+        block = m.blocked.get(node)
+        if block is not None:
+            until = format_time_zone(block.end, tz) if block.end else "unblocked"
+            lines.append(
+                f"blocked: {escape(block.reason or 'maintenance')} (by {block.by or '?'}, until {until})"
+            )
+        current = m.holder.get(node)
+        lines.append("")
+        lines.append(
+            f"current: [b]{current.name}[/] ({current.owner}), {time_left(current, view.now)}"
+            if current
+            else "current: free"
+        )
+        upcoming = [r for r in reservations_of(view, node) if r.start > view.now][:5]
+        if upcoming:
+            lines.append("next:")
+            for res in upcoming:
+                lines.append(
+                    f"  {res.name} ({res.owner}) {format_time_zone(res.start, tz)} → "
+                    f"{format_time_zone(res.end, tz)}"
+                )
+        else:
+            lines.append("next: nothing booked")
+        with Vertical(id="node-detail", classes="dialog"):
+            yield Static("\n".join(lines))
+            yield Static("[dim]Esc close[/]")
+
+    def on_mount(self) -> None:
+        self.query_one("#node-detail").border_title = f"Node {self.node}"
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ReservationScreen(ModalScreen[None]):
+    """A reservation's detail and the actions the caller may take on it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="res.close"),
+        Binding("e", "extend", "Extend", id="res.extend"),
+        Binding("d", "delete", "Delete", id="res.delete"),
+        Binding("p", "power", "Power", id="res.power"),
+    ]
+
+    def __init__(self, service: IgorService, res: Reservation, changed: Callable[[], None]) -> None:
+        super().__init__()
+        self.service = service
+        self.res = res
+        self.changed = changed
+        self.writable = service.can_write(res)
+
+    def compose(self) -> ComposeResult:
+        res, svc = self.res, self.service
+        tz = svc.config.tz
+        now = svc.now()
+        boot = (
+            f"Cobbler profile {escape(res.profile)}"
+            if res.profile
+            else f"kernel {escape(res.kernel)}\n        initrd {escape(res.initrd)}"
+        )
+        lines = [
+            f"owner   {res.owner}" + (f"   group {res.group}" if res.group else ""),
+            f"nodes   {_nodes(svc, res)} ({len(res.nodes)})",
+            f"start   {format_time_zone(res.start, tz)}",
+            f"end     {format_time_zone(res.end, tz)}   ({time_left(res, now)})",
+            f"boot    {boot}",
+            f"args    {escape(res.kernel_args) or '(none)'}",
+            f"vlan    {res.vlan if res.vlan is not None else '(none)'}",
+            f"state   {'installed' if res.installed else 'not installed yet'}   "
+            f"flags {res_flags(res, now, self.writable) or '-'}",
+        ]
+        if res.error:
+            lines.append(f"[b red]error   {escape(res.error)}[/]")
+        with Vertical(id="res-detail", classes="dialog"):
+            yield Static("\n".join(lines), id="res-lines")
+            if self.writable:
+                yield Static("[b]Edit kernel args[/] (Enter saves)")
+                yield Input(res.kernel_args, id="args", compact=True)
+                with Horizontal(classes="buttons"):
+                    yield Button("Extend (e)", id="btn-extend", variant="primary")
+                    if svc.power_configured and res.is_active(now):
+                        yield Button("Power (p)", id="btn-power")
+                    yield Button("Delete (d)", id="btn-delete", variant="error")
+                    yield Button("Close", id="btn-close")
+                if not svc.power_configured:
+                    yield Static("[dim]power: not configured (set poweroncommand/poweroffcommand)[/]")
+                elif not res.is_active(now):
+                    yield Static("[dim]power: only while the reservation is active[/]")
+            else:
+                yield Static(
+                    f"[dim]You cannot change it: {res.name} belongs to {res.owner}"
+                    + (f" (group {res.group})" if res.group else "")
+                    + ".[/]",
+                    id="res-readonly",
+                )
+                with Horizontal(classes="buttons"):
+                    yield Button("Close", id="btn-close")
+
+    def on_mount(self) -> None:
+        self.query_one("#res-detail").border_title = f"Reservation {self.res.name}"
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def _allowed(self) -> bool:
+        if not self.writable:
+            self.notify(
+                f"permission denied: {self.res.name} belongs to {self.res.owner}",
+                title="igor",
+                severity="error",
+            )
+        return self.writable
+
+    def action_extend(self) -> None:
+        if self._allowed():
+            self.app.push_screen(ExtendScreen(self.service, self.res, self._changed_and_close))
+
+    def action_delete(self) -> None:
+        if not self._allowed():
+            return
+        self.app.push_screen(confirm_delete(self.service, self.res, self._run))
+
+    def action_power(self) -> None:
+        if not self._allowed():
+            return
+        if not self.service.power_configured:
+            self.notify("power is not configured: set poweroncommand and poweroffcommand in igor.conf")
+            return
+        self.app.push_screen(PowerScreen(self.service, self.res, self._run))
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        actions = {
+            "btn-extend": self.action_extend,
+            "btn-delete": self.action_delete,
+            "btn-power": self.action_power,
+            "btn-close": self.action_close,
+        }
+        action = actions.get(event.button.id or "")
+        if action is not None:
+            action()
+
+    @on(Input.Submitted, "#args")
+    def _save_args(self, event: Input.Submitted) -> None:
+        from ..service import EditRequest
+
+        name, args = self.res.name, event.value
+        self._run(lambda: f"{self.service.edit(name, EditRequest(kernel_args=args)).name}: kernel args saved")
+
+    def _run(self, fn: Callable[[], str]) -> None:
+        self._worker(fn)
+
+    @work(thread=True, group="res-action", exit_on_error=False)
+    def _worker(self, fn: Callable[[], str]) -> None:
+        try:
+            text = fn()
+        except (IgorError, OSError) as err:
+            self.app.call_from_thread(self.notify, str(err), title="igor", severity="error", timeout=8)
+            return
+        self.app.call_from_thread(self.notify, text, title="igor")
+        self.app.call_from_thread(self._changed_and_close)
+
+    def _changed_and_close(self) -> None:
+        self.changed()
+        if self.is_attached and self.app.screen is self:
+            self.dismiss(None)
+
+
+class ExtendScreen(ModalScreen[None]):
+    """Extend: says how far it can go and why not further, before the user types a duration."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Cancel", id="extend.cancel")]
+
+    def __init__(self, service: IgorService, res: Reservation, changed: Callable[[], None]) -> None:
+        super().__init__()
+        self.service = service
+        self.res = res
+        self.changed = changed
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="extend", classes="dialog"):
+            yield Static("checking how far it can be extended…", id="extend-info")
+            yield Input("1h", id="extend-by", placeholder="by how long: 30m, 2h, 1d", compact=True)
+            yield Static("", id="extend-error")
+            yield Static("[b]Enter[/] Extend   Esc Cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#extend").border_title = f"Extend {self.res.name}"
+        self.query_one("#extend-by", Input).focus()
+        self._load_info()
+
+    @work(thread=True, exclusive=True, group="extend-info", exit_on_error=False)
+    def _load_info(self) -> None:
+        try:
+            info = self.service.extend_info(self.res.name)
+        except IgorError as err:
+            self.app.call_from_thread(self._show_info, str(err))
+            return
+        self.app.call_from_thread(self._show_info, self._describe(info))
+
+    def _describe(self, info: ExtendInfo) -> str:
+        tz = self.service.config.tz
+        res = self.res
+        parts = [f"ends {format_time_zone(res.end, tz)}"]
+        if info.room.until is not None:
+            parts.append(f"can extend until {format_time_zone(info.room.until, tz)} — {info.reason}")
+        else:
+            parts.append("nothing booked after it on its nodes")
+        if info.limit_minutes is not None:
+            parts.append(
+                f"your limit for {len(res.nodes)} node(s): {format_duration(int(info.limit_minutes))}"
+            )
+        if not info.within_window:
+            parts.append(f"[red]{info.reason}[/]")
+        return "\n".join(parts)
+
+    def _show_info(self, text: str) -> None:
+        self.query_one("#extend-info", Static).update(text)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Input.Submitted, "#extend-by")
+    def _submit(self, event: Input.Submitted) -> None:
+        self._extend(event.value.strip() or "1h")
+
+    @work(thread=True, exclusive=True, group="extend", exit_on_error=False)
+    def _extend(self, duration: str) -> None:
+        try:
+            res = self.service.extend(self.res.name, duration)
+        except IgorError as err:
+            text = str(err)
+            self.app.call_from_thread(self.query_one("#extend-error", Static).update, f"[b red]✗ {text}[/]")
+            self.app.call_from_thread(self.notify, text, title="igor", severity="error", timeout=8)
+            return
+        tz = self.service.config.tz
+        self.app.call_from_thread(
+            self.notify, f"{res.name} now ends {format_time_zone(res.end, tz)}", title="igor"
+        )
+        self.app.call_from_thread(self.changed)
+        self.app.call_from_thread(self.dismiss, None)
+
+
+class PowerScreen(ModalScreen[None]):
+    """Power on, off or cycle a reservation's nodes; off and cycle ask once more."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Cancel", id="power.cancel"),
+        Binding("o", "power('on')", "On", id="power.on"),
+        Binding("f", "power('off')", "Off", id="power.off"),
+        Binding("c", "power('cycle')", "Cycle", id="power.cycle"),
+    ]
+
+    def __init__(self, service: IgorService, res: Reservation, run: RunAction) -> None:
+        super().__init__()
+        self.service = service
+        self.res = res
+        self.run = run
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="power", classes="dialog"):
+            yield Static(f"{len(self.res.nodes)} node(s): {_nodes(self.service, self.res)}")
+            with Horizontal(classes="buttons"):
+                yield Button("On (o)", id="power-on", variant="success")
+                yield Button("Off (f)", id="power-off", variant="error")
+                yield Button("Cycle (c)", id="power-cycle", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#power").border_title = f"Power {self.res.name}"
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.action_power((event.button.id or "power-on").removeprefix("power-"))
+
+    def action_power(self, action: str) -> None:
+        res, svc = self.res, self.service
+
+        def go() -> str:
+            nodes = svc.power(action, name=res.name)
+            return f"power {action}: {svc.naming.compress(nodes)}"
+
+        if action == "on":
+            self.run(go)
+            self.dismiss(None)
+            return
+
+        self.dismiss(None)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Power {action} {len(res.nodes)} node(s) of [b]{res.name}[/]: {_nodes(svc, res)}?",
+                yes=f"Power {action}",
+                on_yes=lambda: self.run(go),
+            )
+        )

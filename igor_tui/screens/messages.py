@@ -1,0 +1,34 @@
+"""Messages that carry worker results back to the UI thread (errors travel as messages too)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from ..model import ClusterView
+
+
+class ViewLoaded(Message):
+    """A fresh snapshot of the cluster; bursts coalesce so a slow screen only draws the newest."""
+
+    def __init__(self, view: ClusterView) -> None:
+        super().__init__()
+        self.view = view
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ViewLoaded)
+
+
+class ActionDone(Message):
+    """A store or backend action finished: say so, and refresh the view at once."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ActionFailed(Message):
+    """A store or backend action was refused or failed: the text is what the CLI would print."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text

@@ -1,0 +1,131 @@
+"""Keyboard-driven slot picking: the next options for a request, previewed as the cursor moves.
+
+Enter books exactly the highlighted option (its start becomes the request's -a, which the scheduler
+honours to the minute); Esc goes back to the form with everything as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from ..errors import IgorError
+from ..model import Reservation, Slot
+from ..service import IgorService, SubmitRequest
+from ..timeparse import format_duration
+from ..widgets.palette import PREVIEW_GLYPH
+from ..widgets.reservation_table import short_time
+
+
+@dataclass(frozen=True, slots=True)
+class SpeculationOutcome:
+    """Booked (with the reservation), or backed out (booked is None) with the request to re-edit."""
+
+    request: SubmitRequest
+    booked: Reservation | None = None
+
+
+class SpeculateScreen(ModalScreen[SpeculationOutcome | None]):
+    """The options list, docked at the bottom so the racks and timeline above show the preview."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back to the form", id="spec.back"),
+        Binding("enter", "book", "Book this slot", id="spec.book", priority=True),
+    ]
+
+    def __init__(
+        self,
+        service: IgorService,
+        request: SubmitRequest,
+        slots: list[Slot],
+        preview: Callable[[Slot | None], None],
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.request = request
+        self.slots = slots
+        self._preview = preview
+        self.booking = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="speculation"):
+            yield DataTable[Text](id="slots", cursor_type="row")
+            yield Static(
+                f"↑↓ preview ({PREVIEW_GLYPH} in racks, timeline)  [b]Enter[/] Book  Esc Back",
+                id="speculation-keys",
+            )
+
+    def on_mount(self) -> None:
+        req = self.request
+        size = req.nodes or f"{req.count} nodes"
+        duration = format_duration(self.service._duration(req.duration))
+        self.query_one("#speculation").border_title = f"When can I get {size} for {duration}?"
+        table = self.query_one("#slots", DataTable)
+        for label in ("#", "START", "END", "FREE", "NODES"):
+            table.add_column(label)
+        tz = self.service.config.tz
+        now = self.service.now()
+        for i, slot in enumerate(self.slots, 1):
+            table.add_row(
+                Text(str(i)),
+                Text(short_time(slot.start, tz, now)),
+                Text(short_time(slot.end, tz, now)),
+                Text(str(slot.free), justify="right"),
+                Text(self.service.naming.compress(slot.nodes)),
+                key=str(i - 1),
+            )
+        table.focus()
+        if self.slots:
+            self._preview(self.slots[0])
+
+    @property
+    def current(self) -> Slot | None:
+        table = self.query_one("#slots", DataTable)
+        if not self.slots or not 0 <= table.cursor_row < len(self.slots):
+            return None
+        return self.slots[table.cursor_row]
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._preview(self.current)
+
+    def action_back(self) -> None:
+        self.dismiss(SpeculationOutcome(self.request))
+
+    def action_book(self) -> None:
+        slot = self.current
+        if slot is None or self.booking:
+            return
+        self.booking = True
+        # The option's start, written so it parses back to the same minute in any zone.
+        req = replace(self.request, after=slot.start.isoformat())
+        self._book(req)
+
+    @work(thread=True, exclusive=True, group="spec-book", exit_on_error=False)
+    def _book(self, req: SubmitRequest) -> None:
+        missing = self.service.field_errors(req).keys() - {"nodes", "count", "duration", "after", "limits"}
+        if missing:
+            # Speculating needs no name or boot files, booking does: back to the form, start filled in.
+            self.app.call_from_thread(
+                self.notify, "fill in the form to book this slot (its start is kept)", title="igor"
+            )
+            self.app.call_from_thread(self.dismiss, SpeculationOutcome(req))
+            return
+        try:
+            res = self.service.submit(req)
+        except IgorError as err:
+            self.app.call_from_thread(self._refused, str(err))
+            return
+        self.app.call_from_thread(self.dismiss, SpeculationOutcome(replace(req, after=""), booked=res))
+
+    def _refused(self, text: str) -> None:
+        self.booking = False
+        self.notify(text, title="igor", severity="error", timeout=8)

@@ -1,0 +1,343 @@
+"""The submit form: every field checked while typing, errors next to their field in the service's words.
+
+It never books on its own thread: validation, speculation and the booking itself run in workers and
+report back, and the form dismisses itself with a FormOutcome the dashboard acts on.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import suppress
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.suggester import Suggester
+from textual.widgets import Input, Label, Select, Static
+
+from ..errors import IgorError
+from ..model import Reservation, Slot
+from ..service import IgorService, SubmitRequest
+from ..timeparse import format_duration
+
+# (field, label, placeholder); "nodes" takes a count or a node list, like -n / -w.
+FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("name", "Name", "letters, digits, - and _"),
+    ("kernel", "Kernel", "path of the kernel to boot"),
+    ("initrd", "Initrd", "path of the initrd"),
+    ("nodes", "Nodes", "a count (4) or nodes (kn[3-5,9])"),
+    ("duration", "Duration", "90, 1h30m, 2d"),
+    ("after", "Start", "now, or +2h, 2026-Dec-01-09:00"),
+    ("kernel_args", "Kernel args", "console=ttyS0"),
+    ("group", "Group", "Unix group that may manage it (optional)"),
+    ("vlan", "VLAN", "number or reservation to share with (optional)"),
+)
+SPECULATION_FIELDS = frozenset({"nodes", "duration", "after", "limits"})
+
+
+@dataclass(frozen=True, slots=True)
+class FormOutcome:
+    """What the form ended with: a booking, or speculation options to choose from."""
+
+    request: SubmitRequest
+    booked: Reservation | None = None
+    slots: list[Slot] | None = None
+
+
+class PathSuggester(Suggester):
+    """Completes file system paths as the user types (the kernel and initrd fields)."""
+
+    def __init__(self) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value:
+            return None
+        folder, prefix = os.path.split(os.path.expanduser(value))
+        try:
+            names = sorted(n for n in os.listdir(folder or ".") if n.startswith(prefix) and n != prefix)
+        except OSError:
+            return None
+        if not names:
+            return None
+        shown_folder = os.path.split(value)[0]
+        full = os.path.join(shown_folder, names[0]) if shown_folder else names[0]
+        if os.path.isdir(os.path.join(folder or ".", names[0])):
+            full += os.sep
+        return full
+
+
+class Checked(Message):
+    """Worker result: per-field errors and per-field notes (file sizes, limits)."""
+
+    def __init__(self, errors: dict[str, str], notes: dict[str, str], show_all: bool) -> None:
+        super().__init__()
+        self.errors = errors
+        self.notes = notes
+        self.show_all = show_all
+
+
+def request_nodes(text: str) -> tuple[int, str]:
+    """The Nodes field: digits are a count (-n), anything else a node list (-w)."""
+    value = text.strip()
+    if value.isascii() and value.isdigit():
+        return int(value), ""
+    return 0, value
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+class SubmitScreen(ModalScreen[FormOutcome | None]):
+    """New reservation: Enter books the first fit, Ctrl+S lists the next options to pick from."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="submit.cancel"),
+        Binding("ctrl+s", "speculate", "Speculate", id="submit.speculate", priority=True),
+        Binding("ctrl+b", "book", "Book", id="submit.book", priority=True),
+    ]
+
+    def __init__(
+        self, service: IgorService, request: SubmitRequest, *, speculate_first: bool = False
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.initial = request
+        self.speculate_first = speculate_first
+        self.touched: set[str] = set()
+        self.errors: dict[str, str] = {}
+        self.profiles: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        req = self.initial
+        values = {
+            "name": req.name,
+            "kernel": req.kernel,
+            "initrd": req.initrd,
+            "nodes": req.nodes or (str(req.count) if req.count else ""),
+            "duration": req.duration,
+            "after": req.after,
+            "kernel_args": req.kernel_args,
+            "group": req.group,
+            "vlan": req.vlan,
+        }
+        with Vertical(id="form"):
+            with VerticalScroll(id="form-fields"):
+                if self.service.config.usecobbler:
+                    with Horizontal(classes="field", id="row-profile"):
+                        yield Label("Profile", classes="field-label")
+                        yield Select[str](
+                            [], prompt="kernel + initrd (no profile)", id="f-profile", allow_blank=True
+                        )
+                        yield Static("", classes="field-note", id="n-profile")
+                    yield Static("", classes="field-error", id="e-profile")
+                for field, label, hint in FIELDS:
+                    if field == "vlan" and not self.service.config.network:
+                        continue
+                    with Horizontal(classes="field", id=f"row-{field}"):
+                        yield Label(label, classes="field-label")
+                        yield Input(
+                            values[field],
+                            placeholder=hint,
+                            id=f"f-{field}",
+                            compact=True,
+                            select_on_focus=False,
+                            suggester=PathSuggester() if field in ("kernel", "initrd") else None,
+                        )
+                        yield Static("", classes="field-note", id=f"n-{field}")
+                    yield Static("", classes="field-error", id=f"e-{field}")
+            yield Static("", id="form-error")
+            book = "Enter Speculate" if self.speculate_first else "Enter Book first fit"
+            yield Static(f"[b]{book}[/]    Ctrl+S Speculate    Ctrl+B Book    Esc Cancel", id="form-keys")
+
+    def on_mount(self) -> None:
+        form = self.query_one("#form")
+        form.border_title = "When can I get nodes?" if self.speculate_first else "New reservation"
+        for err in self.query(".field-error"):
+            err.display = False
+        first = "nodes" if self.speculate_first else "name"
+        self.query_one(f"#f-{first}", Input).focus()
+        if self.service.config.usecobbler:
+            self._load_profiles()
+        self.check(show_all=False)
+
+    # ------------------------------------------------------------------------------ the request
+
+    def request(self) -> SubmitRequest:
+        def value(field: str) -> str:
+            found = self.query(f"#f-{field}")
+            return found.first(Input).value.strip() if found else ""
+
+        count, nodes = request_nodes(value("nodes"))
+        profile = ""
+        if self.service.config.usecobbler:
+            chosen = self.query_one("#f-profile", Select).value
+            profile = chosen if isinstance(chosen, str) else ""
+        return replace(
+            self.initial,
+            name=value("name"),
+            kernel="" if profile else value("kernel"),
+            initrd="" if profile else value("initrd"),
+            profile=profile,
+            count=count,
+            nodes=nodes,
+            duration=value("duration") or "60m",
+            after=value("after"),
+            kernel_args=self.query_one("#f-kernel_args", Input).value,
+            group=value("group"),
+            vlan=value("vlan"),
+        )
+
+    # ------------------------------------------------------------------------------ live checks
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if event.input.id and event.input.id.startswith("f-"):
+            self.touched.add(event.input.id[2:])
+            self.check(show_all=False)
+
+    @on(Select.Changed)
+    def _profile_changed(self, event: Select.Changed) -> None:
+        self.touched.add("profile")
+        profile_on = isinstance(event.value, str)
+        for field in ("kernel", "initrd"):
+            self.query_one(f"#row-{field}").display = not profile_on
+        self.check(show_all=False)
+
+    @work(thread=True, exclusive=True, group="form-check", exit_on_error=False)
+    def check(self, show_all: bool) -> None:
+        req = self.request()
+        errors = self.service.field_errors(req)
+        notes: dict[str, str] = {}
+        for what in ("kernel", "initrd"):
+            path = getattr(req, what)
+            if path and what not in errors:
+                with suppress(IgorError):
+                    notes[what] = "✓ " + _size(self.service.content.check(os.path.abspath(path), what))
+        notes["duration"] = self._limit_note(req)
+        self.post_message(Checked(errors, notes, show_all))
+
+    def _limit_note(self, req: SubmitRequest) -> str:
+        """The limits while typing: "max 36h0m for 4 nodes", or "no limits (admin)"."""
+        if self.service.caller.is_admin:
+            return "no limits (admin)"
+        size = req.count or len(_expand_quiet(self.service, req.nodes))
+        if size <= 0:
+            return ""
+        limits = self.service.config.limits
+        if limits.nodelimit and size > limits.nodelimit:
+            return f"max {limits.nodelimit} nodes"
+        most = self.service.max_minutes(size)
+        return f"max {format_duration(int(most))} for {size} node(s)" if most else ""
+
+    def on_checked(self, message: Checked) -> None:
+        self.errors = message.errors
+        for field, note in message.notes.items():
+            found = self.query(f"#n-{field}")
+            if found:
+                found.first(Static).update(note)
+        shown = {"count": "nodes", "limits": "duration"}
+        visible: dict[str, str] = {}
+        for field, text in message.errors.items():
+            target = shown.get(field, field)
+            if message.show_all or target in self.touched or field == "limits":
+                visible.setdefault(target, text)
+        for err in self.query(".field-error"):
+            field = (err.id or "e-")[2:]
+            text = visible.get(field, "")
+            err.display = bool(text)
+            if isinstance(err, Static):
+                err.update(f"✗ {text}" if text else "")
+        if message.show_all:
+            self._first_error_focus(visible)
+
+    def _first_error_focus(self, visible: dict[str, str]) -> None:
+        for field, _label, _hint in FIELDS:
+            if field in visible:
+                found = self.query(f"#f-{field}")
+                if found:
+                    found.first().focus()
+                return
+
+    @work(thread=True, exclusive=True, group="profiles", exit_on_error=False)
+    def _load_profiles(self) -> None:
+        try:
+            profiles = self.service.cobbler_profiles()
+        except (IgorError, OSError) as err:
+            self.app.call_from_thread(self._form_error, f"cannot list Cobbler profiles: {err}")
+            return
+        self.app.call_from_thread(self._set_profiles, profiles)
+
+    def _set_profiles(self, profiles: list[str]) -> None:
+        self.query_one("#f-profile", Select).set_options([(p, p) for p in profiles])
+
+    # ------------------------------------------------------------------------------ actions
+
+    @on(Input.Submitted)
+    def _enter(self) -> None:
+        if self.speculate_first:
+            self.action_speculate()
+        else:
+            self.action_book()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def _form_error(self, text: str) -> None:
+        self.query_one("#form-error", Static).update(f"[b red]✗ {text}[/]" if text else "")
+
+    def action_book(self) -> None:
+        self._form_error("")
+        self._book(self.request())
+
+    def action_speculate(self) -> None:
+        self._form_error("")
+        self._speculate(self.request())
+
+    @work(thread=True, exclusive=True, group="form-act", exit_on_error=False)
+    def _book(self, req: SubmitRequest) -> None:
+        errors = self.service.field_errors(req)
+        if errors:
+            self.post_message(Checked(errors, {}, show_all=True))
+            return
+        try:
+            res = self.service.submit(req)
+        except IgorError as err:
+            self.app.call_from_thread(self._refused, str(err))
+            return
+        self.app.call_from_thread(self.dismiss, FormOutcome(req, booked=res))
+
+    @work(thread=True, exclusive=True, group="form-act", exit_on_error=False)
+    def _speculate(self, req: SubmitRequest) -> None:
+        errors = self.service.field_errors(req, booking=False)
+        if errors:
+            self.post_message(Checked(errors, {}, show_all=True))
+            return
+        try:
+            slots = self.service.speculate(req)
+        except IgorError as err:
+            self.app.call_from_thread(self._refused, str(err))
+            return
+        if not slots:
+            self.app.call_from_thread(self._refused, "no option found within the booking horizon")
+            return
+        self.app.call_from_thread(self.dismiss, FormOutcome(req, slots=slots))
+
+    def _refused(self, text: str) -> None:
+        self._form_error(text)
+        self.notify(text, title="igor", severity="error", timeout=8)
+
+
+def _expand_quiet(service: IgorService, nodes: str) -> tuple[str, ...]:
+    if not nodes:
+        return ()
+    try:
+        return service.naming.expand(nodes)
+    except IgorError:
+        return ()
