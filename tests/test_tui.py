@@ -1,0 +1,340 @@
+"""Pilot tests of igor-tui on the demo cluster (frozen clock, throw-away directory).
+
+Each test drives the real app with keys, the way a user would, and asserts on state: the store, the
+widgets' attributes, the screens on the stack, the notifications.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+from tui_rig import FROZEN_NOW, dashboard, demo_app, demo_cluster, settle, wait_for
+
+from igor_tui.demo import DemoCluster
+from igor_tui.screens.details import ConfirmScreen, ExtendScreen, NodeScreen
+from igor_tui.screens.speculate import SpeculateScreen
+from igor_tui.screens.submit import SubmitScreen
+from igor_tui.service import SubmitRequest
+from igor_tui.viewstate import moment
+from igor_tui.widgets.rack_grid import RackGrid
+from igor_tui.widgets.reservation_table import ReservationTable
+from igor_tui.widgets.timeline import Timeline
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> DemoCluster:
+    return demo_cluster(tmp_path / "demo")
+
+
+def names_in_store(cluster: DemoCluster) -> dict[str, object]:
+    return {r.name: r for r in cluster.service("ops").view().reservations}
+
+
+async def fill(pilot: object, field: str, text: str) -> None:
+    app = pilot.app  # type: ignore[attr-defined]
+    box = app.screen.query_one(f"#f-{field}", Input)
+    box.value = text
+
+
+async def test_grid_cursor_moves_over_racks(cluster: DemoCluster) -> None:
+    """Arrows and hjkl move the rack cursor node by node, and across a rack boundary."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        grid = app.screen.query_one(RackGrid)
+        assert grid.has_focus
+        assert grid.cursor_node == "kn1"
+        await pilot.press("right", "right", "l")
+        assert grid.cursor_node == "kn4"
+        await pilot.press("down", "j")
+        assert grid.cursor_node == "kn20"  # two rows of 8 further down the first rack
+        await pilot.press(
+            "left", "h", "h", "h", "right", "right", "right", "right", "right", "right", "right", "right"
+        )
+        # kn20 is column 4 of rack 1; eight steps right from column 0 pass rack 1's last column into rack 2
+        assert grid.cursor_node == "kn57"
+
+
+async def test_enter_on_node_opens_detail(cluster: DemoCluster) -> None:
+    """Enter on a node shows its state, probe and reservations; Esc closes it."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        grid = app.screen.query_one(RackGrid)
+        grid.move_cursor_to("kn30")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, NodeScreen)
+        assert app.screen.node == "kn30"
+        text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
+        assert "down" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, NodeScreen)
+
+
+async def test_filter_by_owner_and_node(cluster: DemoCluster) -> None:
+    """`/` filters the table by name, owner or node."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(ReservationTable)
+        total = len(table.listed)
+        await pilot.press("slash")
+        await pilot.press(*"carol")
+        await settle(pilot)
+        owners = {r.owner for r in table.listed}
+        assert owners == {"carol"}
+        assert 0 < len(table.listed) < total
+        box = app.screen.query_one("#filter", Input)
+        box.value = "kn45"
+        await settle(pilot)
+        holding = {r.name for r in cluster.service().view().reservations if "kn45" in r.nodes}
+        assert "mpi-bench" in holding
+        assert {r.name for r in table.listed} == holding
+        await pilot.press("escape")
+        await settle(pilot)
+        assert len(table.listed) == total
+
+
+async def test_submit_books_a_reservation(cluster: DemoCluster) -> None:
+    """n opens the form; a valid form books through the service and the new row appears."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, SubmitScreen)
+        await fill(pilot, "name", "from-tui")
+        await fill(pilot, "kernel", str(cluster.root / "vmlinuz"))
+        await fill(pilot, "initrd", str(cluster.root / "initrd.img"))
+        await fill(pilot, "nodes", "3")
+        await fill(pilot, "duration", "2h")
+        await fill(pilot, "kernel_args", "console=ttyS0 tui")
+        await settle(pilot)
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SubmitScreen))
+        stored = names_in_store(cluster)["from-tui"]
+        assert stored.owner == "alice"  # type: ignore[attr-defined]
+        assert len(stored.nodes) == 3  # type: ignore[attr-defined]
+        assert stored.kernel_args == "console=ttyS0 tui"  # type: ignore[attr-defined]
+        table = app.screen.query_one(ReservationTable)
+        await wait_for(pilot, lambda: any(r.name == "from-tui" for r in table.listed))
+
+
+async def test_submit_shows_inline_error(cluster: DemoCluster) -> None:
+    """A bad field gets the service's own sentence next to it, and nothing is booked."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        await fill(pilot, "name", "bad name!")
+        await fill(pilot, "nodes", "0")
+        await settle(pilot)
+        error = app.screen.query_one("#e-name")
+        assert error.display
+        assert "invalid reservation name 'bad name!'" in str(error.render())
+        await pilot.press("ctrl+b")
+        await settle(pilot)
+        assert isinstance(app.screen, SubmitScreen)
+        assert "give -n (a number of nodes) or -w" in str(app.screen.query_one("#e-nodes").render())
+        assert "bad name!" not in names_in_store(cluster)
+
+
+async def test_speculate_and_book_second_option(cluster: DemoCluster) -> None:
+    """Ctrl+S lists options; ↓ then Enter books exactly the second option's start."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        await fill(pilot, "name", "picked")
+        await fill(pilot, "kernel", str(cluster.root / "vmlinuz"))
+        await fill(pilot, "initrd", str(cluster.root / "initrd.img"))
+        await fill(pilot, "nodes", "200")
+        await fill(pilot, "duration", "3h")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SpeculateScreen))
+        spec = app.screen
+        assert isinstance(spec, SpeculateScreen)
+        slots = spec.slots
+        assert len(slots) >= 2
+        dash = dashboard(app)
+        grid = dash.query_one(RackGrid)
+        assert grid.preview == frozenset(slots[0].nodes)  # the hovered option is drawn on the racks
+        await pilot.press("down")
+        await settle(pilot)
+        assert grid.preview == frozenset(slots[1].nodes)
+        assert dash.query_one(Timeline).preview == slots[1]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "picked" in names_in_store(cluster))
+        stored = names_in_store(cluster)["picked"]
+        assert stored.start == slots[1].start  # type: ignore[attr-defined]
+        assert stored.start != slots[0].start  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: grid.preview == frozenset())
+
+
+async def select_row(pilot: object, app: object, name: str) -> None:
+    dash = dashboard(app)  # type: ignore[arg-type]
+    table = dash.query_one(ReservationTable)
+    res = next(r for r in table.listed if r.name == name)
+    table.select_reservation(res.id)
+    await settle(pilot)  # type: ignore[arg-type]
+    assert dash.selected is not None and dash.selected.name == name
+
+
+async def test_extend_own_reservation(cluster: DemoCluster) -> None:
+    """e on your reservation shows the room and extends by what you type."""
+    before = names_in_store(cluster)["kernel-ci"]
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await select_row(pilot, app, "kernel-ci")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExtendScreen))
+        box = app.screen.query_one("#extend-by", Input)
+        box.value = "90m"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ExtendScreen))
+    after = names_in_store(cluster)["kernel-ci"]
+    assert after.end == before.end + timedelta(minutes=90)  # type: ignore[attr-defined]
+
+
+async def test_delete_asks_then_deletes(cluster: DemoCluster) -> None:
+    """d asks for confirmation naming the reservation; n keeps it, y deletes it."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await select_row(pilot, app, "net-test")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "net-test" in app.screen.question  # type: ignore[attr-defined]
+        await pilot.press("n")
+        await settle(pilot)
+        assert "net-test" in names_in_store(cluster)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "net-test" not in names_in_store(cluster))
+        table = app.screen.query_one(ReservationTable)
+        await wait_for(pilot, lambda: all(r.name != "net-test" for r in table.listed))
+
+
+async def test_delete_of_someone_elses_is_refused(cluster: DemoCluster) -> None:
+    """Deleting carol's reservation (alice is not in its group) is refused with the CLI's sentence,
+    without asking to confirm."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await select_row(pilot, app, "hpl")
+        await pilot.press("d")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        messages = [n.message for n in app._notifications]
+        assert "permission denied: hpl belongs to carol" in messages
+        assert "hpl" in names_in_store(cluster)
+
+
+async def test_external_change_appears_without_keypress(cluster: DemoCluster) -> None:
+    """Another user's booking (here: through the service, as the CLI does) shows up within 2 s,
+    and the table's cursor stays on the reservation it was on."""
+    app = demo_app(cluster, refresh=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await select_row(pilot, app, "hpl")
+        cluster.service("dave").submit(
+            SubmitRequest(
+                name="outside",
+                kernel=str(cluster.root / "vmlinuz"),
+                initrd=str(cluster.root / "initrd.img"),
+                count=2,
+                duration="1h",
+            )
+        )
+        table = app.screen.query_one(ReservationTable)
+        await wait_for(pilot, lambda: any(r.name == "outside" for r in table.listed), timeout=2.0)
+        assert table.current is not None and table.current.name == "hpl"
+
+
+async def test_time_cursor_redraws_the_grid(cluster: DemoCluster) -> None:
+    """t turns the time cursor on; moving it later shows who holds the nodes then."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        dash = dashboard(app)
+        grid = dash.query_one(RackGrid)
+        view = dash.view
+        assert view is not None
+        # alice's nightly starts 10 h from now on 64 nodes: find one of them, free or someone else's now.
+        nightly = next(r for r in view.reservations if r.name == "nightly")
+        node = nightly.nodes[0]
+        assert moment(view).holder.get(node) is not nightly
+        await pilot.press("t")
+        await settle(pilot)
+        timeline = dash.query_one(Timeline)
+        assert timeline.cursor_time is not None
+        for _ in range(11):  # day zoom: one hour per step
+            await pilot.press("right")
+        await settle(pilot)
+        assert dash.at is not None and dash.at >= nightly.start
+        assert grid.at == dash.at
+        assert grid.moment is not None and grid.moment.holder.get(node) == nightly
+        assert "viewing: " in str(dash.query_one("#status").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert dash.at is None and grid.at is None
+
+
+async def test_narrow_terminal_uses_tabs(cluster: DemoCluster) -> None:
+    """At 80×24 one panel shows at a time; 2 switches to the table, the summary line stays visible."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        dash = dashboard(app)
+        assert dash.narrow
+        assert dash.query_one("#racks-panel").display
+        assert not dash.query_one("#table-panel").display
+        await pilot.press("2")
+        await settle(pilot)
+        assert dash.query_one("#table-panel").display
+        assert not dash.query_one("#racks-panel").display
+        assert dash.query_one("#summary").display
+
+
+async def test_marked_nodes_prefill_the_form(cluster: DemoCluster) -> None:
+    """Space marks nodes in the racks; n pre-fills the form's node list with them."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        grid = app.screen.query_one(RackGrid)
+        grid.move_cursor_to("kn33")
+        await pilot.press("space", "right", "space")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.screen.query_one("#f-nodes", Input).value == "kn[33-34]"
+
+
+async def test_help_lists_bindings(cluster: DemoCluster) -> None:
+    """? shows every binding group, taken from the bindings themselves."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        text = str(app.screen.query_one("#help-text").render())
+        for expected in ("Speculate", "Time cursor", "Zoom in", "Mark", "Book this slot"):
+            assert expected in text
+
+
+def test_frozen_now_is_used(cluster: DemoCluster) -> None:
+    """The rig's clock really is frozen (snapshots depend on it)."""
+    assert cluster.service().now() == FROZEN_NOW
+    assert replace(cluster.service().view(), reservations=()).now == FROZEN_NOW
