@@ -21,17 +21,17 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
-from cobbler_server import cobbler_server
+from cobbler_server import CobblerServer, cobbler_server
 from conftest import ClusterFactory
 from test_resolve import DnsServer
-from test_tick_e2e import Rig, back_to_back
-from vcluster import Boot, VCluster, VNode, build_initramfs, ensure_kernel, missing_prerequisite
+from test_tick_e2e import Rig, back_to_back, cobbler_cleanup
+from vcluster import Boot, BootFailed, VCluster, VNode, build_initramfs, ensure_kernel, missing_prerequisite
 
 __all__ = ["cobbler_server"]  # the session fixture, see cobbler_server.py
 
@@ -151,38 +151,56 @@ class Netboot:
         return text
 
 
+class NetbootFactory(Protocol):
+    def __call__(self, nodes: Sequence[VNode], *, tftproot: Path | None = None, **config: Any) -> Netboot: ...
+
+
 @pytest.fixture
-def netboot(
+def make_netboot(
     make_cluster: ClusterFactory,
     boot_files: BootFiles,
     dns: DnsServer,
     run_dir: Path,
     timings: Timings,
     request: pytest.FixtureRequest,
-) -> Iterator[Netboot]:
-    """kn1 and kn2 as qemu nodes of a 2-node igor cluster booting by PXE; every qemu is killed at the end,
-    whatever the test left running."""
-    hosts = {"kn1": {"mac": KN1.mac}, "kn2": {"ip": KN2_IP}}
-    cluster = make_cluster(end=2, rackwidth=2, rackheight=1, hosts=hosts, liveness="none")
-    vc = VCluster.create(run_dir, cluster.tftproot, [KN1, KN2])
-    config: dict[str, Any] = {
-        **cluster.config,
-        "autoreboot": True,
-        "poweroffatend": False,
-        "powercycledelay": 0,
-        "poweroncommand": vc.power_template("on"),
-        "poweroffcommand": vc.power_template("off"),
-        "dnsserver": dns.address,
-    }
-    cluster.config_path.write_text(json.dumps(config, indent=2) + "\n")
-    cluster = replace(cluster, config=config, kernel=boot_files.kernel, initrd=boot_files.initrd)
-    tooldir = cluster.root / "tools"
-    rig = Rig(cluster=cluster, nodes=2, prefix="kn", switch=None, tooldir=tooldir)
+) -> Iterator[NetbootFactory]:
+    """Build an igor cluster whose `nodes` are qemu nodes powered by igor's command backend; `config`
+    overrides igor.conf keys, `tftproot` is where the nodes fetch PXELINUX and their files (default: the
+    cluster's own TFTP root). Every qemu is killed at the end, whatever the test left running."""
+    made: list[VCluster] = []
+
+    def factory(nodes: Sequence[VNode], *, tftproot: Path | None = None, **config: Any) -> Netboot:
+        cluster = make_cluster(end=len(nodes), rackwidth=len(nodes), rackheight=1, liveness="none", **config)
+        vc = VCluster.create(run_dir / str(len(made)), tftproot or cluster.tftproot, nodes)
+        made.append(vc)
+        settings: dict[str, Any] = {
+            "autoreboot": True,
+            "poweroffatend": False,
+            "powercycledelay": 0,
+            "poweroncommand": vc.power_template("on"),
+            "poweroffcommand": vc.power_template("off"),
+            "dnsserver": dns.address,
+            **cluster.config,
+        }
+        cluster.config_path.write_text(json.dumps(settings, indent=2) + "\n")
+        cluster = replace(cluster, config=settings, kernel=boot_files.kernel, initrd=boot_files.initrd)
+        prefix = str(settings["prefix"])
+        rig = Rig(cluster=cluster, nodes=len(nodes), prefix=prefix, switch=None, tooldir=cluster.root)
+        return Netboot(rig=rig, vc=vc, timings=timings, test=request.node.name)
+
     try:
-        yield Netboot(rig=rig, vc=vc, timings=timings, test=request.node.name)
+        yield factory
     finally:
-        vc.kill_all()
-    assert set(dns.queries) <= {"kn1"}, dns.queries  # only the node without an IP was looked up
+        for vc in made:
+            vc.kill_all()
+    # Only nodes the hosts map gives no IP were looked up, and only on the stub server.
+    assert set(dns.queries) <= {"kn1", "vn1"}, dns.queries
+
+
+@pytest.fixture
+def netboot(make_netboot: NetbootFactory) -> Netboot:
+    """kn1 (known to igor by its MAC only) and kn2 (by its IP only), booting by igor's PXE files."""
+    return make_netboot([KN1, KN2], hosts={"kn1": {"mac": KN1.mac}, "kn2": {"ip": KN2_IP}})
 
 
 def test_a_reservation_boots_its_kernel_and_arguments_on_both_nodes(netboot: Netboot) -> None:
@@ -248,3 +266,58 @@ def test_after_the_end_the_node_boots_the_site_default(netboot: Netboot) -> None
     fallback = netboot.boot("kn1")
     assert fallback.host == "kn1"
     assert SITE_DEFAULT_ARG in fallback.args and "igor_round=last" not in fallback.args, fallback.cmdline
+
+
+def test_a_node_without_a_boot_file_fails_fast(netboot: Netboot) -> None:
+    """The harness's own guard: with no igor file and no site default, PXELINUX gives up and the wait
+    says so within seconds (instead of running into its timeout), so a broken install cannot hide."""
+    netboot.rig.igor("power", "-n", "kn1", "--force", "on", user=None)
+    started = time.monotonic()
+    with pytest.raises(BootFailed, match=r"PXELINUX found no pxelinux\.cfg file") as failed:
+        netboot.vc.wait_for_boot("kn1", timeout=60)
+    assert time.monotonic() - started < 30
+    assert "Unable to locate configuration file" in str(failed.value)  # the serial log's tail is shown
+
+
+def test_cobbler_written_files_boot_the_reservation(
+    make_netboot: NetbootFactory, cobbler_server: CobblerServer
+) -> None:
+    """The same proof through a real Cobbler 3.3: igor-tick creates the reservation's distro and profile
+    and moves the node's system onto it; Cobbler itself copies the kernel into its TFTP root and writes
+    the node's pxelinux file, and vn1 boots that file with the reservation's arguments. When the
+    reservation ends, Cobbler's file for vn1 goes back to the site's default profile."""
+    server = cobbler_server
+    node = VNode("vn1", "52:54:00:12:34:11", subnet=4)
+    netboot = make_netboot(
+        [node],
+        tftproot=server.tftp_root,
+        prefix="vn",
+        hosts={"vn1": {"mac": node.mac}},
+        usecobbler=True,
+        cobblerdefaultprofile=server.default_profile,
+        cobblerurl=server.url,
+        cobbleruser="cobbler",
+        cobblerpassword="cobbler",
+        cobblertimeout=10,
+    )
+    rig = netboot.rig
+    server.remove_system("vn1")
+    server.add_system("vn1", node.mac)
+    try:
+        rig.igor("sub", "-r", "cob", *rig.cluster.boot, "-w", "vn1", "-c", "igor_host_check=cobbler")
+        rig.tick()
+        res = rig.res("cob")
+        image = f"/images/igor-igor-{res.id}"
+        written = server.pxe_file(node.mac).read_text()
+        assert f"kernel {image}/vmlinuz" in written, written  # Cobbler's template, not igor's PXE file
+        boot = netboot.boot("vn1")
+        assert boot.host == "vn1"
+        assert f"BOOT_IMAGE={image}/vmlinuz" in boot.args and f"initrd={image}/initrd.img" in boot.args
+        assert "igor_host_check=cobbler" in boot.args, boot.cmdline
+
+        rig.igor("del", "cob")
+        rig.tick()
+        reverted = server.pxe_file(node.mac).read_text()
+        assert image not in reverted and f"/images/{server.default_profile}/" in reverted, reverted
+    finally:
+        cobbler_cleanup(server, "vn", 1)
