@@ -30,6 +30,7 @@ import gzip
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -46,8 +47,8 @@ QEMU = "qemu-system-x86_64"
 PXELINUX = Path("/usr/lib/PXELINUX/pxelinux.0")
 LDLINUX = Path("/usr/lib/syslinux/modules/bios/ldlinux.c32")  # the only module KERNEL/INITRD/APPEND need
 BUSYBOX = Path("/bin/busybox")
+E1000_ROM = Path("/usr/lib/ipxe/qemu/efi-e1000.rom")  # the NIC's iPXE boot ROM qemu loads
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"  # serial console, gzip initrd and devtmpfs built in
-DEBIAN_PACKAGES = ("qemu-system-x86", "ipxe-qemu", "pxelinux", "syslinux-common", "busybox-static", "cpio")
 
 MARKER = "IGOR-BOOT-OK"
 CMDLINE = "IGOR-CMDLINE:"
@@ -104,11 +105,8 @@ def missing_prerequisite() -> str:
         return "virtual nodes need Linux (qemu, PXELINUX from Debian)"
     if shutil.which(QEMU) is None:
         return f"{QEMU} not installed (Debian packages qemu-system-x86 ipxe-qemu)"
-    if (
-        not Path("/usr/lib/ipxe/qemu/efi-e1000.rom").exists()
-        and not Path("/usr/share/qemu/pxe-e1000.rom").exists()
-    ):
-        return "the e1000 boot ROM is missing (Debian package ipxe-qemu)"
+    if not E1000_ROM.exists():
+        return f"{E1000_ROM} missing: the e1000 NIC cannot netboot (Debian package ipxe-qemu)"
     for path, package in ((PXELINUX, "pxelinux"), (LDLINUX, "syslinux-common"), (BUSYBOX, "busybox-static")):
         if not path.exists():
             return f"{path} not installed (Debian package {package})"
@@ -294,9 +292,7 @@ class VCluster:
     def power_template(self, action: str) -> str:
         """igor's poweroncommand / poweroffcommand for these nodes (`%s` = node name)."""
         argv = [sys.executable, str(Path(__file__).resolve()), "--cluster", str(self.root), action]
-        if any(" " in word for word in argv):
-            raise ValueError(f"a path contains a space, which a power template cannot carry: {argv}")
-        return " ".join(argv) + " %s"
+        return shlex.join(argv) + " %s"
 
     # -- files of one node
 
@@ -470,8 +466,9 @@ def main(argv: Sequence[str]) -> int:
             cluster.power_on(ns.node)
         else:
             cluster.power_off(ns.node)
-    except (RuntimeError, KeyError, OSError, subprocess.SubprocessError) as err:
-        print(f"vcluster {ns.command} {ns.node or ''}: {err}".replace("  ", " "), file=sys.stderr)
+    except (RuntimeError, KeyError, ValueError, OSError, subprocess.SubprocessError) as err:
+        what = " ".join(word for word in (ns.command, ns.node) if word)
+        print(f"vcluster {what}: {err}", file=sys.stderr)
         return 1
     return 0
 
