@@ -52,10 +52,6 @@ class BootFiles:
     kernel: Path
     initrd: Path
 
-    @property
-    def args(self) -> tuple[str, str, str, str]:
-        return ("-k", str(self.kernel), "-i", str(self.initrd))
-
 
 @dataclass
 class Timings:
@@ -88,6 +84,8 @@ def timings(request: pytest.FixtureRequest) -> Iterator[Timings]:
 
 @pytest.fixture(scope="module")
 def boot_files(tmp_path_factory: pytest.TempPathFactory) -> BootFiles:
+    """Built once per module; skips, naming the missing Debian package, where qemu nodes cannot boot
+    (IGOR_REQUIRE_REAL=1 makes that a failure)."""
     missing = missing_prerequisite()
     if missing:
         pytest.skip(missing)
