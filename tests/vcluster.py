@@ -52,8 +52,13 @@ KERNEL_METAPACKAGE = "linux-image-cloud-amd64"  # serial console, gzip initrd an
 
 MARKER = "IGOR-BOOT-OK"
 CMDLINE = "IGOR-CMDLINE:"
-# What PXELINUX prints when no pxelinux.cfg file matches; it then waits a long time, so stop at once.
+# What PXELINUX prints when no pxelinux.cfg file matches, and what SeaBIOS prints when the boot then
+# gives up; PXELINUX waits a long time in between, so either one stops the wait at once.
 NO_CONFIG = "Unable to locate configuration file"
+BOOT_FAILED = "Boot failed:"
+# SeaBIOS's serial console redraws the screen with cursor moves (ESC [ row ; col H), which can land in
+# the middle of a word when the screen scrolls: they are removed before the log is searched.
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 # /init of the initramfs: report on the serial port directly (the user's arguments need not say
 # console=ttyS0), name the host from the SMBIOS serial qemu was given, then idle until powered off.
@@ -391,13 +396,13 @@ class VCluster:
         log = self.serial_log(node)
         deadline = time.monotonic() + timeout
         while True:
-            text = log.read_text(errors="replace") if log.exists() else ""
+            text = _ESCAPES.sub("", log.read_text(errors="replace")) if log.exists() else ""
             marker = re.search(rf"{MARKER} (\S+)", text)
             cmdline = re.search(rf"{CMDLINE} ([^\r\n]*)", text)
             if marker and cmdline:
                 started = float(self._file(node, "on").read_text())
                 return Boot(node, marker.group(1), cmdline.group(1), log.stat().st_mtime - started)
-            if NO_CONFIG in text:
+            if NO_CONFIG in text or BOOT_FAILED in text:
                 raise BootFailed(f"{node}: PXELINUX found no pxelinux.cfg file for it\n{_tail(text)}")
             if self.pid(node) is None:
                 raise BootFailed(f"{node}: qemu is not running (was it powered on?)\n{_tail(text)}")
