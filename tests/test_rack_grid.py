@@ -176,7 +176,8 @@ async def test_glyphs_for_down_blocked_mine_and_free() -> None:
         assert " 30✗" in line_of(grid, "kn30")
         assert " 50▒" in line_of(grid, "kn50")
         assert "  4*" in line_of(grid, "kn4")  # alice's own reservation
-        assert " 41 " in line_of(grid, "kn41")  # carol's: no glyph, her colour and the rack's free count
+        assert " 41·" in line_of(grid, "kn41")  # carol's: the held glyph and her colour
+        assert "  5 " in line_of(grid, "kn5")  # free: no glyph
         assert "rack 1  35/40 free" in grid.render_line(0).text  # 4 held, 1 down
         grid.marked = frozenset(kn(30, 50))  # down and blocked outrank marked
         await pilot.pause()
@@ -202,7 +203,7 @@ async def test_show_at_a_later_time_recolours_nodes() -> None:
         assert cell_style(grid, "kn3").bgcolor == magenta
         assert cell_style(grid, "kn6").bgcolor == magenta
         assert cell_style(grid, "kn1").bgcolor != blue  # res1 has ended by then
-        assert "  3 " in line_of(grid, "kn3")  # bob's, not alice's: no mine glyph
+        assert "  3·" in line_of(grid, "kn3")  # bob's, not alice's: the held glyph, not the mine glyph
         assert grid.moment is not None and grid.moment.state("kn1") == "free"
         assert grid.cursor_node == "kn10"  # a new time never moves the cursor
 

@@ -29,6 +29,7 @@ DOWN_GLYPH = "✗"
 BLOCKED_GLYPH = "▒"
 MARKED_GLYPH = "•"
 MINE_GLYPH = "*"
+HELD_GLYPH = "·"
 PREVIEW_GLYPH = "░"
 
 DOWN_STYLE = Style(color="bright_white", bgcolor="red", bold=True)

@@ -258,8 +258,8 @@ class RackGrid(ScrollView, can_focus=True):
         if now is not None and (res := now.holder.get(node)) is not None:
             mine = res.owner == ctx.user
             style = styles["base"] + palette.reservation_style(res.id, mine)
-            if mine:
-                glyph = palette.MINE_GLYPH
+            # A glyph as well as the colour, so a monochrome terminal still tells held from free.
+            glyph = palette.MINE_GLYPH if mine else palette.HELD_GLYPH
         if node in ctx.preview:
             style = styles["base"] + palette.PREVIEW_STYLE
             glyph = palette.PREVIEW_GLYPH
