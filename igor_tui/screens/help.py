@@ -80,7 +80,8 @@ class HelpScreen(ModalScreen[None]):
                 lines.append(f"  {keys:<22} {desc}")
             lines.append("")
         lines.append("Colours: one per reservation everywhere; yours are bold, underlined and marked *.")
-        lines.append("Glyphs: ✗ down  ▒ blocked  • marked  * yours  · someone's  ░ preview  ┊ now  │ time cursor")
+        lines.append("Glyphs: ✗ down  ▒ blocked  • marked  * yours  · someone's")
+        lines.append("        ░ speculation preview  ┊ now  │ time cursor")
         with Vertical(id="help", classes="dialog"):
             with VerticalScroll():
                 yield Static("\n".join(lines), id="help-text")
