@@ -8,7 +8,6 @@ reservations visibly start, get installed and end while the demo runs.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -115,9 +114,6 @@ class DemoCluster:
     def tick(self) -> None:
         """One in-process igor-tick on the fake backends (the demo's background job)."""
         self.service("ops").tick(probe=True)
-
-    def ticker(self) -> Callable[[], None]:
-        return self.tick
 
 
 def build_demo(

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import igor_executable
 from textual.widgets import Input
 from tui_rig import FROZEN_NOW, dashboard, demo_app, demo_cluster, settle, wait_for
 
@@ -338,3 +339,22 @@ def test_frozen_now_is_used(cluster: DemoCluster) -> None:
     """The rig's clock really is frozen (snapshots depend on it)."""
     assert cluster.service().now() == FROZEN_NOW
     assert replace(cluster.service().view(), reservations=()).now == FROZEN_NOW
+
+
+def test_igor_tui_help_and_config_error(tmp_path: Path) -> None:
+    """`igor-tui --help` teaches the keys without a config; a bad config gets the CLI's report (every
+    problem, one per line) and exit 2, never a traceback; `igor tui` is the same program."""
+    from conftest import igor_env, run_igor
+
+    tui = str(Path(igor_executable()).with_name("igor-tui"))
+    shown = run_igor("--help", env=igor_env(tmp_path / "none.conf"), executable=tui, check=0)
+    assert "time cursor" in shown.stdout and "--demo" in shown.stdout
+    bad = tmp_path / "igor.conf"
+    bad.write_text('{"start": 1, "end": 0}')
+    for argv, program in ((("--config", str(bad)), tui), (("tui", "--config", str(bad)), "")):
+        proc = run_igor(*argv, env=igor_env(bad), executable=program)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert "Traceback" not in proc.stderr
+        assert lines[0].startswith("igor-tui: ") and "problem(s) in config" in lines[0]
+        assert any(line.startswith("  - end: 0 is less than start 1") for line in lines)
