@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock, SystemClock
 from .errors import (
@@ -28,7 +28,7 @@ from .errors import (
 )
 from .eventlog import EventLog
 from .identity import Caller, SystemDirectory, UserDirectory, caller_name, resolve_caller, service_uids
-from .model import ClusterView, NodeState, Request, Reservation, Slot, floor_minute
+from .model import Block, ClusterView, NodeState, Request, Reservation, Slot, floor_minute
 from .timeparse import format_duration, format_time_zone, parse_duration, parse_start
 
 # The scheduler and the content store (hashlib, tempfile) are imported by the methods that use them:
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .content import ContentStore
     from .scheduler import ExtensionRoom
+    from .stats import Stats
     from .store import ReservationStore, Transaction
     from .tick import TickReport
 
@@ -89,6 +90,14 @@ class PortDiff:
     expected: int | None
     actual: int | None
     reservation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockResult:
+    """`igor block`: the stored block and the reservations that already overlap it (left untouched)."""
+
+    block: Block
+    conflicts: tuple[Reservation, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,11 +446,19 @@ class IgorService:
                 "power is not configured: set poweroncommand and poweroffcommand in igor.conf"
             )
         power_action: PowerAction = "on" if action == "on" else "off" if action == "off" else "cycle"
+        held_by = sorted(
+            {r.name for r in view.reservations if r.is_active(view.now) and set(r.nodes) & set(targets)}
+        )
         try:
             backend.power(targets, power_action)
         finally:
             self.events.append(
-                self.clock.now(), "power", by=self.caller.user, action=action, nodes=self._nodes_text(targets)
+                self.clock.now(),
+                "power",
+                by=self.caller.user,
+                action=action,
+                nodes=self._nodes_text(targets),
+                reservations=held_by,  # so `igor history NAME` finds it
             )
         return targets
 
@@ -483,6 +500,135 @@ class IgorService:
                 switch.set_vlan(group, vlan)
             self.events.append(self.clock.now(), "sync", by=self.caller.user, repaired=len(diffs))
         return diffs
+
+    # ------------------------------------------------------------------------- operations (issue 6)
+
+    def block(self, nodes: str, *, reason: str, start: str = "", duration: str = "") -> BlockResult:
+        """Take nodes out of service for maintenance (admins). The scheduler never places anything on them
+        inside the window; reservations that already overlap it are returned so the admin can act on them
+        (they are not silently broken). Without a duration the block lasts until `unblock`."""
+        self._require_admin("block nodes")
+        reason = reason.strip()
+        if not reason:
+            raise ValidationError("give a reason for the block (--reason TEXT): users see it in igor show")
+        self._check_kernel_args(reason)  # one line of printable text, like kernel arguments
+        names = self.naming.expand(nodes)
+        now = self.now()
+        begin = parse_start(start, now, self.config.tz) if start else now
+        end: datetime | None = None
+        if duration:
+            end = begin + timedelta(minutes=self._duration(duration))
+            if end <= now:
+                raise ValidationError(
+                    f"a block from {format_time_zone(begin, self.config.tz)} for {duration} would already "
+                    "have ended"
+                )
+        with self.store.transaction() as tx:
+            live = self._housekeep(tx, now)
+            block = tx.add_block(
+                Block(id=0, nodes=names, start=begin, end=end, reason=reason, by=self.caller.user)
+            )
+        wanted = set(names)
+        conflicts = tuple(
+            r
+            for r in live
+            if not r.has_ended(now) and block.overlaps(r.start, r.end) and wanted.intersection(r.nodes)
+        )
+        self.events.append(
+            self.clock.now(),
+            "blocked",
+            by=self.caller.user,
+            block=block.id,
+            nodes=self._nodes_text(names),
+            start=begin.isoformat(),
+            end=end.isoformat() if end else None,
+            reason=reason,
+            overlapping=[r.name for r in conflicts],
+        )
+        return BlockResult(block=block, conflicts=conflicts)
+
+    def unblock(self, nodes: str) -> list[Block]:
+        """Return nodes to service (admins): they leave every block that holds them; a block covering
+        other nodes too keeps those. Returns the blocks as they were before."""
+        self._require_admin("unblock nodes")
+        names = set(self.naming.expand(nodes))
+        touched: list[Block] = []
+        with self.store.transaction() as tx:
+            for block in tx.blocks():
+                if not names.intersection(block.nodes):
+                    continue
+                touched.append(block)
+                tx.remove_block(block.id)
+                rest = tuple(n for n in block.nodes if n not in names)
+                if rest:
+                    tx.add_block(replace(block, id=0, nodes=rest))
+        if not touched:
+            raise NotFound(f"{self._nodes_text(tuple(n for n in self.nodes if n in names))} is not blocked")
+        self.events.append(
+            self.clock.now(),
+            "unblocked",
+            by=self.caller.user,
+            nodes=self._nodes_text(tuple(n for n in self.nodes if n in names)),
+            blocks=[b.id for b in touched],
+        )
+        return touched
+
+    def current_blocks(self) -> list[Block]:
+        """Blocks that are in force now or later (ended ones only linger until the next unblock)."""
+        now = self.now()
+        return [b for b in self.store.snapshot().blocks if b.end is None or b.end > now]
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """Every logged event of reservations called `name` (names are reused, so ids tell them apart):
+        created, extended, edited, powered, each igor-tick step with its error, deleted or expired."""
+        from .stats import read_events
+
+        path = self._logfile()
+        found: list[dict[str, Any]] = []
+        try:
+            for ev in read_events(path):
+                if ev.get("name") == name or name in (ev.get("reservations") or ()):
+                    found.append(ev)
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            raise ValidationError(f"cannot read log {path}: {err.strerror}") from None
+        if not found:
+            raise NotFound(f"no events for a reservation named {name} in {path}")
+        return found
+
+    def stats(self, days: int) -> Stats:
+        """Usage over the last `days` days from the action log (anyone may ask, as in classic igor)."""
+        from .stats import collect_usage, compute_stats, read_events
+
+        if days <= 0:
+            raise ValidationError(f"-d wants a positive number of days, got {days}")
+        if days > 36500:
+            raise ValidationError(f"-d {days} is more than 100 years")
+        path = self._logfile()
+        try:
+            records = collect_usage(read_events(path))
+        except FileNotFoundError:
+            records = {}
+        except OSError as err:
+            raise ValidationError(f"cannot read log {path}: {err.strerror}") from None
+
+        def expand(text: str) -> tuple[str, ...]:
+            try:
+                return self.naming.expand(text)
+            except ValidationError:  # nodes the config no longer has: count them by their logged names
+                return tuple(n for n in text.split(",") if n)
+
+        return compute_stats(records.values(), self.now(), days, expand)
+
+    def _logfile(self) -> str:
+        if not self.config.logfile:
+            raise ValidationError("no logfile is configured in igor.conf, so igor has no history to read")
+        return self.config.logfile
+
+    def _require_admin(self, what: str) -> None:
+        if not self.caller.is_admin:
+            raise PermissionDenied(f"only admins may {what}")
 
     # ------------------------------------------------------------------------------------ helpers
 
