@@ -43,14 +43,13 @@ COMMANDS: dict[str, str] = {
     "unblock": "return blocked nodes to service (admins)",
     "history": "every logged event of a reservation: created, installed, extended, errors, deleted",
     "stats": "usage statistics over the last DAYS days, from the action log",
+    "notify": "mail owners about reservations starting within the hour or ending soon (admins)",
     "help": "help on igor and its commands",
     "version": "print igor's version",
 }
 
 # Classic verbs whose machinery arrives with later work; named so users are told, not puzzled.
-NOT_YET: dict[str, str] = {
-    "notify": "it arrives with the operations commands",
-}
+NOT_YET: dict[str, str] = {}
 
 EPILOGS: dict[str, str] = {
     "sub": """\
@@ -88,6 +87,14 @@ examples:
 Blocked nodes are never given to a reservation inside the window. Reservations that
 already hold them then are listed (and left alone): move or warn their owners.""",
     "unblock": "examples:\n  igor unblock kn[3-5]\n  igor unblock kn4          (kn3 and kn5 stay blocked)",
+    "notify": """\
+examples:
+  igor notify               mail what is due now (each reminder is sent once)
+  igor notify --dry-run     print the mails instead of sending them
+
+Reminders: reservations starting within the hour, and reservations whose end is
+within one of notifyleadtimes (minutes). Mail goes to <owner>@<domain> through
+mailhost (SMTP) or mailcommand. igor-tick does this each run when notify is true.""",
     "history": "examples:\n  igor history demo\n  igor history demo --json",
     "stats": """\
 examples:
@@ -244,6 +251,10 @@ def _history_arguments(p: _Parser) -> None:
     p.add_argument("name", metavar="NAME", help="reservation name")
 
 
+def _notify_arguments(p: _Parser) -> None:
+    p.add_argument("--dry-run", "-dry-run", dest="dry_run", action="store_true", help="print, send nothing")
+
+
 def _stats_arguments(p: _Parser) -> None:
     p.add_argument("-d", metavar="DAYS", type=_int("-d"), default=None, help="the last DAYS days (required)")
     p.add_argument("-v", action="store_true", help="each user's reservations too")
@@ -254,6 +265,7 @@ _ARGUMENTS: dict[str, Callable[[_Parser], None]] = {
     "unblock": _unblock_arguments,
     "history": _history_arguments,
     "stats": _stats_arguments,
+    "notify": _notify_arguments,
     "power": _power_arguments,
     "sync": _sync_arguments,
     "tick": _tick_arguments,
@@ -629,7 +641,44 @@ def cmd_stats(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def cmd_notify(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
+    from .errors import BackendError
+    from .output import dump_json
+
+    report = svc.notify(dry_run=ns.dry_run)
+    if ns.json:
+        dump_json(
+            {
+                "dry_run": report.dry_run,
+                "mails": [
+                    {
+                        "to": m.to,
+                        "reminders": [
+                            {"name": r.res.name, "id": r.res.id, "why": r.kind} for r in m.reminders
+                        ],
+                        "ok": m.ok,
+                        "error": m.error,
+                    }
+                    for m in report.mails
+                ],
+            },
+            out,
+        )
+    elif ns.dry_run:
+        out.write("".join(f"--- would mail {m.to}\n{m.text}\n" for m in report.mails) or "nothing is due\n")
+    else:
+        for m in report.mails:
+            if m.ok:
+                what = ", ".join(f"{r.res.name} ({r.kind})" for r in m.reminders)
+                out.write(f"mailed {m.to}: {what}\n")
+    if report.failed:
+        first = next(m.error for m in report.mails if not m.ok)
+        raise BackendError(f"{report.failed} of {len(report.mails)} mail(s) failed: {first}")
+    return 0
+
+
 VERBS: dict[str, Callable[[IgorService, argparse.Namespace, IO[str]], int]] = {
+    "notify": cmd_notify,
     "block": cmd_block,
     "unblock": cmd_unblock,
     "history": cmd_history,

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .backends.base import Backends, PowerAction
     from .config import Config
     from .content import ContentStore
+    from .notify import Mailer, Reminder
     from .scheduler import ExtensionRoom
     from .stats import Stats
     from .store import ReservationStore, Transaction
@@ -98,6 +99,29 @@ class BlockResult:
 
     block: Block
     conflicts: tuple[Reservation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MailResult:
+    """One owner's reminder mail: to whom, about what, the text, and whether it went out."""
+
+    to: str
+    reminders: tuple[Reminder, ...]
+    text: str
+    ok: bool = True
+    error: str = ""
+
+
+@dataclass
+class NotifyReport:
+    """What `notify` did: one entry per owner mailed (or, with dry_run, that would be)."""
+
+    dry_run: bool = False
+    mails: list[MailResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for m in self.mails if not m.ok)
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,7 +429,19 @@ class IgorService:
             lock_path=os.path.join(cfg.statedir, "tick.lock"),
             last_path=os.path.join(cfg.statedir, "tick.last"),
         )
-        return ticker.run(dry_run=dry_run, probe=probe)
+        report = ticker.run(dry_run=dry_run, probe=probe)
+        if cfg.notify and not dry_run:
+            try:
+                mails = self.notify().mails
+            except IgorError as err:
+                report.mail_errors.append(str(err))
+            else:
+                for m in mails:
+                    names = ", ".join(r.res.name for r in m.reminders)
+                    (report.mailed if m.ok else report.mail_errors).append(
+                        f"{m.to}: {names}" if m.ok else m.error
+                    )
+        return report
 
     def power(self, action: str, *, name: str = "", nodes: str = "", force: bool = False) -> tuple[str, ...]:
         """Power a reservation's nodes, or listed nodes that are all in reservations the caller may write.
@@ -620,6 +656,113 @@ class IgorService:
                 return tuple(n for n in text.split(",") if n)
 
         return compute_stats(records.values(), self.now(), days, expand)
+
+    def notify(self, *, dry_run: bool = False) -> NotifyReport:
+        """Mail owners about reservations starting within the hour or reaching a lead time before their end
+        (admins; igor-tick runs it each minute with `notify: true`). Each reminder is sent once: it is
+        recorded in the store after its mail went out, and a failed mail is due again next run. No mail
+        is sent while the store lock is held."""
+        from .notify import SENT_KEY, due_reminders
+
+        self._require_admin("notify users")
+        cfg = self.config
+        if not cfg.domain:
+            raise ValidationError("set domain in igor.conf to notify users (mail goes to <owner>@<domain>)")
+        mailer = self._mailer()
+        now = self.now()
+        report = NotifyReport(dry_run=dry_run)
+        with self._notify_lock() as alone:
+            if not alone:  # another notify (an overlapping igor-tick) is already mailing
+                return report
+            with self.store.transaction() as tx:
+                live = [r for r in tx.reservations() if not r.has_ended(now)]
+                sent: dict[str, str] = tx.get_value(SENT_KEY) or {}
+                ids = {str(r.id) for r in live}
+                kept = {k: v for k, v in sent.items() if k.split(":")[1] in ids}
+                if kept != sent and not dry_run:  # forget reminders of reservations that are gone
+                    tx.set_value(SENT_KEY, kept)
+            due = due_reminders(now, live, cfg.notifyleadtimes, kept)
+            by_owner: dict[str, list[Reminder]] = {}
+            for reminder in due:
+                by_owner.setdefault(reminder.res.owner, []).append(reminder)
+            for owner, reminders in sorted(by_owner.items()):
+                report.mails.append(self._mail(owner, reminders, mailer, now, dry_run))
+            delivered = [k for m in report.mails if m.ok and not dry_run for r in m.reminders for k in r.keys]
+            if delivered:
+                with self.store.transaction() as tx:
+                    sent = tx.get_value(SENT_KEY) or {}
+                    sent.update(dict.fromkeys(delivered, now.isoformat()))
+                    tx.set_value(SENT_KEY, sent)
+        return report
+
+    def _mailer(self) -> Mailer:
+        from .notify import CommandMailer, SmtpMailer
+
+        cfg = self.config
+        if cfg.mailhost:
+            return SmtpMailer(cfg.mailhost, cfg.mailport, cfg.mailtimeout)
+        if cfg.mailcommand:
+            return CommandMailer(cfg.mailcommand, cfg.mailtimeout)
+        raise ValidationError("set mailhost (SMTP) or mailcommand in igor.conf to notify users")
+
+    def _mail(
+        self, owner: str, reminders: list[Reminder], mailer: Mailer, now: datetime, dry_run: bool
+    ) -> MailResult:
+        """Compose and (unless dry_run) send one owner's mail; a failure is reported, not raised, so one
+        bad address does not keep the other owners from their reminders."""
+        from .notify import compose
+
+        to = f"{owner}@{self.config.domain}"
+        msg = compose(
+            owner,
+            reminders,
+            to=to,
+            sender=self.config.mailfrom,
+            now=now,
+            tz=self.config.tz,
+            naming=self.naming,
+        )
+        result = MailResult(to=to, reminders=tuple(reminders), text=msg.as_string())
+        if dry_run:
+            return result
+        try:
+            mailer.send(msg)
+        except IgorError as err:
+            result = replace(result, ok=False, error=str(err))
+        for r in reminders:
+            self.events.append(
+                self.clock.now(),
+                "notified",
+                by=self.caller.user,
+                id=r.res.id,
+                name=r.res.name,
+                to=to,
+                why=r.kind,
+                ok=result.ok,
+                error=result.error,
+            )
+        return result
+
+    @contextmanager
+    def _notify_lock(self) -> Iterator[bool]:
+        """True if this is the only notify run now: two overlapping runs must not mail the same reminder."""
+        import fcntl
+
+        try:
+            os.makedirs(self.config.statedir, exist_ok=True)
+            fd = os.open(os.path.join(self.config.statedir, "notify.lock"), os.O_RDWR | os.O_CREAT, 0o640)
+        except OSError:  # no state directory to lock in (an in-memory store): nothing else can run
+            yield True
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
 
     def _logfile(self) -> str:
         if not self.config.logfile:
