@@ -44,6 +44,8 @@ COMMANDS: dict[str, str] = {
     "history": "every logged event of a reservation: created, installed, extended, errors, deleted",
     "stats": "usage statistics over the last DAYS days, from the action log",
     "notify": "mail owners about reservations starting within the hour or ending soon (admins)",
+    "hosts": "a reservation's nodes with addresses and aliases NAME-0..: hosts, ssh-config, ansible, json",
+    "import-classic": "carry classic igor's reservations.json over (admins; a dry run without --apply)",
     "help": "help on igor and its commands",
     "version": "print igor's version",
 }
@@ -95,6 +97,22 @@ examples:
 Reminders: reservations starting within the hour, and reservations whose end is
 within one of notifyleadtimes (minutes). Mail goes to <owner>@<domain> through
 mailhost (SMTP) or mailcommand. igor-tick does this each run when notify is true.""",
+    "hosts": """\
+examples:
+  igor hosts demo                        /etc/hosts lines: IP  demo-0 kn3
+  igor hosts demo --format ssh-config >> ~/.ssh/config
+  igor hosts demo --format ansible > inventory.ini
+
+Aliases NAME-0 .. NAME-N follow node order and stay the same for the reservation's life.
+Addresses come from the hosts map in igor.conf; igor never looks nodes up in DNS here.""",
+    "import-classic": """\
+examples:
+  igor import-classic /srv/tftp/igor/reservations.json            what would be imported
+  igor import-classic /srv/tftp/igor/reservations.json --apply    import it
+
+Reservations that have not ended keep their name, owner, group, nodes, times, kernel
+arguments and boot files (classic igor's <sha1>-kernel/-initrd copies beside the file).
+Each one that cannot be carried over is listed with the reason.""",
     "history": "examples:\n  igor history demo\n  igor history demo --json",
     "stats": """\
 examples:
@@ -255,6 +273,23 @@ def _notify_arguments(p: _Parser) -> None:
     p.add_argument("--dry-run", "-dry-run", dest="dry_run", action="store_true", help="print, send nothing")
 
 
+def _hosts_arguments(p: _Parser) -> None:
+    p.add_argument("name", metavar="NAME", help="reservation name")
+    p.add_argument(
+        "-format",
+        "--format",
+        dest="format",
+        choices=("hosts", "ssh-config", "ansible", "json"),
+        default="hosts",
+        help="hosts (default), ssh-config, ansible or json",
+    )
+
+
+def _import_arguments(p: _Parser) -> None:
+    p.add_argument("path", metavar="PATH", help="classic igor's reservations.json")
+    p.add_argument("--apply", "-apply", dest="apply", action="store_true", help="write (default: dry run)")
+
+
 def _stats_arguments(p: _Parser) -> None:
     p.add_argument("-d", metavar="DAYS", type=_int("-d"), default=None, help="the last DAYS days (required)")
     p.add_argument("-v", action="store_true", help="each user's reservations too")
@@ -266,6 +301,8 @@ _ARGUMENTS: dict[str, Callable[[_Parser], None]] = {
     "history": _history_arguments,
     "stats": _stats_arguments,
     "notify": _notify_arguments,
+    "hosts": _hosts_arguments,
+    "import-classic": _import_arguments,
     "power": _power_arguments,
     "sync": _sync_arguments,
     "tick": _tick_arguments,
@@ -677,7 +714,57 @@ def cmd_notify(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def cmd_hosts(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
+    from .ops_output import render_inventory
+
+    out.write(render_inventory(ns.name, svc.inventory(ns.name), "json" if ns.json else ns.format))
+    return 0
+
+
+def cmd_import_classic(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
+    from .output import dump_json, nodes_text, reservation_json
+    from .timeparse import format_time_zone
+
+    items = svc.import_classic(ns.path, apply=ns.apply)
+    tz = svc.config.tz
+    if ns.json:
+        dump_json(
+            {
+                "applied": ns.apply,
+                "items": [
+                    {
+                        "classic_id": i.classic_id,
+                        "name": i.name,
+                        "action": i.action,
+                        "reasons": list(i.reasons),
+                        "reservation": reservation_json(i.reservation, tz) if i.reservation else None,
+                    }
+                    for i in items
+                ],
+            },
+            out,
+        )
+        return 0
+    if not ns.apply:
+        out.write("dry run: nothing is written; add --apply to import\n")
+    verb = "imported" if ns.apply else "import"
+    for i in items:
+        if i.action == "import" and i.reservation is not None:
+            r = i.reservation
+            line = (
+                f"{verb:<9}{r.name} (classic id {i.classic_id}): {r.owner}, "
+                f"{nodes_text(svc.naming, r.nodes)}, "
+                f"{format_time_zone(r.start, tz)} - {format_time_zone(r.end, tz)}"
+            )
+        else:
+            line = f"{'skipped' if ns.apply else 'skip':<9}{i.name} (classic id {i.classic_id})"
+        out.write(line + "".join(f"\n         - {why}" for why in i.reasons) + "\n")
+    return 0
+
+
 VERBS: dict[str, Callable[[IgorService, argparse.Namespace, IO[str]], int]] = {
+    "import-classic": cmd_import_classic,
+    "hosts": cmd_hosts,
     "notify": cmd_notify,
     "block": cmd_block,
     "unblock": cmd_unblock,

@@ -5,6 +5,7 @@ Kept apart from output.py (the hot `igor show` path) so neither file pays for th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import IO, TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from .timeparse import format_duration, format_input_time, format_time_zone
 if TYPE_CHECKING:
     from .hostlist import NodeNaming
     from .model import Block, Reservation
+    from .service import InventoryHost
     from .stats import Stats, UsageRecord
 
 
@@ -238,3 +240,34 @@ def conflicts_text(conflicts: Sequence[Reservation], naming: NodeNaming, tz: tzi
         f"on {nodes_text(naming, r.nodes)}"
         for r in conflicts
     ]
+
+
+# --------------------------------------------------------------------------------------- inventory
+
+INVENTORY_FORMATS = ("hosts", "ssh-config", "ansible", "json")
+
+
+def render_inventory(name: str, hosts: Sequence[InventoryHost], fmt: str) -> str:
+    """A reservation's nodes for /etc/hosts, ~/.ssh/config, an Ansible INI inventory or JSON.
+
+    Nodes without a configured address are given by name (hosts format: a comment), never resolved."""
+    if fmt == "json":
+        data = {
+            "name": name,
+            "hosts": [{"alias": h.alias, "node": h.node, "ip": h.ip, "mac": h.mac} for h in hosts],
+        }
+        return json.dumps(data, indent=2) + "\n"
+    lines: list[str] = []
+    if fmt == "hosts":
+        for h in hosts:
+            lines.append(
+                f"{h.ip}\t{h.alias} {h.node}" if h.ip else f"# {h.alias} {h.node}: no address in igor.conf"
+            )
+    elif fmt == "ssh-config":
+        for h in hosts:
+            lines += [f"Host {h.alias}", f"    HostName {h.ip or h.node}", ""]
+        lines = lines[:-1]
+    else:  # ansible
+        lines.append(f"[{name}]")
+        lines += [f"{h.alias} ansible_host={h.ip or h.node} igor_node={h.node}" for h in hosts]
+    return "".join(line + "\n" for line in lines)

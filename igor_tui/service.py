@@ -102,6 +102,27 @@ class BlockResult:
 
 
 @dataclass(frozen=True, slots=True)
+class InventoryHost:
+    """`igor hosts`: one node of a reservation, its stable alias and its configured addresses."""
+
+    alias: str
+    node: str
+    ip: str = ""
+    mac: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportItem:
+    """`igor import-classic`: one classic reservation, whether it is (or would be) imported, and why not."""
+
+    classic_id: str
+    name: str
+    action: str  # "import" or "skip"
+    reasons: tuple[str, ...] = ()
+    reservation: Reservation | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MailResult:
     """One owner's reminder mail: to whom, about what, the text, and whether it went out."""
 
@@ -763,6 +784,155 @@ class IgorService:
             yield True
         finally:
             os.close(fd)
+
+    def inventory(self, name: str) -> list[InventoryHost]:
+        """A reservation's nodes with stable aliases NAME-0 .. NAME-N (in node order) and the addresses the
+        `hosts` map gives. igor never resolves names here: a node without a configured address is listed by
+        its name, for the user's own resolver (and so no command ever waits on DNS)."""
+        res = self.get(name)
+        return [
+            InventoryHost(
+                alias=f"{res.name}-{i}",
+                node=node,
+                ip=(addr.ip if (addr := self.config.hosts.get(node)) else ""),
+                mac=addr.mac if addr else "",
+            )
+            for i, node in enumerate(res.nodes)
+        ]
+
+    def import_classic(self, path: str, *, apply: bool = False) -> list[ImportItem]:
+        """Carry classic igor's reservations.json over (admins: it reads a file as the igor user).
+
+        Reservations that have not ended are imported with the same name, owner, group, nodes, times and
+        boot files (classic igor's SHA-1 named copies beside the file, checked); anything that cannot be
+        carried over is reported with the reason. Without `apply` nothing is written (a dry run). igor-tick
+        then installs the active ones itself; classic igor's PXE files and VLANs are not taken over."""
+        from .classic import find_copy, parse_classic
+
+        self._require_admin("import reservations")
+        entries = parse_classic(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        now = self.now()
+        view = self.view()
+        taken = [r for r in view.reservations if not r.has_ended(now)]
+        items: list[ImportItem] = []
+        for entry in entries:
+            label = entry.name or f"id {entry.id}"
+            reasons = list(entry.problems)
+            notes = list(entry.notes)
+            nodes: tuple[str, ...] = ()
+            kernel = initrd = ""
+            if not reasons:
+                assert entry.start is not None and entry.end is not None
+                if entry.end <= now:
+                    reasons.append(f"it ended {format_time_zone(entry.end, self.config.tz)}")
+                try:
+                    self._check_name(entry.name)
+                    nodes = tuple(
+                        sorted({self.naming.canonical(h) for h in entry.hosts}, key=self.nodes.index)
+                    )
+                except ValidationError as err:
+                    reasons.append(str(err))
+                if entry.profile:
+                    if not self.config.usecobbler:
+                        reasons.append(f"it boots Cobbler profile {entry.profile}, but usecobbler is off")
+                else:
+                    for what, digest, original in (
+                        ("kernel", entry.kernel_hash, entry.kernel),
+                        ("initrd", entry.initrd_hash, entry.initrd),
+                    ):
+                        found = find_copy(directory, digest, what, original)
+                        if not found:
+                            reasons.append(
+                                f"its {what} ({digest or 'no hash'}-{what}) is neither beside {path} nor at "
+                                f"{original or 'its original path'} with the same SHA-1"
+                            )
+                        elif what == "kernel":
+                            kernel = found
+                        else:
+                            initrd = found
+            if reasons:
+                items.append(ImportItem(entry.id, label, "skip", tuple(reasons + notes)))
+                continue
+            assert entry.start is not None and entry.end is not None
+            start = floor_minute(entry.start)
+            end = floor_minute(entry.end) + (
+                timedelta(minutes=1) if entry.end.second or entry.end.microsecond else timedelta(0)
+            )
+            if (start, end) != (entry.start, entry.end):
+                notes.append("times rounded to whole minutes")
+            res = Reservation(
+                id=0,
+                name=entry.name,
+                owner=entry.owner,
+                start=start,
+                end=end,
+                nodes=nodes,
+                group=entry.group,
+                kernel=kernel,
+                initrd=initrd,
+                profile=entry.profile,
+                kernel_args=entry.kernel_args,
+                created=now,
+            )
+            clash = next(
+                (
+                    r
+                    for r in taken
+                    if r.name == res.name or (set(r.nodes) & set(nodes) and r.overlaps(start, end))
+                ),
+                None,
+            )
+            if clash is not None:
+                why = "its name is taken" if clash.name == res.name else "its nodes are booked then"
+                items.append(
+                    ImportItem(entry.id, label, "skip", (f"{why} by {clash.name} ({clash.owner})", *notes))
+                )
+                continue
+            taken.append(res)
+            items.append(ImportItem(entry.id, label, "import", tuple(notes), res))
+        if apply and any(i.action == "import" for i in items):
+            self._apply_import(items, now)
+        return items
+
+    def _apply_import(self, items: list[ImportItem], now: datetime) -> None:
+        """Copy the boot files (outside the lock), then store every import in one transaction, checking the
+        plan again against what the store holds by then."""
+        with self._copies_collected_on_failure():
+            planned: list[tuple[int, Reservation]] = []
+            for i, item in enumerate(items):
+                if item.action == "import" and item.reservation is not None:
+                    res = item.reservation
+                    if res.kernel:
+                        res = replace(
+                            res,
+                            kernel_hash=self.content.add(res.kernel, "kernel"),
+                            initrd_hash=self.content.add(res.initrd, "initrd"),
+                        )
+                    planned.append((i, res))
+            with self.store.transaction() as tx:
+                live = self._housekeep(tx, now)
+                for i, res in planned:
+                    clash = next(
+                        (
+                            r
+                            for r in live
+                            if r.name == res.name
+                            or (set(r.nodes) & set(res.nodes) and r.overlaps(res.start, res.end))
+                        ),
+                        None,
+                    )
+                    if clash is not None:
+                        items[i] = replace(
+                            items[i], action="skip", reasons=(f"{clash.name} took its place meanwhile",)
+                        )
+                        continue
+                    stored = tx.add_reservation(res)
+                    live.append(stored)
+                    items[i] = replace(items[i], reservation=stored)
+        for item in items:
+            if item.action == "import" and item.reservation is not None:
+                self._log("imported", item.reservation, classic_id=item.classic_id)
 
     def _logfile(self) -> str:
         if not self.config.logfile:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -366,3 +366,157 @@ def test_stats_counts_what_igor_itself_logged(ops: Cluster) -> None:
     ok(ops.run("del", "gone", user="bob"))
     data = json.loads(ok(ops.run("stats", "-d", "1", "--json")))
     assert (data["users"], data["nodes"], data["reservations"], data["extensions"]) == (1, 3, 1, 1)
+
+
+# -------------------------------------------------------------------------------------- inventory
+
+
+def test_hosts_exports_aliases_and_configured_addresses(make_cluster: ClusterFactory) -> None:
+    c = make_cluster(
+        hosts={"kn3": {"ip": "127.0.3.3", "mac": "52:54:00:00:03:03"}, "kn4": {"ip": "127.0.3.4"}}
+    )
+    _sub(c, "demo", "kn[3-5]")
+    assert ok(c.run("hosts", "demo", user="bob")) == (
+        "127.0.3.3\tdemo-0 kn3\n127.0.3.4\tdemo-1 kn4\n# demo-2 kn5: no address in igor.conf\n"
+    )
+    assert ok(c.run("hosts", "demo", "--format", "ssh-config")) == (
+        "Host demo-0\n    HostName 127.0.3.3\n\nHost demo-1\n    HostName 127.0.3.4\n\n"
+        "Host demo-2\n    HostName kn5\n"
+    )
+    assert ok(c.run("hosts", "demo", "-format", "ansible")) == (
+        "[demo]\n"
+        "demo-0 ansible_host=127.0.3.3 igor_node=kn3\n"
+        "demo-1 ansible_host=127.0.3.4 igor_node=kn4\n"
+        "demo-2 ansible_host=kn5 igor_node=kn5\n"
+    )
+    data = json.loads(ok(c.run("hosts", "demo", "--format", "json")))
+    assert data == json.loads(ok(c.run("hosts", "demo", "--json")))
+    assert data == {
+        "name": "demo",
+        "hosts": [
+            {"alias": "demo-0", "node": "kn3", "ip": "127.0.3.3", "mac": "52:54:00:00:03:03"},
+            {"alias": "demo-1", "node": "kn4", "ip": "127.0.3.4", "mac": ""},
+            {"alias": "demo-2", "node": "kn5", "ip": "", "mac": ""},
+        ],
+    }
+
+
+def test_hosts_refusals(cluster: Cluster) -> None:
+    error(cluster.run("hosts", "nope"), 1, "no reservation named nope")
+    error(
+        cluster.run("hosts", "x", "--format", "yaml"),
+        2,
+        "argument -format/--format: invalid choice: 'yaml' (choose from 'hosts', 'ssh-config', 'ansible', "
+        "'json') (see 'igor hosts -h')",
+    )
+    error(cluster.run("hosts"), 2, "the following arguments are required: NAME (see 'igor hosts -h')")
+
+
+# ------------------------------------------------------------------------------------ classic import
+
+
+def _classic_file(c: Cluster, now: datetime) -> tuple[Path, dict[str, Any]]:
+    """A classic igor state directory: reservations.json (one active, one future, one expired, one whose
+    kernel copy is gone) and the SHA-1 named copies beside it, times in RFC 3339 with nanoseconds."""
+    import hashlib
+
+    state = c.root / "classic-igor"
+    state.mkdir()
+    kernel, initrd = b"classic kernel\n", b"classic initrd\n"
+    k_sha, i_sha = hashlib.sha1(kernel).hexdigest(), hashlib.sha1(initrd).hexdigest()
+    (state / f"{k_sha}-kernel").write_bytes(kernel)
+    (state / f"{i_sha}-initrd").write_bytes(initrd)
+
+    def entry(
+        rid: int, name: str, owner: str, start: datetime, hours: int, hosts: list[str], **kw: Any
+    ) -> Any:
+        end = start + timedelta(hours=hours)
+        return {
+            "ID": rid, "Name": name, "Owner": owner, "Group": "", "GroupID": "",
+            "Start": start.astimezone(timezone(timedelta(hours=-7))).isoformat().replace("+00:00", "Z"),
+            "End": end.strftime("%Y-%m-%dT%H:%M:%S.000000000Z"),
+            "Duration": hours * 3600 * 10**9, "Hosts": hosts, "PXENames": None, "CobblerProfile": "",
+            "KernelArgs": "console=ttyS0", "Kernel": "/home/x/vmlinuz", "Initrd": "/home/x/initrd.img",
+            "KernelHash": k_sha, "InitrdHash": i_sha, "Vlan": 1000, "Installed": True, "InstallError": "",
+            **kw,
+        }  # fmt: skip
+
+    data = {
+        "5673568784021613103": entry(5673568784021613103, "active", "alice", now - timedelta(hours=1), 3,
+                                     ["kn1", "kn2", "kn3"]),
+        "17": entry(17, "future", "bob", now + timedelta(days=1), 2, ["kn7"], Installed=False),
+        "23": entry(23, "expired", "carol", now - timedelta(days=2), 4, ["kn4"]),
+        "42": entry(42, "nokernel", "dave", now + timedelta(hours=5), 1, ["kn9"], KernelHash="0" * 40),
+    }  # fmt: skip
+    path = state / "reservations.json"
+    path.write_text(json.dumps(data, separators=(",", ":")) + "\n")
+    return path, data
+
+
+def test_import_classic_dry_run_then_apply(ops: Cluster) -> None:
+    now = floor_minute(datetime.now(UTC))
+    path, data = _classic_file(ops, now)
+    dry = ok(ops.run("import-classic", str(path), user="ops"))
+    lines = dry.splitlines()
+    assert lines[0] == "dry run: nothing is written; add --apply to import"
+    # In start order: the expired one, the active one, the one without its kernel, the future one.
+    assert lines[1] == "skip     expired (classic id 23)"
+    assert lines[2].startswith("         - it ended ")
+    assert lines[3].startswith("import   active (classic id 5673568784021613103): alice, kn[1-3], ")
+    assert lines[4] == "skip     nokernel (classic id 42)"
+    assert "its kernel (" + "0" * 40 + "-kernel) is neither beside" in lines[5]
+    assert lines[6].startswith("import   future (classic id 17): bob, kn7, ")
+    assert len(lines) == 7
+    assert json.loads(ok(ops.run("show", "--json")))["reservations"] == []  # nothing written
+
+    out = json.loads(ok(ops.run("import-classic", str(path), "--apply", "--json", user="ops")))
+    assert out["applied"] is True
+    imported = {i["name"]: i["reservation"] for i in out["items"] if i["action"] == "import"}
+    assert sorted(imported) == ["active", "future"]
+    shown = {r["name"]: r for r in json.loads(ok(ops.run("show", "--json")))["reservations"]}
+    assert sorted(shown) == ["active", "future"]
+    for name in ("active", "future"):
+        classic = next(v for v in data.values() if v["Name"] == name)
+        res = shown[name]
+        assert res["owner"] == classic["Owner"]
+        assert res["nodes"] == classic["Hosts"]
+        assert datetime.fromisoformat(res["start"]) == datetime.fromisoformat(classic["Start"])
+        assert datetime.fromisoformat(res["end"]) == datetime.fromisoformat(
+            classic["End"].replace(".000000000", "")
+        )
+        assert res["kernel_args"] == "console=ttyS0"
+        assert res["installed"] is False  # igor-tick installs it on its next run
+    assert shown["active"]["active"] is True
+    assert len(ops.content_files()) == 2  # the kernel and initrd, copied once (sha256-named)
+    assert [e["event"] for e in ops.log_events()] == ["imported", "imported"]
+    # Importing again carries nothing over twice.
+    again = json.loads(ok(ops.run("import-classic", str(path), "--apply", "--json", user="ops")))
+    assert [i["action"] for i in again["items"]] == ["skip"] * 4
+    assert "its name is taken by active (alice)" in again["items"][1]["reasons"]
+
+
+def test_import_classic_refusals(ops: Cluster) -> None:
+    now = floor_minute(datetime.now(UTC))
+    path, _ = _classic_file(ops, now)
+    error(ops.run("import-classic", str(path)), 1, "only admins may import reservations")
+    error(ops.run("import-classic", str(ops.root / "missing.json"), user="ops"), 1,
+          f"cannot read {ops.root / 'missing.json'}: No such file or directory")  # fmt: skip
+    bad = ops.file("bad.json", b"[1, 2]")
+    error(
+        ops.run("import-classic", str(bad), user="ops"),
+        1,
+        f"{bad} is not classic igor's reservations.json: expected a JSON object of reservations",
+    )
+    broken = ops.file("broken.json", b"{not json")
+    error(
+        ops.run("import-classic", str(broken), user="ops"),
+        1,
+        "is not classic igor's reservations.json",
+        exact=False,
+    )
+    error(ops.run("import-classic", user="ops"), 2, "the following arguments are required: PATH", exact=False)
+    empty = ops.file("empty.json", b"")
+    assert (
+        ok(ops.run("import-classic", str(empty), user="ops"))
+        == "dry run: nothing is written; add --apply to import\n"
+    )
