@@ -28,7 +28,7 @@ HIGHEST_VLAN = 4094
 MAX_NODES = 100_000
 SUPPORTED_NETWORKS = ("", "arista")
 
-_Kind = Literal["str", "int", "bool", "node_map", "hosts", "admins", "object"]
+_Kind = Literal["str", "int", "bool", "node_map", "hosts", "admins", "object", "list"]
 
 # Every accepted key (lower case), its JSON kind and what a valid value looks like; the descriptions end
 # up in problem messages, so they are written for the admin who has to fix the file.
@@ -93,6 +93,14 @@ _KEYS: dict[str, tuple[_Kind, str]] = {
     "livenessport": ("int", "the TCP port probed for liveness (default 22)"),
     "livenesstimeout": ("int", "milliseconds to wait for a node to answer, at least 1 (default 500)"),
     "dnsdomain": ("str", "a domain appended to node names for DNS lookups, or ''"),
+    # igor notify (and igor-tick with notify: true)
+    "notify": ("bool", "whether igor-tick mails reminders to owners each run (default false)"),
+    "notifyleadtimes": ("list", "a list of minutes before a reservation's end to remind its owner"),
+    "mailhost": ("str", "the SMTP server to send reminders through, or '' to use mailcommand"),
+    "mailport": ("int", "the SMTP port of mailhost (default 25)"),
+    "mailcommand": ("list", "a sendmail-style argv list, e.g. ['/usr/sbin/sendmail', '-t'], or [] for none"),
+    "mailfrom": ("str", "the sender address of reminders (default igor@<domain>)"),
+    "mailtimeout": ("int", "seconds to wait for the mail server or command, at least 1 (default 30)"),
 }
 _HOST_KEYS: dict[str, tuple[_Kind, str]] = {
     "ip": ("str", "an IPv4 address such as '10.0.0.1'"),
@@ -106,6 +114,7 @@ _KIND_WORDS: dict[_Kind, str] = {
     "hosts": "an object",
     "admins": "a list",
     "object": "an object",
+    "list": "a list",
 }
 _SECRET_KEYS = frozenset({"networkpassword", "powersshpassword", "cobblerpassword"})
 _NON_NEGATIVE = (
@@ -191,6 +200,13 @@ class Config:
     livenessport: int = 22
     livenesstimeout: int = 500
     dnsdomain: str = ""
+    notify: bool = False
+    notifyleadtimes: tuple[int, ...] = (1440, 60)
+    mailhost: str = ""
+    mailport: int = 25
+    mailcommand: tuple[str, ...] = ()
+    mailfrom: str = ""
+    mailtimeout: int = 30
 
     @property
     def naming(self) -> NodeNaming:
@@ -311,7 +327,7 @@ def _kind_ok(kind: _Kind, value: object) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "bool":
         return isinstance(value, bool)
-    if kind == "admins":
+    if kind in ("admins", "list"):
         return isinstance(value, list | tuple)
     return isinstance(value, Mapping)
 
@@ -644,6 +660,7 @@ def _parse(data: object, *, path: str, file_mode: int | None, problems: list[str
                 )
 
     tick = _tick_settings(sec)
+    mail = _notify_settings(sec)
 
     # New igor-tui keys.
     hosts = _hosts(sec, naming, problems)
@@ -716,6 +733,7 @@ def _parse(data: object, *, path: str, file_mode: int | None, problems: list[str
         admins=admins,
         timezone=timezone,
         **tick,
+        **mail,
     )
 
 
@@ -758,6 +776,59 @@ def _tick_settings(sec: _Section) -> dict[str, Any]:
                 sec.add(f"{key}: missing, but power is 'ssh'; expected {_KEYS[key][1]}")
         if not (out["powersshpassword"] or out["powersshkey"]):
             sec.add("powersshpassword/powersshkey: power is 'ssh' but neither a password nor a key is given")
+    return out
+
+
+def _notify_settings(sec: _Section) -> dict[str, Any]:
+    """`igor notify`'s lead times and mail transport: SMTP to mailhost, or a sendmail-style argv."""
+    out: dict[str, Any] = {"notify": sec.flag("notify"), "mailhost": sec.text("mailhost")}
+    for key, (default, low, high) in {"mailport": (25, 1, 65535), "mailtimeout": (30, 1, 600)}.items():
+        number = sec.number(key, default)
+        if not low <= number <= high:
+            _add_bad(sec, key, number, f"is out of range; expected {_KEYS[key][1]} ({low} to {high})")
+        out[key] = number
+    leads: list[int] = []
+    raw = sec.values.get("notifyleadtimes")
+    if sec.given("notifyleadtimes") and isinstance(raw, list | tuple):
+        for i, lead in enumerate(raw):
+            where = f"{sec.name('notifyleadtimes')}[{i}]"
+            if not isinstance(lead, int) or isinstance(lead, bool) or lead <= 0:
+                sec.add(f"{where}: expected a positive number of minutes, got {lead!r} ({_json_type(lead)})")
+            elif lead in leads:
+                sec.add(f"{where}: {lead} is listed twice")
+            else:
+                leads.append(lead)
+        out["notifyleadtimes"] = tuple(sorted(leads, reverse=True))
+    elif sec.number("expirationleadtime") > 0:  # classic igor's single lead time
+        out["notifyleadtimes"] = (sec.number("expirationleadtime"),)
+    argv: list[str] = []
+    raw = sec.values.get("mailcommand")
+    if sec.given("mailcommand") and isinstance(raw, list | tuple):
+        for i, word in enumerate(raw):
+            if not isinstance(word, str) or not word or not word.isprintable():
+                where = f"{sec.name('mailcommand')}[{i}]"
+                sec.add(
+                    f"{where}: expected a non-empty word of the command, got {word!r} ({_json_type(word)})"
+                )
+                sec.bad.add("mailcommand")
+            else:
+                argv.append(word)
+        if argv and not os.path.isabs(argv[0]):
+            _add_bad(sec, "mailcommand", raw, "must start with the command's absolute path (no PATH lookup)")
+    out["mailcommand"] = tuple(argv)
+    domain = sec.text("domain")
+    out["mailfrom"] = sec.text("mailfrom") or (f"igor@{domain}" if domain else "")
+    if out["mailhost"] and argv:
+        sec.add("mailhost/mailcommand: both are set; give one way to send mail")
+    if out["notify"]:
+        if not domain and sec.ok("domain"):
+            sec.add(
+                "domain: missing, but notify is true; expected the users' mail domain, e.g. 'example.com'"
+            )
+        if not out["mailhost"] and not argv and sec.ok("mailhost", "mailcommand"):
+            sec.add(
+                "mailhost/mailcommand: notify is true but neither an SMTP server nor a mail command is given"
+            )
     return out
 
 

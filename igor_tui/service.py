@@ -12,9 +12,9 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock, SystemClock
 from .errors import (
@@ -28,7 +28,7 @@ from .errors import (
 )
 from .eventlog import EventLog
 from .identity import Caller, SystemDirectory, UserDirectory, caller_name, resolve_caller, service_uids
-from .model import ClusterView, NodeState, Request, Reservation, Slot, floor_minute
+from .model import Block, ClusterView, NodeState, Request, Reservation, Slot, floor_minute
 from .timeparse import format_duration, format_time_zone, parse_duration, parse_start
 
 # The scheduler and the content store (hashlib, tempfile) are imported by the methods that use them:
@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from .backends.base import Backends, PowerAction
     from .config import Config
     from .content import ContentStore
+    from .notify import Mailer, Reminder
     from .scheduler import ExtensionRoom
+    from .stats import Stats
     from .store import ReservationStore, Transaction
     from .tick import TickReport
 
@@ -89,6 +91,58 @@ class PortDiff:
     expected: int | None
     actual: int | None
     reservation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockResult:
+    """`igor block`: the stored block and the reservations that already overlap it (left untouched)."""
+
+    block: Block
+    conflicts: tuple[Reservation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryHost:
+    """`igor hosts`: one node of a reservation, its stable alias and its configured addresses."""
+
+    alias: str
+    node: str
+    ip: str = ""
+    mac: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportItem:
+    """`igor import-classic`: one classic reservation, whether it is (or would be) imported, and why not."""
+
+    classic_id: str
+    name: str
+    action: str  # "import" or "skip"
+    reasons: tuple[str, ...] = ()
+    reservation: Reservation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MailResult:
+    """One owner's reminder mail: to whom, about what, the text, and whether it went out."""
+
+    to: str
+    reminders: tuple[Reminder, ...]
+    text: str
+    ok: bool = True
+    error: str = ""
+
+
+@dataclass
+class NotifyReport:
+    """What `notify` did: one entry per owner mailed (or, with dry_run, that would be)."""
+
+    dry_run: bool = False
+    mails: list[MailResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for m in self.mails if not m.ok)
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,7 +515,19 @@ class IgorService:
             lock_path=os.path.join(cfg.statedir, "tick.lock"),
             last_path=os.path.join(cfg.statedir, "tick.last"),
         )
-        return ticker.run(dry_run=dry_run, probe=probe)
+        report = ticker.run(dry_run=dry_run, probe=probe)
+        if cfg.notify and not dry_run:
+            try:
+                mails = self.notify().mails
+            except IgorError as err:
+                report.mail_errors.append(str(err))
+            else:
+                for m in mails:
+                    names = ", ".join(r.res.name for r in m.reminders)
+                    (report.mailed if m.ok else report.mail_errors).append(
+                        f"{m.to}: {names}" if m.ok else m.error
+                    )
+        return report
 
     def power(self, action: str, *, name: str = "", nodes: str = "", force: bool = False) -> tuple[str, ...]:
         """Power a reservation's nodes, or listed nodes that are all in reservations the caller may write.
@@ -502,11 +568,19 @@ class IgorService:
                 "power is not configured: set poweroncommand and poweroffcommand in igor.conf"
             )
         power_action: PowerAction = "on" if action == "on" else "off" if action == "off" else "cycle"
+        held_by = sorted(
+            {r.name for r in view.reservations if r.is_active(view.now) and set(r.nodes) & set(targets)}
+        )
         try:
             backend.power(targets, power_action)
         finally:
             self.events.append(
-                self.clock.now(), "power", by=self.caller.user, action=action, nodes=self._nodes_text(targets)
+                self.clock.now(),
+                "power",
+                by=self.caller.user,
+                action=action,
+                nodes=self._nodes_text(targets),
+                reservations=held_by,  # so `igor history NAME` finds it
             )
         return targets
 
@@ -548,6 +622,391 @@ class IgorService:
                 switch.set_vlan(group, vlan)
             self.events.append(self.clock.now(), "sync", by=self.caller.user, repaired=len(diffs))
         return diffs
+
+    # ------------------------------------------------------------------------- operations (issue 6)
+
+    def block(self, nodes: str, *, reason: str, start: str = "", duration: str = "") -> BlockResult:
+        """Take nodes out of service for maintenance (admins). The scheduler never places anything on them
+        inside the window; reservations that already overlap it are returned so the admin can act on them
+        (they are not silently broken). Without a duration the block lasts until `unblock`."""
+        self._require_admin("block nodes")
+        reason = reason.strip()
+        if not reason:
+            raise ValidationError("give a reason for the block (--reason TEXT): users see it in igor show")
+        self._check_kernel_args(reason)  # one line of printable text, like kernel arguments
+        names = self.naming.expand(nodes)
+        now = self.now()
+        begin = parse_start(start, now, self.config.tz) if start else now
+        end: datetime | None = None
+        if duration:
+            end = begin + timedelta(minutes=self._duration(duration))
+            if end <= now:
+                raise ValidationError(
+                    f"a block from {format_time_zone(begin, self.config.tz)} for {duration} would already "
+                    "have ended"
+                )
+        with self.store.transaction() as tx:
+            live = self._housekeep(tx, now)
+            block = tx.add_block(
+                Block(id=0, nodes=names, start=begin, end=end, reason=reason, by=self.caller.user)
+            )
+        wanted = set(names)
+        conflicts = tuple(
+            r
+            for r in live
+            if not r.has_ended(now) and block.overlaps(r.start, r.end) and wanted.intersection(r.nodes)
+        )
+        self.events.append(
+            self.clock.now(),
+            "blocked",
+            by=self.caller.user,
+            block=block.id,
+            nodes=self._nodes_text(names),
+            start=begin.isoformat(),
+            end=end.isoformat() if end else None,
+            reason=reason,
+            overlapping=[r.name for r in conflicts],
+        )
+        return BlockResult(block=block, conflicts=conflicts)
+
+    def unblock(self, nodes: str) -> list[Block]:
+        """Return nodes to service (admins): they leave every block that holds them; a block covering
+        other nodes too keeps those. Returns the blocks as they were before."""
+        self._require_admin("unblock nodes")
+        names = set(self.naming.expand(nodes))
+        touched: list[Block] = []
+        with self.store.transaction() as tx:
+            for block in tx.blocks():
+                if not names.intersection(block.nodes):
+                    continue
+                touched.append(block)
+                tx.remove_block(block.id)
+                rest = tuple(n for n in block.nodes if n not in names)
+                if rest:
+                    tx.add_block(replace(block, id=0, nodes=rest))
+        if not touched:
+            raise NotFound(f"{self._nodes_text(tuple(n for n in self.nodes if n in names))} is not blocked")
+        self.events.append(
+            self.clock.now(),
+            "unblocked",
+            by=self.caller.user,
+            nodes=self._nodes_text(tuple(n for n in self.nodes if n in names)),
+            blocks=[b.id for b in touched],
+        )
+        return touched
+
+    def current_blocks(self) -> list[Block]:
+        """Blocks that are in force now or later (ended ones only linger until the next unblock)."""
+        now = self.now()
+        return [b for b in self.store.snapshot().blocks if b.end is None or b.end > now]
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """Every logged event of reservations called `name` (names are reused, so ids tell them apart):
+        created, extended, edited, powered, each igor-tick step with its error, deleted or expired."""
+        from .stats import read_events
+
+        path = self._logfile()
+        found: list[dict[str, Any]] = []
+        try:
+            for ev in read_events(path):
+                if ev.get("name") == name or name in (ev.get("reservations") or ()):
+                    found.append(ev)
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            raise ValidationError(f"cannot read log {path}: {err.strerror}") from None
+        if not found:
+            raise NotFound(f"no events for a reservation named {name} in {path}")
+        return found
+
+    def stats(self, days: int) -> Stats:
+        """Usage over the last `days` days from the action log (anyone may ask, as in classic igor)."""
+        from .stats import collect_usage, compute_stats, read_events
+
+        if days <= 0:
+            raise ValidationError(f"-d wants a positive number of days, got {days}")
+        if days > 36500:
+            raise ValidationError(f"-d {days} is more than 100 years")
+        path = self._logfile()
+        try:
+            records = collect_usage(read_events(path))
+        except FileNotFoundError:
+            records = {}
+        except OSError as err:
+            raise ValidationError(f"cannot read log {path}: {err.strerror}") from None
+
+        def expand(text: str) -> tuple[str, ...]:
+            try:
+                return self.naming.expand(text)
+            except ValidationError:  # nodes the config no longer has: count them by their logged names
+                return tuple(n for n in text.split(",") if n)
+
+        return compute_stats(records.values(), self.now(), days, expand)
+
+    def notify(self, *, dry_run: bool = False) -> NotifyReport:
+        """Mail owners about reservations starting within the hour or reaching a lead time before their end
+        (admins; igor-tick runs it each minute with `notify: true`). Each reminder is sent once: it is
+        recorded in the store after its mail went out, and a failed mail is due again next run. No mail
+        is sent while the store lock is held."""
+        from .notify import SENT_KEY, due_reminders
+
+        self._require_admin("notify users")
+        cfg = self.config
+        if not cfg.domain:
+            raise ValidationError("set domain in igor.conf to notify users (mail goes to <owner>@<domain>)")
+        mailer = self._mailer()
+        now = self.now()
+        report = NotifyReport(dry_run=dry_run)
+        with self._notify_lock() as alone:
+            if not alone:  # another notify (an overlapping igor-tick) is already mailing
+                return report
+            with self.store.transaction() as tx:
+                live = [r for r in tx.reservations() if not r.has_ended(now)]
+                sent: dict[str, str] = tx.get_value(SENT_KEY) or {}
+                ids = {str(r.id) for r in live}
+                kept = {k: v for k, v in sent.items() if k.split(":")[1] in ids}
+                if kept != sent and not dry_run:  # forget reminders of reservations that are gone
+                    tx.set_value(SENT_KEY, kept)
+            due = due_reminders(now, live, cfg.notifyleadtimes, kept)
+            by_owner: dict[str, list[Reminder]] = {}
+            for reminder in due:
+                by_owner.setdefault(reminder.res.owner, []).append(reminder)
+            for owner, reminders in sorted(by_owner.items()):
+                report.mails.append(self._mail(owner, reminders, mailer, now, dry_run))
+            delivered = [k for m in report.mails if m.ok and not dry_run for r in m.reminders for k in r.keys]
+            if delivered:
+                with self.store.transaction() as tx:
+                    sent = tx.get_value(SENT_KEY) or {}
+                    sent.update(dict.fromkeys(delivered, now.isoformat()))
+                    tx.set_value(SENT_KEY, sent)
+        return report
+
+    def _mailer(self) -> Mailer:
+        from .notify import CommandMailer, SmtpMailer
+
+        cfg = self.config
+        if cfg.mailhost:
+            return SmtpMailer(cfg.mailhost, cfg.mailport, cfg.mailtimeout)
+        if cfg.mailcommand:
+            return CommandMailer(cfg.mailcommand, cfg.mailtimeout)
+        raise ValidationError("set mailhost (SMTP) or mailcommand in igor.conf to notify users")
+
+    def _mail(
+        self, owner: str, reminders: list[Reminder], mailer: Mailer, now: datetime, dry_run: bool
+    ) -> MailResult:
+        """Compose and (unless dry_run) send one owner's mail; a failure is reported, not raised, so one
+        bad address does not keep the other owners from their reminders."""
+        from .notify import compose
+
+        to = f"{owner}@{self.config.domain}"
+        msg = compose(
+            owner,
+            reminders,
+            to=to,
+            sender=self.config.mailfrom,
+            now=now,
+            tz=self.config.tz,
+            naming=self.naming,
+        )
+        result = MailResult(to=to, reminders=tuple(reminders), text=msg.as_string())
+        if dry_run:
+            return result
+        try:
+            mailer.send(msg)
+        except IgorError as err:
+            result = replace(result, ok=False, error=str(err))
+        for r in reminders:
+            self.events.append(
+                self.clock.now(),
+                "notified",
+                by=self.caller.user,
+                id=r.res.id,
+                name=r.res.name,
+                to=to,
+                why=r.kind,
+                ok=result.ok,
+                error=result.error,
+            )
+        return result
+
+    @contextmanager
+    def _notify_lock(self) -> Iterator[bool]:
+        """True if this is the only notify run now: two overlapping runs must not mail the same reminder."""
+        import fcntl
+
+        try:
+            os.makedirs(self.config.statedir, exist_ok=True)
+            fd = os.open(os.path.join(self.config.statedir, "notify.lock"), os.O_RDWR | os.O_CREAT, 0o640)
+        except OSError:  # no state directory to lock in (an in-memory store): nothing else can run
+            yield True
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def inventory(self, name: str) -> list[InventoryHost]:
+        """A reservation's nodes with stable aliases NAME-0 .. NAME-N (in node order) and the addresses the
+        `hosts` map gives. igor never resolves names here: a node without a configured address is listed by
+        its name, for the user's own resolver (and so no command ever waits on DNS)."""
+        res = self.get(name)
+        return [
+            InventoryHost(
+                alias=f"{res.name}-{i}",
+                node=node,
+                ip=(addr.ip if (addr := self.config.hosts.get(node)) else ""),
+                mac=addr.mac if addr else "",
+            )
+            for i, node in enumerate(res.nodes)
+        ]
+
+    def import_classic(self, path: str, *, apply: bool = False) -> list[ImportItem]:
+        """Carry classic igor's reservations.json over (admins: it reads a file as the igor user).
+
+        Reservations that have not ended are imported with the same name, owner, group, nodes, times and
+        boot files (classic igor's SHA-1 named copies beside the file, checked); anything that cannot be
+        carried over is reported with the reason. Without `apply` nothing is written (a dry run). igor-tick
+        then installs the active ones itself; classic igor's PXE files and VLANs are not taken over."""
+        from .classic import find_copy, parse_classic
+
+        self._require_admin("import reservations")
+        entries = parse_classic(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        now = self.now()
+        view = self.view()
+        taken = [r for r in view.reservations if not r.has_ended(now)]
+        items: list[ImportItem] = []
+        for entry in entries:
+            label = entry.name or f"id {entry.id}"
+            reasons = list(entry.problems)
+            notes = list(entry.notes)
+            nodes: tuple[str, ...] = ()
+            kernel = initrd = ""
+            if not reasons:
+                assert entry.start is not None and entry.end is not None
+                if entry.end <= now:
+                    reasons.append(f"it ended {format_time_zone(entry.end, self.config.tz)}")
+                try:
+                    self._check_name(entry.name)
+                    nodes = tuple(
+                        sorted({self.naming.canonical(h) for h in entry.hosts}, key=self.nodes.index)
+                    )
+                except ValidationError as err:
+                    reasons.append(str(err))
+                if entry.profile:
+                    if not self.config.usecobbler:
+                        reasons.append(f"it boots Cobbler profile {entry.profile}, but usecobbler is off")
+                else:
+                    for what, digest, original in (
+                        ("kernel", entry.kernel_hash, entry.kernel),
+                        ("initrd", entry.initrd_hash, entry.initrd),
+                    ):
+                        found = find_copy(directory, digest, what, original)
+                        if not found:
+                            reasons.append(
+                                f"its {what} ({digest or 'no hash'}-{what}) is neither beside {path} nor at "
+                                f"{original or 'its original path'} with the same SHA-1"
+                            )
+                        elif what == "kernel":
+                            kernel = found
+                        else:
+                            initrd = found
+            if reasons:
+                items.append(ImportItem(entry.id, label, "skip", tuple(reasons + notes)))
+                continue
+            assert entry.start is not None and entry.end is not None
+            start = floor_minute(entry.start)
+            end = floor_minute(entry.end) + (
+                timedelta(minutes=1) if entry.end.second or entry.end.microsecond else timedelta(0)
+            )
+            if (start, end) != (entry.start, entry.end):
+                notes.append("times rounded to whole minutes")
+            res = Reservation(
+                id=0,
+                name=entry.name,
+                owner=entry.owner,
+                start=start,
+                end=end,
+                nodes=nodes,
+                group=entry.group,
+                kernel=kernel,
+                initrd=initrd,
+                profile=entry.profile,
+                kernel_args=entry.kernel_args,
+                created=now,
+            )
+            clash = next(
+                (
+                    r
+                    for r in taken
+                    if r.name == res.name or (set(r.nodes) & set(nodes) and r.overlaps(start, end))
+                ),
+                None,
+            )
+            if clash is not None:
+                why = "its name is taken" if clash.name == res.name else "its nodes are booked then"
+                items.append(
+                    ImportItem(entry.id, label, "skip", (f"{why} by {clash.name} ({clash.owner})", *notes))
+                )
+                continue
+            taken.append(res)
+            items.append(ImportItem(entry.id, label, "import", tuple(notes), res))
+        if apply and any(i.action == "import" for i in items):
+            self._apply_import(items, now)
+        return items
+
+    def _apply_import(self, items: list[ImportItem], now: datetime) -> None:
+        """Copy the boot files (outside the lock), then store every import in one transaction, checking the
+        plan again against what the store holds by then."""
+        with self._copies_collected_on_failure():
+            planned: list[tuple[int, Reservation]] = []
+            for i, item in enumerate(items):
+                if item.action == "import" and item.reservation is not None:
+                    res = item.reservation
+                    if res.kernel:
+                        res = replace(
+                            res,
+                            kernel_hash=self.content.add(res.kernel, "kernel"),
+                            initrd_hash=self.content.add(res.initrd, "initrd"),
+                        )
+                    planned.append((i, res))
+            with self.store.transaction() as tx:
+                live = self._housekeep(tx, now)
+                for i, res in planned:
+                    clash = next(
+                        (
+                            r
+                            for r in live
+                            if r.name == res.name
+                            or (set(r.nodes) & set(res.nodes) and r.overlaps(res.start, res.end))
+                        ),
+                        None,
+                    )
+                    if clash is not None:
+                        items[i] = replace(
+                            items[i], action="skip", reasons=(f"{clash.name} took its place meanwhile",)
+                        )
+                        continue
+                    stored = tx.add_reservation(res)
+                    live.append(stored)
+                    items[i] = replace(items[i], reservation=stored)
+        for item in items:
+            if item.action == "import" and item.reservation is not None:
+                self._log("imported", item.reservation, classic_id=item.classic_id)
+
+    def _logfile(self) -> str:
+        if not self.config.logfile:
+            raise ValidationError("no logfile is configured in igor.conf, so igor has no history to read")
+        return self.config.logfile
+
+    def _require_admin(self, what: str) -> None:
+        if not self.caller.is_admin:
+            raise PermissionDenied(f"only admins may {what}")
 
     # ------------------------------------------------------------------------------------ helpers
 

@@ -240,10 +240,12 @@ class TickReport:
     caught_up_minutes: int = 0
     dry_run: bool = False
     probe_error: str = ""
+    mailed: list[str] = field(default_factory=list)  # `notify: true`: "alice@example.com: demo, big"
+    mail_errors: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
-        return sum(1 for o in self.outcomes if not o.ok)
+        return sum(1 for o in self.outcomes if not o.ok) + len(self.mail_errors)
 
 
 class Ticker:
@@ -631,6 +633,8 @@ def render_report(report: TickReport, naming: NodeNaming, out: IO[str]) -> None:
         if not o.ok:
             line += f": {o.error}"
         out.write(line + "\n")
+    out.writelines(f"  ok    mailed    {m}\n" for m in report.mailed)
+    out.writelines(f"  FAIL  mail      {m}\n" for m in report.mail_errors)
 
 
 def report_json(report: TickReport, naming: NodeNaming) -> dict[str, Any]:
@@ -663,7 +667,10 @@ def report_json(report: TickReport, naming: NodeNaming) -> dict[str, Any]:
 
 def dump(report: TickReport, naming: NodeNaming, out: IO[str], as_json: bool) -> None:
     if as_json:
-        out.write(json.dumps(report_json(report, naming), indent=2) + "\n")
+        data = report_json(report, naming)
+        if report.mailed or report.mail_errors:  # only when notify is on and had something to send
+            data.update(mailed=report.mailed, mail_errors=report.mail_errors)
+        out.write(json.dumps(data, indent=2) + "\n")
     else:
         render_report(report, naming, out)
 

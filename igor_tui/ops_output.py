@@ -1,0 +1,273 @@
+"""Text and JSON renderers for the operations verbs: block, history, stats, notify, hosts, import-classic.
+
+Kept apart from output.py (the hot `igor show` path) so neither file pays for the other at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
+from typing import IO, TYPE_CHECKING, Any
+
+from .output import nodes_text, printable
+from .timeparse import format_duration, format_input_time, format_time_zone
+
+if TYPE_CHECKING:
+    from .hostlist import NodeNaming
+    from .model import Block, Reservation
+    from .service import InventoryHost
+    from .stats import Stats, UsageRecord
+
+
+def _when(value: object, tz: tzinfo) -> str:
+    """A logged ISO time in the display zone, in the form -a accepts; foreign text is shown as it is."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return printable(value)
+    if when.tzinfo is None:
+        return printable(value)
+    return format_input_time(when, tz)
+
+
+def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+# ------------------------------------------------------------------------------------------ blocks
+
+
+def block_json(block: Block, tz: tzinfo, now: datetime) -> dict[str, Any]:
+    """The stable JSON shape of a maintenance block (README documents it)."""
+    return {
+        "id": block.id,
+        "nodes": list(block.nodes),
+        "start": block.start.astimezone(tz).isoformat(),
+        "end": block.end.astimezone(tz).isoformat() if block.end else None,
+        "reason": block.reason,
+        "by": block.by,
+        "active": block.start <= now and (block.end is None or now < block.end),
+    }
+
+
+def describe_block(block: Block, naming: NodeNaming, tz: tzinfo) -> str:
+    until = format_time_zone(block.end, tz) if block.end else "until unblocked"
+    span = (
+        f"{format_time_zone(block.start, tz)} - {until}"
+        if block.end
+        else f"from {format_time_zone(block.start, tz)}, {until}"
+    )
+    return f"{nodes_text(naming, block.nodes)}  {span}: {printable(block.reason)} (by {block.by})"
+
+
+def render_blocks(blocks: Sequence[Block], naming: NodeNaming, tz: tzinfo, out: IO[str]) -> None:
+    """`igor show`'s maintenance section: which nodes, when, and why (the `#` cells say only that)."""
+    if not blocks:
+        return
+    out.write("\nMAINTENANCE (# in the racks)\n")
+    out.writelines(f"  {describe_block(b, naming, tz)}\n" for b in blocks)
+
+
+# ----------------------------------------------------------------------------------------- history
+
+_STEP_EVENT = {
+    "expire": "expired",
+    "clear-vlan": "teardown",
+    "uninstall-boot": "teardown",
+    "power-off": "teardown",
+    "forget": "released",
+    "set-vlan": "install",
+    "install-boot": "install",
+    "power-cycle": "install",
+    "complete": "installed",
+}
+
+
+def history_row(ev: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """One event as (time, what, who, id, details): tick steps get the words users know (installed,
+    teardown, error) and the step itself in the details."""
+    kind = str(ev.get("event", ""))
+    by = str(ev.get("by", "igor-tick" if kind == "tick" else ""))
+    nodes = str(ev.get("nodes", ""))
+    window = f"{_when(ev.get('start'), tz)} - {_when(ev.get('end'), tz)}"
+    detail = ""
+    if kind in ("created", "imported"):
+        detail = f"{nodes}, {window}"
+    elif kind == "extended":
+        minutes = ev.get("minutes")
+        extra = f"+{format_duration(minutes)}, " if isinstance(minutes, int) else ""
+        detail = f"{extra}now ends {_when(ev.get('end'), tz)}"
+    elif kind == "edited":
+        changed = ev.get("changed") or []
+        detail = "changed " + ", ".join(str(c) for c in changed) if changed else "edited"
+    elif kind == "deleted":
+        detail = f"released at {_when(ev.get('actual_end'), tz)} (was {window})"
+    elif kind == "expired":
+        detail = f"ended before it was installed ({window})"
+    elif kind == "power":
+        detail = f"{ev.get('action', '')} {nodes}".strip()
+        kind = "powered"
+    elif kind == "tick":
+        step = str(ev.get("step", ""))
+        ok = ev.get("ok", True)
+        detail = f"{step} {nodes}".strip()
+        if not ok:
+            detail += f": {printable(str(ev.get('error', '')))}"
+            kind = "error"
+        else:
+            kind = _STEP_EVENT.get(step, step)
+    elif kind == "notified":
+        detail = f"mailed {ev.get('to', '')}: {ev.get('why', '')}"
+    return {
+        "time": _when(ev.get("time"), tz),
+        "event": kind,
+        "by": by,
+        "id": ev.get("id"),
+        "details": printable(detail),
+    }
+
+
+def render_history(name: str, events: Sequence[Mapping[str, Any]], tz: tzinfo, out: IO[str]) -> None:
+    rows = [history_row(ev, tz) for ev in events]
+    key = getattr(tz, "key", None) or "the configured zone"
+    out.write(f"HISTORY OF {name} (times in {key})\n")
+    table = [("TIME", "EVENT", "BY", "ID", "DETAILS")]
+    table.extend((r["time"], r["event"], r["by"], str(r["id"] or ""), r["details"]) for r in rows)
+    out.write("".join(line + "\n" for line in _columns(table)))
+
+
+def history_json(name: str, events: Sequence[Mapping[str, Any]], tz: tzinfo) -> dict[str, Any]:
+    """`igor history --json`: the summarised rows plus each raw log record, for scripts."""
+    return {
+        "name": name,
+        "events": [{**history_row(ev, tz), "record": dict(ev)} for ev in events],
+    }
+
+
+# ------------------------------------------------------------------------------------------- stats
+
+
+def _record_json(rec: UsageRecord, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "name": rec.name,
+        "nodes": rec.nodes,
+        "count": rec.count,
+        "start": rec.start.astimezone(tz).isoformat(),
+        "end": rec.end.astimezone(tz).isoformat(),
+        "actual_end": rec.actual_end.astimezone(tz).isoformat() if rec.actual_end else None,
+        "extensions": rec.extensions,
+        "cancelled_early": rec.cancelled_early,
+    }
+
+
+def stats_json(stats: Stats, tz: tzinfo, verbose: bool) -> dict[str, Any]:
+    """`igor stats --json` (README documents the shape); node_hours is node-count x hours in the window."""
+    out: dict[str, Any] = {
+        "since": stats.since.astimezone(tz).isoformat(),
+        "until": stats.until.astimezone(tz).isoformat(),
+        "users": len(stats.users),
+        "nodes": len(stats.nodes),
+        "reservations": stats.reservations,
+        "early_cancels": stats.early_cancels,
+        "extensions": stats.extensions,
+        "node_hours": round(stats.node_seconds / 3600, 2),
+    }
+    if verbose:
+        out["per_user"] = {
+            user: {
+                "reservations": [_record_json(r, tz) for r in u.reservations],
+                "early_cancels": u.early_cancels,
+                "extensions": u.extensions,
+                "node_hours": round(u.node_seconds / 3600, 2),
+            }
+            for user, u in sorted(stats.users.items())
+        }
+    return out
+
+
+def render_stats(stats: Stats, tz: tzinfo, verbose: bool, out: IO[str]) -> None:
+    """Classic igor's report (spec §1.11), with the window named and node-hours added."""
+    from .stats import weeks_text
+
+    dash = "-" * 18
+    lines: list[str] = [
+        f"Statistics from {format_time_zone(stats.since, tz)} to {format_time_zone(stats.until, tz)}",
+        "",
+    ]
+    if verbose:
+        for user, u in sorted(stats.users.items()):
+            lines.append(f"{dash}User Summary for {user} {dash}")
+            for r in sorted(u.reservations, key=lambda rec: rec.start):
+                actual = format_input_time(r.actual_end, tz) if r.actual_end else "ran to its end"
+                lines += [
+                    f"Reservation Name: {r.name}\tReservation ID: {r.id}",
+                    f"Nodes: {r.nodes} ({r.count})",
+                    f"Reservation Start: {format_input_time(r.start, tz)}\t"
+                    f"Reservation End: {format_input_time(r.end, tz)}",
+                    f"Actual End: {actual}",
+                    f"Number of Extensions: {r.extensions}",
+                    "",
+                ]
+            lines += [
+                f"Total Number of Reservations: {len(u.reservations)}",
+                f"Total Early Cancel: {u.early_cancels}",
+                f"Number of Extensions: {u.extensions}",
+                f"Total user duration: {weeks_text(u.node_seconds)}",
+                "",
+            ]
+    lines += [
+        f"{dash}Global Statistics for all nodes{dash}",
+        f"Total Users: {len(stats.users)}",
+        f"Number of Nodes used: {len(stats.nodes)}",
+        f"Total Number of Reservations: {stats.reservations}",
+        f"Total Number of Reservations Cancelled Early: {stats.early_cancels}",
+        f"Total Number of Extensions: {stats.extensions}",
+        f"Total Reservation Time: {weeks_text(stats.node_seconds)}",
+        f"Total Node-Hours: {stats.node_seconds / 3600:.1f}",
+    ]
+    out.write("".join(line + "\n" for line in lines))
+
+
+def conflicts_text(conflicts: Sequence[Reservation], naming: NodeNaming, tz: tzinfo) -> list[str]:
+    """The reservations a new block overlaps, for the admin to move or warn (igor does not break them)."""
+    return [
+        f"  {r.name} ({r.owner}) {format_time_zone(r.start, tz)} - {format_time_zone(r.end, tz)} "
+        f"on {nodes_text(naming, r.nodes)}"
+        for r in conflicts
+    ]
+
+
+# --------------------------------------------------------------------------------------- inventory
+
+INVENTORY_FORMATS = ("hosts", "ssh-config", "ansible", "json")
+
+
+def render_inventory(name: str, hosts: Sequence[InventoryHost], fmt: str) -> str:
+    """A reservation's nodes for /etc/hosts, ~/.ssh/config, an Ansible INI inventory or JSON.
+
+    Nodes without a configured address are given by name (hosts format: a comment), never resolved."""
+    if fmt == "json":
+        data = {
+            "name": name,
+            "hosts": [{"alias": h.alias, "node": h.node, "ip": h.ip, "mac": h.mac} for h in hosts],
+        }
+        return json.dumps(data, indent=2) + "\n"
+    lines: list[str] = []
+    if fmt == "hosts":
+        for h in hosts:
+            lines.append(
+                f"{h.ip}\t{h.alias} {h.node}" if h.ip else f"# {h.alias} {h.node}: no address in igor.conf"
+            )
+    elif fmt == "ssh-config":
+        for h in hosts:
+            lines += [f"Host {h.alias}", f"    HostName {h.ip or h.node}", ""]
+        lines = lines[:-1]
+    else:  # ansible
+        lines.append(f"[{name}]")
+        lines += [f"{h.alias} ansible_host={h.ip or h.node} igor_node={h.node}" for h in hosts]
+    return "".join(line + "\n" for line in lines)
