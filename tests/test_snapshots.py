@@ -42,7 +42,7 @@ def test_dashboard_80x24(snap_compare: SnapCompare, tmp_path: Path) -> None:
 
 def test_submit_form_inline_errors(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """The New reservation form over the dashboard: under Name the service's sentence about the
-    invalid name 'my demo!', under Kernel "no such file", next to Duration "max 12h0m for 64 node(s)"
+    invalid name 'my demo!', under Kernel "no such file", next to Duration "max 12h for 64 node(s)"
     and under it "max 12h0m for 64 nodes, you asked 30h"; the keys line at the bottom."""
     assert _compare(snap_compare, tmp_path, "submit-error")
 

@@ -60,7 +60,7 @@ class SpeculateScreen(ModalScreen[SpeculationOutcome | None]):
         with Vertical(id="speculation"):
             yield DataTable[Text](id="slots", cursor_type="row")
             yield Static(
-                f"↑↓ preview ({PREVIEW_GLYPH} in racks, timeline)  [b]Enter[/] Book  Esc Back",
+                f"↑↓ preview ({PREVIEW_GLYPH} in racks, timeline) · [b]Enter[/] Book · Esc Back",
                 id="speculation-keys",
             )
 

@@ -154,7 +154,7 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
                     yield Static("", classes="field-error", id=f"e-{field}")
             yield Static("", id="form-error")
             book = "Enter Speculate" if self.speculate_first else "Enter Book first fit"
-            yield Static(f"[b]{book}[/]    Ctrl+S Speculate    Ctrl+B Book    Esc Cancel", id="form-keys")
+            yield Static(f"[b]{book}[/] · Ctrl+S Speculate · Ctrl+B Book · Esc Cancel", id="form-keys")
 
     def on_mount(self) -> None:
         form = self.query_one("#form")
