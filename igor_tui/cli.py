@@ -790,6 +790,7 @@ def usage_text() -> str:
         "commands:",
         *(f"  {name:<10} {text}" for name, text in COMMANDS.items()),
         f"  {'tui':<10} the full-screen app: live racks, timeline, forms (same as igor-tui)",
+        f'  {"completion":<10} print a bash or zsh completion script: eval "$(igor completion bash)"',
         "",
         "Run 'igor help COMMAND' or 'igor COMMAND -h' for a command's options and examples.",
         "The config is read from --config, else $IGOR_CONFIG, else /etc/igor.conf.",
@@ -843,6 +844,19 @@ def run(argv: Sequence[str], out: IO[str], err: IO[str], env: Mapping[str, str])
             err.write(usage_text())
             return 2
         verb, args = rest[0], rest[1:]
+        if verb in ("completion", "__complete"):  # work without a config, like help
+            from . import completion
+
+            if verb == "__complete":
+                out.write("".join(f"{word}\n" for word in completion.run(args, env)))
+            elif len(args) != 1 or args[0] in ("-h", "--help", "-help"):
+                out.write(
+                    'usage: igor completion bash|zsh\n  eval "$(igor completion bash)"  # in ~/.bashrc\n'
+                )
+                return 0 if args else 2
+            else:
+                out.write(completion.script(args[0]))
+            return 0
         if verb == "tui":  # the full-screen app; Textual is imported only now
             from .tui_main import main as tui_main
 
