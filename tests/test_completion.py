@@ -56,7 +56,9 @@ def test_bash_script_completes_reservation_names(cluster: Cluster) -> None:
     bin_dir = str(shutil.which(igor_executable()) or igor_executable()).rsplit("/", 1)[0]
     program = f'{script}\nCOMP_WORDS=(igor del g); COMP_CWORD=2; _igor; printf "%s\\n" "${{COMPREPLY[@]}}"\n'
     env = {**cluster.env(), "PATH": f"{bin_dir}:/usr/bin:/bin"}
-    done = subprocess.run(["bash", "-c", program], env=env, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["bash", "-c", program], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["gamma"]
 
@@ -69,7 +71,9 @@ def test_zsh_script_parses() -> None:
 
     script = run_igor("completion", "zsh", env=igor_env("/nonexistent"), check=0).stdout
     assert script.startswith("#compdef igor")
-    done = subprocess.run(["zsh", "-n", "-c", script], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["zsh", "-n", "-c", script], capture_output=True, text=True, timeout=30, check=False
+    )
     assert done.returncode == 0, done.stderr
 
 
