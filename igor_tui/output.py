@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from operator import attrgetter
 from typing import IO, TYPE_CHECKING, Any
 
 from .model import ClusterView, NodeState, Reservation, Slot
 from .timeparse import format_input_time, format_time_zone, format_wall_time
+
+if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
+    from dataclasses import dataclass
+else:
+    from .values import dataclass
 
 if TYPE_CHECKING:
     from .hostlist import NodeNaming

@@ -12,7 +12,6 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -30,6 +29,11 @@ from .eventlog import EventLog
 from .identity import Caller, SystemDirectory, UserDirectory, caller_name, resolve_caller, service_uids
 from .model import ClusterView, NodeState, Request, Reservation, Slot, floor_minute
 from .timeparse import format_duration, format_time_zone, parse_duration, parse_start
+
+if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
+    from dataclasses import dataclass, replace
+else:
+    from .values import dataclass, replace
 
 # The scheduler and the content store (hashlib, tempfile) are imported by the methods that use them:
 # `igor show` needs neither, and every module a CLI process imports costs start-up time.
