@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import itertools
 import json
 import operator
 import os
@@ -213,8 +212,6 @@ def reservation_from_record(d: Mapping[str, Any]) -> Reservation:
         values = None
     if values is None:
         values = _converted_values(d)
-    if _SLOT_SETTERS:
-        return _new_reservation(values)
     if _POSITIONAL:
         return Reservation(*values)
     return Reservation(**dict(zip(_RESERVATION_FIELDS, values, strict=True)))
@@ -242,12 +239,13 @@ def _exact_values(d: Mapping[str, Any]) -> tuple[Any, ...] | None:
         return None
     # TypeError unless all are strings (JSON makes no str subclasses, which str() would have converted)
     "".join((name, owner, group, kernel, initrd, kernel_hash, initrd_hash, profile, kernel_args, error))
+    known = _times_read.get  # _time_in's own cache, looked up here: most times were read before
     return (  # in _RESERVATION_FIELDS order
         res_id,
         name,
         owner,
-        _time_in(start),
-        _time_in(end),
+        known(start) or _time_in(start),
+        known(end) or _time_in(end),
         _names(nodes),
         group,
         kernel,
@@ -257,7 +255,7 @@ def _exact_values(d: Mapping[str, Any]) -> tuple[Any, ...] | None:
         profile,
         kernel_args,
         vlan,
-        None if created is None else _time_in(created),
+        None if created is None else known(created) or _time_in(created),
         revision,
         extensions,
         installed,
@@ -293,30 +291,6 @@ def _converted_values(d: Mapping[str, Any]) -> tuple[Any, ...]:
         )
     except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"bad reservation record ({type(err).__name__}: {err})") from err
-
-
-_SLOT_SETTERS = (
-    tuple(Reservation.__dict__[name].__set__ for name in _RESERVATION_FIELDS)
-    if _POSITIONAL and not hasattr(Reservation, "__post_init__")
-    else ()
-)
-"""The slots' own descriptors, in _RESERVATION_FIELDS order; empty (so unused) if the model ever stops
-being a plain frozen slotted dataclass with fields in that order."""
-
-
-def _new_reservation(values: tuple[Any, ...]) -> Reservation:
-    """`Reservation(*values)` in ~70% of the time (it matters at 5,000 records: the frozen dataclass
-    __init__ calls object.__setattr__ once per field, by name).
-
-    Equivalent because the generated __init__ of a frozen slotted dataclass without __post_init__ does
-    nothing but set each field's slot, which is what this does through the slots' descriptors directly;
-    tests/test_store.py checks the result field by field against the real constructor.
-    """
-    res: Reservation = object.__new__(Reservation)
-    # set_slot(res, value) for each pair, looped in C (map; any() only drains it: every call returns None):
-    # ~20% less than the same loop in Python at 5,000 records. Same length by construction.
-    any(map(operator.call, _SLOT_SETTERS, itertools.repeat(res), values))
-    return res
 
 
 def block_to_record(block: Block) -> dict[str, Any]:
