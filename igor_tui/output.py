@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, tzinfo
 from operator import attrgetter
 from typing import IO, TYPE_CHECKING, Any
 
 from .model import ClusterView, NodeState, Reservation, Slot
+from .terminal import terminal_columns
 from .timeparse import format_input_time, format_time_zone, format_wall_time
 
 if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
@@ -402,7 +402,7 @@ def _racks(
     per_rack = rackwidth * rackheight
     racks = [nodes[i : i + per_rack] for i in range(0, len(nodes), per_rack)]
     rack_w = rackwidth * (cell_w + 2) + 1
-    total = width or shutil.get_terminal_size((100, 24)).columns
+    total = width or terminal_columns(100)
     per_line = max(1, (total + 1) // (rack_w + 1))
     out: list[list[_Cell]] = []
     for g in range(0, len(racks), per_line):
