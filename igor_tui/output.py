@@ -194,12 +194,19 @@ class ShowOptions:
 
 def flags(res: Reservation, now: datetime, writable: bool) -> str:
     """A active, W writable by you, I installed, E install error (classic letters)."""
-    return (
-        ("A" if res.is_active(now) else "")
-        + ("W" if writable else "")
-        + ("I" if res.installed else "")
-        + ("E" if res.error else "")
-    )
+    return _FLAG_TEXTS[
+        (8 if res.is_active(now) else 0)
+        | (4 if writable else 0)
+        | (2 if res.installed else 0)
+        | (1 if res.error else 0)
+    ]
+
+
+_FLAG_TEXTS = tuple(
+    "".join(c for bit, c in zip((8, 4, 2, 1), "AWIE", strict=True) if k & bit) for k in range(16)
+)
+"""Every FLAGS text by its bits (A 8, W 4, I 2, E 1): `igor show` looks 5,000 of them up instead of
+concatenating four strings per row."""
 
 
 def select(
@@ -478,35 +485,45 @@ def _table(
             "black on green",
         )
     )
+    # One row per reservation, the per-row work inlined (`flags` and the dict look-ups): at 5,000 rows
+    # every call per row is ~0.5 ms.
     time_text = _table_times(tz, now)
     compress = naming.compressor()
+    key_of, style_of = marks.key_of.get, marks.style_of.get
+    cells = [header, *(b[0] for b in body)]
+    styles = [b[1] for b in body]
     for res in rows:
         try:
             nodes = compress(res.nodes)
         except ValueError:  # a node the config no longer has
             nodes = nodes_text(naming, res.nodes)
-        body.append(
+        res_id, start, end = res.id, res.start, res.end
+        bits = (
+            (8 if start <= now < end else 0)  # res.is_active(now)
+            | (4 if can_write(res) else 0)
+            | (2 if res.installed else 0)
+            | (1 if res.error else 0)
+        )
+        cells.append(
             (
-                (
-                    marks.key_of.get(res.id, ""),
-                    res.name,
-                    res.owner,
-                    time_text(res.start),
-                    time_text(res.end),
-                    flags(res, now, can_write(res)),
-                    str(len(res.nodes)),
-                    nodes,
-                ),
-                marks.style_of.get(res.id, ""),
+                key_of(res_id, ""),
+                res.name,
+                res.owner,
+                time_text(start),
+                time_text(end),
+                _FLAG_TEXTS[bits],
+                str(len(res.nodes)),
+                nodes,
             )
         )
-    texts = _columns([header, *(b[0] for b in body)], right=(1,))
+        styles.append(style_of(res_id, ""))
+    texts = _columns(cells, right=(1,))
     out: list[list[_Cell]] = [[(texts[0], "bold")]]
     if not color:  # one piece per line: nothing to colour
         out.extend([(line, "")] for line in texts[1:])
         return out
     name_end = texts[0].index("NAME") + len("NAME")  # colour the key and name, like classic igor
-    for line, (_, style) in zip(texts[1:], body, strict=True):
+    for line, style in zip(texts[1:], styles, strict=True):
         out.append([(line[:name_end], style), (line[name_end:], "")])
     return out
 

@@ -161,7 +161,7 @@ class IgorService:
         """An immutable snapshot of the cluster for drawing: live reservations, blocks and node health."""
         snap = self.store.snapshot()
         now = self.now()
-        live = tuple(r for r in snap.reservations if _is_live(r, now))
+        live = tuple(r for r in snap.reservations if r.end > now or r.installed)  # _is_live, inlined
         return ClusterView(
             now=now,
             user=self.caller.user,

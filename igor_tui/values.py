@@ -97,8 +97,11 @@ def _plain(cls: type, annotations: dict[str, Any]) -> bool:
         return False
     seen_default = False
     for name, annotation in annotations.items():
-        if not isinstance(annotation, str) or any(
-            word in annotation for word in ("ClassVar", "InitVar", "KW_ONLY")
+        if (
+            not isinstance(annotation, str)
+            or "ClassVar" in annotation
+            or "InitVar" in annotation
+            or "KW_ONLY" in annotation
         ):
             return False
         if name in cls.__dict__:
