@@ -259,7 +259,7 @@ def node_states(view: ClusterView) -> tuple[set[str], set[str], dict[str, Reserv
             blocked.update(block.nodes)
     holder: dict[str, Reservation] = {}
     for res in view.reservations:
-        if res.is_active(now):
+        if res.start <= now < res.end:  # res.is_active(now), inlined: 5,000 calls
             for n in res.nodes:
                 holder[n] = res
     return down, blocked, holder
@@ -278,8 +278,10 @@ class _Marks:
     @classmethod
     def of(cls, view: ClusterView) -> _Marks:
         down, blocked, holder = node_states(view)
+        now = view.now
         active = sorted(
-            (r for r in view.reservations if r.is_active(view.now)), key=lambda r: (r.start, r.id)
+            (r for r in view.reservations if r.start <= now < r.end),  # is_active, inlined
+            key=lambda r: (r.start, r.id),
         )
         return cls(
             down=down,
@@ -389,10 +391,11 @@ def render_show(
     else:
         # Most lines (every table row) are one piece: no join per line for those.
         out.write(
-            "".join(
-                (line[0][0] if len(line) == 1 else "".join(text for text, _ in line)).rstrip() + "\n"
+            "\n".join(
+                (line[0][0] if len(line) == 1 else "".join(text for text, _ in line)).rstrip()
                 for line in lines
             )
+            + "\n"
         )
 
 
