@@ -11,10 +11,11 @@ import gc
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import IO, TYPE_CHECKING, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .errors import IgorError, UsageError
+from .terminal import terminal_columns
 
 if TYPE_CHECKING:
     from .service import IgorService
@@ -138,6 +139,12 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see 'igor {self.prog.removeprefix('igor ')} -h')")
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        """argparse's own formatter, given the width argparse would compute: without one it imports
+        shutil to ask (once per add_argument), and nothing else on igor's CLI path needs shutil."""
+        formatter_class: Any = self.formatter_class  # (typeshed's protocol for it omits width)
+        return formatter_class(prog=self.prog, width=terminal_columns() - 2)  # type: ignore[no-any-return]
 
 
 def _parser(verb: str) -> _Parser:

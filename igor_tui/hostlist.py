@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from igor_tui.errors import ValidationError
+
+if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
+    from dataclasses import dataclass
+else:
+    from igor_tui.values import dataclass
 
 
 def _is_digits(text: str) -> bool:
@@ -199,9 +204,12 @@ class NodeNaming:
     def compressor(self) -> Callable[[Sequence[str]], str]:
         """`compress` for many node lists in a row (`igor show`'s table): the index is looked up once, and
         a list of canonical names takes no method call, hashing of this naming or type check. Measured at
-        5,000 reservations: ~2x faster per list than `compress`. Raises ValueError like `compress`."""
+        5,000 reservations: ~2x faster per list than `compress`, and the runs are found inline (most lists
+        in a busy cluster have several) with digits indexed by node number. Raises ValueError like
+        `compress`."""
         get = _index(self)[0].__getitem__
-        prefix, base, digits = self.prefix, self.start, _index(self)[1]
+        prefix = self.prefix
+        spelled = ("",) * self.start + _index(self)[1]  # spelled[n] is node n's digits
         slow = self.compress
 
         def compress(names: Sequence[str]) -> str:
@@ -209,7 +217,24 @@ class NodeNaming:
                 ordered = sorted(set(map(get, names)))
             except KeyError:  # a non-canonical spelling, or not a node here at all
                 return slow(names)
-            return _ranges(prefix, digits, base, ordered)
+            if not ordered:
+                return ""
+            first = last = ordered[0]
+            if ordered[-1] - first == len(ordered) - 1:  # one run: a single node or a contiguous block
+                last = ordered[-1]
+                return (
+                    prefix + spelled[first]
+                    if first == last
+                    else f"{prefix}[{spelled[first]}-{spelled[last]}]"
+                )
+            runs: list[str] = []
+            for n in ordered:
+                if n - last > 1:
+                    runs.append(spelled[first] if first == last else f"{spelled[first]}-{spelled[last]}")
+                    first = n
+                last = n
+            runs.append(spelled[first] if first == last else f"{spelled[first]}-{spelled[last]}")
+            return f"{prefix}[{','.join(runs)}]"
 
         return compress
 

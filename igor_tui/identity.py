@@ -7,8 +7,12 @@ import grp
 import os
 import pwd
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
+    from dataclasses import dataclass
+else:
+    from .values import dataclass
 
 
 class UserDirectory(Protocol):

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from operator import attrgetter
 from typing import IO, TYPE_CHECKING, Any
 
 from .model import ClusterView, NodeState, Reservation, Slot
+from .terminal import terminal_columns
 from .timeparse import format_input_time, format_time_zone, format_wall_time
+
+if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
+    from dataclasses import dataclass
+else:
+    from .values import dataclass
 
 if TYPE_CHECKING:
     from .hostlist import NodeNaming
@@ -157,13 +161,14 @@ def render_slots(slots: Sequence[Slot], naming: NodeNaming, tz: tzinfo, now: dat
     out.write("".join(line + "\n" for line in _columns(rows)))
 
 
-def _columns(rows: Sequence[Sequence[str]], right: Iterable[int] = ()) -> list[str]:
+def _columns(rows: Sequence[tuple[str, ...]], right: Iterable[int] = ()) -> list[str]:
     """Plain aligned columns (fast even for thousands of rows, unlike a rich Table): one format string
-    pads a whole row in C, 3x faster than ljust/rjust per cell at 5,000 rows."""
+    pads a whole row in C, 3x faster than ljust/rjust per cell at 5,000 rows; %-formatting a tuple is
+    another ~30% faster than str.format(*row) (no argument unpacking, no format-spec parsing per call)."""
     widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
     right_set = set(right)
-    line = "   ".join(f"{{:{'>' if i in right_set else '<'}{w}}}" for i, w in enumerate(widths))
-    return [line.format(*row).rstrip() for row in rows]
+    line = "   ".join(f"%{'' if i in right_set else '-'}{w}s" for i, w in enumerate(widths))
+    return [(line % row).rstrip() for row in rows]
 
 
 # ------------------------------------------------------------------------------------------- show
@@ -189,12 +194,19 @@ class ShowOptions:
 
 def flags(res: Reservation, now: datetime, writable: bool) -> str:
     """A active, W writable by you, I installed, E install error (classic letters)."""
-    return (
-        ("A" if res.is_active(now) else "")
-        + ("W" if writable else "")
-        + ("I" if res.installed else "")
-        + ("E" if res.error else "")
-    )
+    return _FLAG_TEXTS[
+        (8 if res.is_active(now) else 0)
+        | (4 if writable else 0)
+        | (2 if res.installed else 0)
+        | (1 if res.error else 0)
+    ]
+
+
+_FLAG_TEXTS = tuple(
+    "".join(c for bit, c in zip((8, 4, 2, 1), "AWIE", strict=True) if k & bit) for k in range(16)
+)
+"""Every FLAGS text by its bits (A 8, W 4, I 2, E 1): `igor show` looks 5,000 of them up instead of
+concatenating four strings per row."""
 
 
 def select(
@@ -247,7 +259,7 @@ def node_states(view: ClusterView) -> tuple[set[str], set[str], dict[str, Reserv
             blocked.update(block.nodes)
     holder: dict[str, Reservation] = {}
     for res in view.reservations:
-        if res.is_active(now):
+        if res.start <= now < res.end:  # res.is_active(now), inlined: 5,000 calls
             for n in res.nodes:
                 holder[n] = res
     return down, blocked, holder
@@ -266,8 +278,10 @@ class _Marks:
     @classmethod
     def of(cls, view: ClusterView) -> _Marks:
         down, blocked, holder = node_states(view)
+        now = view.now
         active = sorted(
-            (r for r in view.reservations if r.is_active(view.now)), key=lambda r: (r.start, r.id)
+            (r for r in view.reservations if r.start <= now < r.end),  # is_active, inlined
+            key=lambda r: (r.start, r.id),
         )
         return cls(
             down=down,
@@ -377,10 +391,11 @@ def render_show(
     else:
         # Most lines (every table row) are one piece: no join per line for those.
         out.write(
-            "".join(
-                (line[0][0] if len(line) == 1 else "".join(text for text, _ in line)).rstrip() + "\n"
+            "\n".join(
+                (line[0][0] if len(line) == 1 else "".join(text for text, _ in line)).rstrip()
                 for line in lines
             )
+            + "\n"
         )
 
 
@@ -397,7 +412,7 @@ def _racks(
     per_rack = rackwidth * rackheight
     racks = [nodes[i : i + per_rack] for i in range(0, len(nodes), per_rack)]
     rack_w = rackwidth * (cell_w + 2) + 1
-    total = width or shutil.get_terminal_size((100, 24)).columns
+    total = width or terminal_columns(100)
     per_line = max(1, (total + 1) // (rack_w + 1))
     out: list[list[_Cell]] = []
     for g in range(0, len(racks), per_line):
@@ -473,35 +488,45 @@ def _table(
             "black on green",
         )
     )
+    # One row per reservation, the per-row work inlined (`flags` and the dict look-ups): at 5,000 rows
+    # every call per row is ~0.5 ms.
     time_text = _table_times(tz, now)
     compress = naming.compressor()
+    key_of, style_of = marks.key_of.get, marks.style_of.get
+    cells = [header, *(b[0] for b in body)]
+    styles = [b[1] for b in body]
     for res in rows:
         try:
             nodes = compress(res.nodes)
         except ValueError:  # a node the config no longer has
             nodes = nodes_text(naming, res.nodes)
-        body.append(
+        res_id, start, end = res.id, res.start, res.end
+        bits = (
+            (8 if start <= now < end else 0)  # res.is_active(now)
+            | (4 if can_write(res) else 0)
+            | (2 if res.installed else 0)
+            | (1 if res.error else 0)
+        )
+        cells.append(
             (
-                (
-                    marks.key_of.get(res.id, ""),
-                    res.name,
-                    res.owner,
-                    time_text(res.start),
-                    time_text(res.end),
-                    flags(res, now, can_write(res)),
-                    str(len(res.nodes)),
-                    nodes,
-                ),
-                marks.style_of.get(res.id, ""),
+                key_of(res_id, ""),
+                res.name,
+                res.owner,
+                time_text(start),
+                time_text(end),
+                _FLAG_TEXTS[bits],
+                str(len(res.nodes)),
+                nodes,
             )
         )
-    texts = _columns([header, *(b[0] for b in body)], right=(1,))
+        styles.append(style_of(res_id, ""))
+    texts = _columns(cells, right=(1,))
     out: list[list[_Cell]] = [[(texts[0], "bold")]]
     if not color:  # one piece per line: nothing to colour
         out.extend([(line, "")] for line in texts[1:])
         return out
     name_end = texts[0].index("NAME") + len("NAME")  # colour the key and name, like classic igor
-    for line, (_, style) in zip(texts[1:], body, strict=True):
+    for line, style in zip(texts[1:], styles, strict=True):
         out.append([(line[:name_end], style), (line[name_end:], "")])
     return out
 

@@ -12,7 +12,6 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,11 @@ from .eventlog import EventLog
 from .identity import Caller, SystemDirectory, UserDirectory, caller_name, resolve_caller, service_uids
 from .model import Block, ClusterView, NodeState, Request, Reservation, Slot, floor_minute
 from .timeparse import format_duration, format_time_zone, parse_duration, parse_start
+
+if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
+    from dataclasses import dataclass, replace
+else:
+    from .values import dataclass, replace
 
 # The scheduler and the content store (hashlib, tempfile) are imported by the methods that use them:
 # `igor show` needs neither, and every module a CLI process imports costs start-up time.
@@ -133,12 +137,12 @@ class MailResult:
     error: str = ""
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class NotifyReport:
     """What `notify` did: one entry per owner mailed (or, with dry_run, that would be)."""
 
     dry_run: bool = False
-    mails: list[MailResult] = field(default_factory=list)
+    mails: tuple[MailResult, ...] = ()
 
     @property
     def failed(self) -> int:
@@ -211,7 +215,7 @@ class IgorService:
         """An immutable snapshot of the cluster for drawing: live reservations, blocks and node health."""
         snap = self.store.snapshot()
         now = self.now()
-        live = tuple(r for r in snap.reservations if _is_live(r, now))
+        live = tuple(r for r in snap.reservations if r.end > now or r.installed)  # _is_live, inlined
         return ClusterView(
             now=now,
             user=self.caller.user,
@@ -756,10 +760,10 @@ class IgorService:
             raise ValidationError("set domain in igor.conf to notify users (mail goes to <owner>@<domain>)")
         mailer = self._mailer()
         now = self.now()
-        report = NotifyReport(dry_run=dry_run)
+        mails: list[MailResult] = []
         with self._notify_lock() as alone:
             if not alone:  # another notify (an overlapping igor-tick) is already mailing
-                return report
+                return NotifyReport(dry_run=dry_run)
             with self.store.transaction() as tx:
                 live = [r for r in tx.reservations() if not r.has_ended(now)]
                 sent: dict[str, str] = tx.get_value(SENT_KEY) or {}
@@ -772,14 +776,14 @@ class IgorService:
             for reminder in due:
                 by_owner.setdefault(reminder.res.owner, []).append(reminder)
             for owner, reminders in sorted(by_owner.items()):
-                report.mails.append(self._mail(owner, reminders, mailer, now, dry_run))
-            delivered = [k for m in report.mails if m.ok and not dry_run for r in m.reminders for k in r.keys]
+                mails.append(self._mail(owner, reminders, mailer, now, dry_run))
+            delivered = [k for m in mails if m.ok and not dry_run for r in m.reminders for k in r.keys]
             if delivered:
                 with self.store.transaction() as tx:
                     sent = tx.get_value(SENT_KEY) or {}
                     sent.update(dict.fromkeys(delivered, now.isoformat()))
                     tx.set_value(SENT_KEY, sent)
-        return report
+        return NotifyReport(dry_run=dry_run, mails=tuple(mails))
 
     def _mailer(self) -> Mailer:
         from .notify import CommandMailer, SmtpMailer

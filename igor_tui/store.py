@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
-import itertools
+import json
 import operator
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import orjson
-
 from .errors import StoreError
 from .model import Block, NodeState, NodeStatus, Reservation
+from .values import field_names, replace
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
+    from dataclasses import dataclass, field
+
     from tinydb import TinyDB
     from tinydb.table import Table
+else:
+    from .values import dataclass, field
 
 try:
     import fcntl
@@ -134,7 +135,7 @@ _RESERVATION_FIELDS = (
 )
 
 
-_POSITIONAL = tuple(f.name for f in dataclasses.fields(Reservation)) == _RESERVATION_FIELDS
+_POSITIONAL = field_names(Reservation) == _RESERVATION_FIELDS
 """Positional construction is ~40% cheaper than keywords (it matters at 5,000 records), but is only safe
 while the model declares its fields in exactly this order; otherwise keywords are used."""
 
@@ -211,8 +212,6 @@ def reservation_from_record(d: Mapping[str, Any]) -> Reservation:
         values = None
     if values is None:
         values = _converted_values(d)
-    if _SLOT_SETTERS:
-        return _new_reservation(values)
     if _POSITIONAL:
         return Reservation(*values)
     return Reservation(**dict(zip(_RESERVATION_FIELDS, values, strict=True)))
@@ -240,12 +239,13 @@ def _exact_values(d: Mapping[str, Any]) -> tuple[Any, ...] | None:
         return None
     # TypeError unless all are strings (JSON makes no str subclasses, which str() would have converted)
     "".join((name, owner, group, kernel, initrd, kernel_hash, initrd_hash, profile, kernel_args, error))
+    known = _times_read.get  # _time_in's own cache, looked up here: most times were read before
     return (  # in _RESERVATION_FIELDS order
         res_id,
         name,
         owner,
-        _time_in(start),
-        _time_in(end),
+        known(start) or _time_in(start),
+        known(end) or _time_in(end),
         _names(nodes),
         group,
         kernel,
@@ -255,7 +255,7 @@ def _exact_values(d: Mapping[str, Any]) -> tuple[Any, ...] | None:
         profile,
         kernel_args,
         vlan,
-        None if created is None else _time_in(created),
+        None if created is None else known(created) or _time_in(created),
         revision,
         extensions,
         installed,
@@ -291,30 +291,6 @@ def _converted_values(d: Mapping[str, Any]) -> tuple[Any, ...]:
         )
     except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"bad reservation record ({type(err).__name__}: {err})") from err
-
-
-_SLOT_SETTERS = (
-    tuple(Reservation.__dict__[name].__set__ for name in _RESERVATION_FIELDS)
-    if _POSITIONAL and not hasattr(Reservation, "__post_init__")
-    else ()
-)
-"""The slots' own descriptors, in _RESERVATION_FIELDS order; empty (so unused) if the model ever stops
-being a plain frozen slotted dataclass with fields in that order."""
-
-
-def _new_reservation(values: tuple[Any, ...]) -> Reservation:
-    """`Reservation(*values)` in ~70% of the time (it matters at 5,000 records: the frozen dataclass
-    __init__ calls object.__setattr__ once per field, by name).
-
-    Equivalent because the generated __init__ of a frozen slotted dataclass without __post_init__ does
-    nothing but set each field's slot, which is what this does through the slots' descriptors directly;
-    tests/test_store.py checks the result field by field against the real constructor.
-    """
-    res: Reservation = object.__new__(Reservation)
-    # set_slot(res, value) for each pair, looped in C (map; any() only drains it: every call returns None):
-    # ~20% less than the same loop in Python at 5,000 records. Same length by construction.
-    any(map(operator.call, _SLOT_SETTERS, itertools.repeat(res), values))
-    return res
 
 
 def block_to_record(block: Block) -> dict[str, Any]:
@@ -381,18 +357,14 @@ def _parse_document(payload: bytes, label: str) -> _DocumentData:
     """Validate the whole document up front so a transaction never writes back something it misread."""
     if not payload:
         return {}
+    # The standard library's parser, not orjson: importing orjson imports dataclasses and uuid (~11 ms,
+    # more than it saves on 5,000 reservations: ~13.5 vs ~16.5 ms with the collector paused), and a
+    # read-only `igor show` never needs it. It was already the fallback for what orjson refuses (lone
+    # surrogates, NaN), and it is the more faithful reader: integers beyond 64 bits stay integers.
     try:
-        data = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        # orjson is strict where json is lenient: lone surrogates (paths from undecodable argv bytes are
-        # stored as "\udcff" escapes, see _serialize) and hand-edited NaN. Whatever json reads is read as
-        # before; json's message says what is wrong with anything else.
-        import json
-
-        try:
-            data = json.loads(payload)
-        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
-            raise _corrupt(label, f"not valid JSON: {err}") from err
+        data = json.loads(payload)
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+        raise _corrupt(label, f"not valid JSON: {err}") from err
     if not isinstance(data, dict):
         raise _corrupt(label, "the document is not a JSON object")
     # The version first: a newer igor may have changed anything else, and "upgrade" is the useful advice.
@@ -408,7 +380,7 @@ def _parse_document(payload: bytes, label: str) -> _DocumentData:
     for name, table in data.items():
         if not isinstance(table, dict):
             raise _corrupt(label, f"table {name!r} is not a JSON object")
-        if not all(isinstance(record, dict) for record in table.values()):
+        if not set(map(type, table.values())) <= {dict}:  # json makes no dict subclasses; looped in C
             raise _corrupt(label, f"table {name!r} holds a record that is not a JSON object")
     return data
 
@@ -420,8 +392,10 @@ def _serialize(data: _DocumentData) -> bytes:
     previous document's record lines cost more code than orjson now takes in total). It refuses two
     things json wrote: strings with lone surrogates and integers beyond 64 bits; such documents are
     written by json instead, with the same strictness as before (no NaN, which orjson would turn into null
-    silently) and read back by the json fallback in _parse_document.
+    silently); _parse_document reads both kinds.
     """
+    import orjson  # writers only (see _parse_document)
+
     try:
         return orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
     except TypeError:  # orjson.JSONEncodeError
@@ -430,8 +404,6 @@ def _serialize(data: _DocumentData) -> bytes:
 
 def _json_text(value: Any) -> str:
     """Strict JSON by the standard library: TypeError for non-JSON types, ValueError for NaN and infinity."""
-    import json
-
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
@@ -446,7 +418,7 @@ def _load_records(
             doc_id = int(key)
             value = convert(record)
             if value.id != doc_id:
-                value = dataclasses.replace(value, id=doc_id)
+                value = replace(value, id=doc_id)
             out[doc_id] = value
     except (ValueError, TypeError, AttributeError) as err:
         raise _corrupt(label, f"{what} {key}: {err}") from err
@@ -696,7 +668,7 @@ class StoreTransaction:
             self._check_open()
             return []
         ids = self._take_ids("next_id", "reservations", len(many))
-        stored = [dataclasses.replace(res, id=res_id) for res, res_id in zip(many, ids, strict=True)]
+        stored = [replace(res, id=res_id) for res, res_id in zip(many, ids, strict=True)]
         self._insert_many("reservations", {res.id: _stored_record(res) for res in stored})
         if self._reservations is not None:
             self._reservations.update((res.id, res) for res in stored)
@@ -722,7 +694,7 @@ class StoreTransaction:
         return list(_block_map(self._raw("blocks"), self._label).values())
 
     def add_block(self, block: Block) -> Block:
-        stored = dataclasses.replace(block, id=self._take_ids("next_block_id", "blocks")[0])
+        stored = replace(block, id=self._take_ids("next_block_id", "blocks")[0])
         self._insert("blocks", block_to_record(stored), stored.id)
         return stored
 
@@ -757,7 +729,7 @@ class StoreTransaction:
     def set_value(self, key: str, value: Any) -> None:
         """Values are stored as JSON gives them back (tuples become lists) in memory and on disk alike;
         non-JSON values fail here rather than at commit."""
-        import json
+        import orjson
 
         stored = json.loads(_json_text(value))
         orjson.dumps(stored)  # TypeError for integers beyond 64 bits, which orjson would read back as floats

@@ -281,6 +281,8 @@ def test_compress_expand_round_trip(case: tuple[NodeNaming, list[str]]) -> None:
     expected = tuple(naming.name(n) for n in sorted(n for n in numbers if n is not None))
     compressed = naming.compress(names)
     assert naming.compressor()(names) == compressed
+    assert naming.compressor()(expected) == compressed  # canonical names: the compressor's own path
+    assert naming.compressor()(expected[::-1]) == compressed
     assert naming.expand(compressed) == expected
     assert naming.compress(expected) == compressed
     assert naming.expand(",".join(names)) == expected

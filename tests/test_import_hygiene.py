@@ -15,8 +15,10 @@ import io, json, os, sys
 from igor_tui.cli import run
 out, err = io.StringIO(), io.StringIO()
 code = run(sys.argv[1:], out, err, os.environ)
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"textual", "rich", "paramiko", "requests"})
-print(json.dumps({"code": code, "heavy": heavy, "err": err.getvalue()}))
+top = {m.split(".")[0] for m in sys.modules}
+heavy = sorted(top & {"textual", "rich", "paramiko", "requests"})
+slow = sorted(top & {"dataclasses", "inspect", "orjson", "uuid"})
+print(json.dumps({"code": code, "heavy": heavy, "slow": slow, "err": err.getvalue()}))
 """
 
 
@@ -49,3 +51,16 @@ def test_headless_paths_do_not_import_heavy_libraries(
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["code"] == 0, result["err"]
     assert set(result["heavy"]) == allowed
+
+
+@pytest.mark.parametrize("args", [["version"], ["show"], ["show", "-json"], ["sub", "-s", "-n", "2"]])
+def test_read_only_paths_do_not_import_start_up_costs(config: Path, args: list[str]) -> None:
+    """`dataclasses` (which imports `inspect`) and orjson (which imports dataclasses and uuid) cost ~11 ms
+    of every run: igor's value classes come from igor_tui.values, and only writers import orjson."""
+    env = {**os.environ, "IGOR_CONFIG": str(config)}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], env=env, capture_output=True, text=True, check=True
+    )
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["code"] == 0, result["err"]
+    assert result["slow"] == []

@@ -188,24 +188,6 @@ def test_bad_block_and_status_records_raise_value_error() -> None:
         node_status_from_record({})
 
 
-def test_the_fast_constructor_equals_the_dataclass_constructor() -> None:
-    """The store builds reservations through the slots directly; the result must be what the frozen
-    dataclass constructor makes, field by field, and behave as one (frozen, equal, hashable)."""
-    assert store_module._SLOT_SETTERS, "the fast path is off: the model stopped being a plain slotted class"
-    for original in (FULL_RES, res(), res(vlan=None, created=None, installed=False, error="")):
-        values = tuple(getattr(original, name) for name in store_module._RESERVATION_FIELDS)
-        fast = store_module._new_reservation(values)
-        assert type(fast) is Reservation
-        by_name = dict(zip(store_module._RESERVATION_FIELDS, values, strict=True))
-        assert fast == Reservation(*values) == Reservation(**by_name)
-        for f in dataclasses.fields(Reservation):
-            assert getattr(fast, f.name) is getattr(original, f.name)
-        assert hash(fast) == hash(original) and repr(fast) == repr(original)
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            fast.name = "changed"  # type: ignore[misc]
-        assert dataclasses.replace(fast, name="other").name == "other"
-
-
 _SHORT_TEXT = st.text(alphabet="ab1:", max_size=3)
 _JSON_VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(-3, 5), _SHORT_TEXT, st.lists(_SHORT_TEXT, max_size=2)
