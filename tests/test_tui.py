@@ -358,3 +358,25 @@ def test_igor_tui_help_and_config_error(tmp_path: Path) -> None:
         assert "Traceback" not in proc.stderr
         assert lines[0].startswith("igor-tui: ") and "problem(s) in config" in lines[0]
         assert any(line.startswith("  - end: 0 is less than start 1") for line in lines)
+
+
+async def test_unreadable_store_is_reported_once_and_recovers(cluster: DemoCluster) -> None:
+    """A corrupt store gives one error notification and a red status line (not one toast a second);
+    the racks keep the last good picture, and the app recovers when the store is readable again."""
+    app = demo_app(cluster, refresh=0.1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        dash = dashboard(app)
+        good = dash.view
+        store = Path(cluster.config.statedir) / "igor.json"
+        saved = store.read_bytes()
+        store.write_bytes(b"{ not json")
+        await wait_for(pilot, lambda: bool(dash.view_error))
+        await pilot.pause(0.5)  # several refreshes fail meanwhile
+        errors = [n for n in app._notifications if n.severity == "error"]
+        assert len(errors) == 1
+        assert "cannot read the store" in str(dash.query_one("#status").render())
+        assert dash.view is good
+        store.write_bytes(saved)
+        await wait_for(pilot, lambda: not dash.view_error)
+        assert "viewing:" in str(dash.query_one("#status").render())

@@ -27,7 +27,7 @@ from ..viewstate import moment
 from ..widgets.rack_grid import RackGrid
 from ..widgets.reservation_table import ReservationTable, short_time, time_left
 from ..widgets.timeline import Timeline
-from .messages import ActionDone, ActionFailed, ViewLoaded
+from .messages import ActionDone, ActionFailed, ViewFailed, ViewLoaded
 
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
@@ -77,6 +77,7 @@ class DashboardScreen(Screen[None]):
         self.narrow = False
         self.marked: frozenset[str] = frozenset()
         self.last_request: SubmitRequest | None = None
+        self.view_error = ""  # why the last read of the store failed ("" = it worked)
         self._grid = RackGrid(service.naming, cfg.rackwidth, cfg.rackheight, id="grid")
         self._table = ReservationTable(service.naming, self.tz, service.can_write, id="table")
         self._timeline = Timeline(service.naming, cfg.rackwidth, cfg.rackheight, self.tz, id="timeline")
@@ -146,14 +147,25 @@ class DashboardScreen(Screen[None]):
         try:
             view = self.service.view()
         except (IgorError, OSError) as err:
-            self.post_message(ActionFailed(str(err)))
+            self.post_message(ViewFailed(str(err)))
             return
         self.post_message(ViewLoaded(view))
+
+    def on_view_failed(self, message: ViewFailed) -> None:
+        """The store could not be read: say so once (not every second), keep the last good picture and
+        keep trying; the status line stays red until a read succeeds."""
+        if message.text != self.view_error:
+            self.notify(message.text, title="igor", severity="error", timeout=10)
+        self.view_error = message.text
+        self._update_status()
 
     def action_reload(self) -> None:
         self.load_view()
 
     def on_view_loaded(self, message: ViewLoaded) -> None:
+        if self.view_error:
+            self.view_error = ""
+            self._update_status()
         self.apply_view(message.view)
 
     def apply_view(self, view: ClusterView) -> None:
@@ -176,6 +188,13 @@ class DashboardScreen(Screen[None]):
 
     def _update_status(self) -> None:
         view = self.view
+        if self.view_error:
+            shown = "the last good picture" if view is not None else "nothing yet"
+            why = escape(self.view_error)
+            self.query_one("#status", StatusBar).update(
+                f"[b reverse red] cannot read the store [/] {why} (showing {shown}; retrying)"
+            )
+            return
         if view is None:
             return
         m = moment(view, self.at)

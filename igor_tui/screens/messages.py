@@ -32,3 +32,11 @@ class ActionFailed(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class ViewFailed(Message):
+    """Reading the store failed (unreadable, corrupt, permissions): the text says why."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
