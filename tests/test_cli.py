@@ -258,8 +258,8 @@ def test_no_arguments_prints_usage_on_stderr_and_exits_2(tmp_path: Path) -> None
         (("frob",), "unknown command 'frob' (run 'igor help' for the list)"),
         (
             ("help", "frob"),
-            "no help for 'frob': commands are sub, del, show, extend, edit, power, sync, tick, help, version, "
-            "setup, doctor",
+            "no help for 'frob': commands are sub, del, show, extend, edit, power, sync, tick, help, "
+            "version, setup, doctor",
         ),
         (
             ("notify",),
