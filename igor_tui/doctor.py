@@ -156,7 +156,10 @@ class Doctor:
 
     # ---------------------------------------------------------------------------- files on disk
 
-    def _owned_dir(self, path: str, why: str, problems: list[str], fixes: list[str], *, needed: bool) -> None:
+    def _owned_dir(
+        self, path: str, why: str, problems: list[str], fixes: list[str], *, needed: bool, served: bool = True
+    ) -> None:
+        """`path` must be the service user's; `served` ones must also be readable by the TFTP server."""
         real = self.root(path)
         try:
             st = os.stat(real)
@@ -170,7 +173,7 @@ class Doctor:
             fixes.append(f"move {real} away, then run igor setup again")
             return
         wrong_owner = self.account is not None and st.st_uid != self.account.uid
-        unreadable = stat.S_IMODE(st.st_mode) & 0o005 != 0o005
+        unreadable = served and stat.S_IMODE(st.st_mode) & 0o005 != 0o005
         if wrong_owner or not st.st_mode & stat.S_IWUSR:
             owner = owner_name(self.root, st.st_uid)
             problems.append(
@@ -199,7 +202,7 @@ class Doctor:
         self._owned_dir(content, "copies of kernels and initrds", problems, fixes, needed=False)
         if config.logfile:
             logdir = os.path.dirname(config.logfile)
-            self._owned_dir(logdir, "the action log", problems, fixes, needed=True)
+            self._owned_dir(logdir, "the action log", problems, fixes, needed=True, served=False)
         if problems:
             self.add("directories", "fail", "; ".join(problems), " && ".join(dict.fromkeys(fixes)))
         else:

@@ -361,10 +361,15 @@ def plan(opts: SetupOptions, env: Mapping[str, str]) -> list[Step]:
     )
 
     # 2. Directories. pxelinux.cfg is the one classic setup.sh forgot (igor could not write boot files).
+    def make_tftproot() -> None:
+        _makedirs(root(opts.tftproot))
+        os.chmod(root(opts.tftproot), 0o755)  # a root umask of 077 would hide it from the TFTP server
+
+    # An existing TFTP root may belong to the TFTP package or the admin: it is only created, never changed.
     tftp = Step(
         f"directory {opts.tftproot} (the TFTP root)",
         lambda: os.path.isdir(root(opts.tftproot)),
-        lambda: _makedirs(root(opts.tftproot)),
+        make_tftproot,
     )
     steps.append(tftp)
 

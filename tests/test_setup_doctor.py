@@ -353,6 +353,10 @@ def _unresolvable_node(root: Path, dns: DnsServer) -> None:
     edit_config(root, hosts=hosts, dnsserver=dns.address)
 
 
+def _pxelinux_cfg_root_owned(root: Path, dns: DnsServer) -> None:
+    os.chown(root / "srv/tftp/pxelinux.cfg", 0, 0)  # classic setup.sh's gap
+
+
 def _stale_tick(root: Path, dns: DnsServer) -> None:
     write_tick_last(root, 10)
 
@@ -365,6 +369,8 @@ def _stale_tick(root: Path, dns: DnsServer) -> None:
          "apt-get install pxelinux syslinux-common && cp /usr/lib/PXELINUX/pxelinux.0 {root}/srv/tftp/"),
         (_unresolvable_node, "nodes", "no address for kn4: not in hosts and not in DNS",
          'add them to "hosts" in {root}/etc/igor.conf'),
+        (_pxelinux_cfg_root_owned, "directories", "{root}/srv/tftp/pxelinux.cfg is owned by root (mode 0755)",
+         "chown igor: {root}/srv/tftp/pxelinux.cfg && chmod u+rwx {root}/srv/tftp/pxelinux.cfg"),
         (_stale_tick, "tick", "igor-tick last ran 10 minutes ago", "run 'igor-tick' by hand to see errors"),
     ],
 )  # fmt: skip
