@@ -49,6 +49,8 @@ COMMANDS: dict[str, str] = {
     "import-classic": "carry classic igor's reservations.json over (admins; a dry run without --apply)",
     "help": "help on igor and its commands",
     "version": "print igor's version",
+    "setup": "install igor on this head node: user, directories, config, cron or timer, sudo rule (root)",
+    "doctor": "check the installation: config, directories, boot files, nodes, backends, the tick",
 }
 
 # Classic verbs whose machinery arrives with later work; named so users are told, not puzzled.
@@ -302,6 +304,24 @@ def _stats_arguments(p: _Parser) -> None:
     p.add_argument("-v", action="store_true", help="each user's reservations too")
 
 
+def _setup_arguments(p: _Parser) -> None:
+    p.add_argument("--tftproot", metavar="DIR", required=True, help="the TFTP root (holds pxelinux.cfg)")
+    p.add_argument("--cobbler", action="store_true", help="boot through Cobbler instead of plain PXE")
+    p.add_argument("--cobbler-profile", metavar="P", default="", help="with --cobbler: the default profile")
+    p.add_argument("--nodes", metavar="NODES", default="", help="the cluster's nodes, e.g. kn[1-64]")
+    p.add_argument("--user", metavar="USER", default="igor", help="the service user (default igor)")
+    p.add_argument("--prefix", metavar="DIR", default="/usr/local", help="install prefix (/usr/local)")
+    p.add_argument("--timer", choices=("cron", "systemd"), default="cron", help="what runs igor-tick")
+    p.add_argument("--root", metavar="ALTROOT", default="/", help="install into this tree instead of /")
+    p.add_argument("--yes", action="store_true", help="make the changes without asking")
+
+
+def _doctor_arguments(p: _Parser) -> None:
+    p.add_argument("--root", metavar="ALTROOT", default="/", help="check the install in this tree")
+    p.add_argument("--user", metavar="USER", default="igor", help="the service user (default igor)")
+    p.add_argument("--prefix", metavar="DIR", default="/usr/local", help="install prefix (/usr/local)")
+
+
 _ARGUMENTS: dict[str, Callable[[_Parser], None]] = {
     "block": _block_arguments,
     "unblock": _unblock_arguments,
@@ -310,6 +330,8 @@ _ARGUMENTS: dict[str, Callable[[_Parser], None]] = {
     "notify": _notify_arguments,
     "hosts": _hosts_arguments,
     "import-classic": _import_arguments,
+    "setup": _setup_arguments,
+    "doctor": _doctor_arguments,
     "power": _power_arguments,
     "sync": _sync_arguments,
     "tick": _tick_arguments,
@@ -788,6 +810,51 @@ VERBS: dict[str, Callable[[IgorService, argparse.Namespace, IO[str]], int]] = {
 }
 
 
+def cmd_setup(ns: argparse.Namespace, config: str | None, out: IO[str], env: Mapping[str, str]) -> int:
+    from .setup import SetupOptions, run_setup
+
+    if config:
+        raise UsageError("setup always writes /etc/igor.conf (the file igor-tick reads); drop --config")
+    if ns.json:
+        raise UsageError("setup prints its plan as text; --json is not available")
+    opts = SetupOptions(
+        tftproot=ns.tftproot,
+        cobbler=ns.cobbler,
+        cobbler_profile=ns.cobbler_profile,
+        user=ns.user,
+        prefix=ns.prefix,
+        root=ns.root,
+        timer=ns.timer,
+        nodes=ns.nodes,
+    )
+
+    def ask() -> bool:
+        out.write("Make these changes? [y/N] ")
+        out.flush()
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+    return run_setup(opts, yes=ns.yes, ask=ask if sys.stdin.isatty() else None, out=out, env=env)
+
+
+def cmd_doctor(ns: argparse.Namespace, config: str | None, out: IO[str], env: Mapping[str, str]) -> int:
+    from .config import CONFIG_ENV, DEFAULT_CONFIG_PATH
+    from .deploy import Root
+    from .doctor import Doctor, run_doctor
+
+    root = Root(ns.root)
+    # In another root the config is that tree's /etc/igor.conf; $IGOR_CONFIG names a file of this system.
+    path = config or (env.get(CONFIG_ENV) if root.is_system else None) or DEFAULT_CONFIG_PATH
+    doctor = Doctor(root, path, user=ns.user, prefix=ns.prefix, env=env)
+    return run_doctor(doctor, as_json=ns.json, out=out)
+
+
+# Verbs that run without an IgorService: setup writes the config, doctor checks it (and works without one).
+LOCAL_VERBS: dict[str, Callable[[argparse.Namespace, str | None, IO[str], Mapping[str, str]], int]] = {
+    "setup": cmd_setup,
+    "doctor": cmd_doctor,
+}
+
+
 def usage_text() -> str:
     lines = [
         "igor: reserve, boot and release nodes of a bare-metal cluster",
@@ -883,6 +950,8 @@ def run(argv: Sequence[str], out: IO[str], err: IO[str], env: Mapping[str, str])
         if verb == "version":
             out.write(f'{{"version": "{__version__}"}}\n' if ns.json else f"igor {__version__}\n")
             return 0
+        if verb in LOCAL_VERBS:
+            return LOCAL_VERBS[verb](ns, config, out, env)
         from .service import build_service
 
         svc = build_service(config, env)

@@ -16,7 +16,7 @@ FILES = "__files__"
 """Tells the shell script to complete file names itself."""
 
 EXTRA_VERBS = ("tui", "completion")
-FILE_METAVARS = frozenset({"KERNEL", "INITRD", "PATH", "FILE"})
+FILE_METAVARS = frozenset({"KERNEL", "INITRD", "PATH", "FILE", "DIR", "ALTROOT"})
 
 BASH = """\
 # bash completion for igor (igor-tui): eval "$(igor completion bash)"

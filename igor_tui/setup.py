@@ -1,0 +1,578 @@
+"""`igor setup`: install igor-tui on a head node (or into another root), step by step, idempotently.
+
+Classic igor's setup.sh echoed its plan and then ran it; it left pxelinux.cfg unwritable, installed an
+unquoted wrapper and checked nothing (spec §9, §11.24). Here every step knows how to tell whether it is
+already in place, so the plan shows only what would change, a second run changes nothing, and each step
+is verified after it runs. Nothing here reads /etc/igor.conf: setup is what writes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import os
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import IO
+
+from .deploy import (
+    CONFIG_PATH,
+    CRON_PATH,
+    DEFAULT_PREFIX,
+    DEFAULT_USER,
+    LOG_DIR,
+    PXELINUX_FILES,
+    SUDOERS_PATH,
+    SYSTEMD_DIR,
+    TIMER_WANTS,
+    Root,
+    find_account,
+    lib_dir,
+    read_data,
+    render_contrib,
+)
+from .errors import ConfigError, IgorError, UsageError
+
+USERADD_ENV = "IGOR_SETUP_USERADD"
+"""The useradd command (shlex-split). Packagers and the tests point it elsewhere; it gets useradd's own
+arguments, including `--root ALTROOT` with --root."""
+VISUDO_ENV = "IGOR_SETUP_VISUDO"
+"""The visudo command used to validate the sudo rule before it is put in place (default: found on PATH)."""
+
+_SECRET_LINE = re.compile(r'("(?:networkpassword|powersshpassword|cobblerpassword)"\s*:\s*)"[^"]+"', re.I)
+_NODES = re.compile(r"([A-Za-z0-9._-]*)\[(\d+)-(\d+)\]")
+_SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+@dataclass(frozen=True, slots=True)
+class SetupOptions:
+    """The admin's answers; every path is the installed system's path, whatever --root is."""
+
+    tftproot: str
+    cobbler: bool = False
+    cobbler_profile: str = ""
+    user: str = DEFAULT_USER
+    prefix: str = DEFAULT_PREFIX
+    root: str = "/"
+    timer: str = "cron"
+    nodes: str = ""
+
+    @property
+    def statedir(self) -> str:
+        return os.path.join(self.tftproot, "igor")
+
+    def check(self) -> None:
+        """Refuse answers that would produce a broken install, before anything is printed as a plan."""
+        for flag, value in (("--tftproot", self.tftproot), ("--prefix", self.prefix), ("--root", self.root)):
+            if not os.path.isabs(value):
+                raise UsageError(f"setup: {flag} {value!r} is not an absolute path")
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", self.user):
+            raise UsageError(f"setup: --user {self.user!r} is not a valid user name (a-z, 0-9, _ and -)")
+        if self.timer not in ("cron", "systemd"):
+            raise UsageError(f"setup: --timer {self.timer!r}: expected cron or systemd")
+        if self.cobbler and not self.cobbler_profile:
+            raise UsageError(
+                "setup: --cobbler needs --cobbler-profile PROFILE, the Cobbler profile nodes return to "
+                "when a reservation ends"
+            )
+        if self.cobbler_profile and not self.cobbler:
+            raise UsageError("setup: --cobbler-profile is only used with --cobbler")
+        if self.nodes and not _NODES.fullmatch(self.nodes):
+            raise UsageError(f"setup: --nodes {self.nodes!r}: expected PREFIX[FIRST-LAST], e.g. kn[1-64]")
+
+
+@dataclass
+class Step:
+    """One change setup may make. `is_done` inspects the root; `apply` makes the change; `blocked` says
+    why the step cannot be taken (and how to fix that), in which case setup does the others and fails."""
+
+    what: str
+    is_done: Callable[[], bool]
+    apply: Callable[[], None]
+    blocked: str = ""
+    note: str = ""
+
+
+# --------------------------------------------------------------------------------------- the config
+
+
+def node_keys(nodes: str) -> dict[str, object]:
+    """`kn[001-520]` -> prefix/start/end/padlen (leading zeros in the first number set the padding)."""
+    match = _NODES.fullmatch(nodes)
+    if match is None:
+        return {}
+    first, last = match.group(2), match.group(3)
+    padlen = len(first) if first.startswith("0") and len(first) > 1 else 0
+    return {"prefix": match.group(1), "start": int(first), "end": int(last), "padlen": padlen}
+
+
+def render_config(opts: SetupOptions) -> str:
+    """igor.conf.example with this install's answers, its comments kept beside their keys.
+
+    The example's site-specific samples (power commands for a `powerbot`, a host, admins) are emptied: a
+    fresh install has no power control and no extra admins until the admin says so, rather than
+    commands that do not exist and a %wheel that may hold people who should not be igor admins."""
+    data = json.loads(read_data("igor.conf.example"))
+    answers: dict[str, object] = {
+        "tftproot": opts.tftproot,
+        "statedir": opts.statedir,
+        "logfile": f"{LOG_DIR}/log",
+        "usecobbler": opts.cobbler,
+        "cobblerdefaultprofile": opts.cobbler_profile,
+        "poweroncommand": "",
+        "poweroffcommand": "",
+        "hosts": {},
+        "admins": [],
+        "timezone": "",
+        **node_keys(opts.nodes),
+    }
+    for key, value in answers.items():
+        if key not in data:
+            raise IgorError(f"igor.conf.example has no key {key!r}; setup and the example disagree")
+        data[key] = value
+    items = list(data.items())
+    lines: list[str] = []
+    for i, (key, value) in enumerate(items):
+        if key.startswith("#") and i:
+            lines.append("")
+        comma = "," if i < len(items) - 1 else ""
+        lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
+    text = "{\n" + "\n".join(lines) + "\n}\n"
+    from .config import parse_config
+
+    try:
+        parse_config(json.loads(text), path=CONFIG_PATH)
+    except ConfigError as err:
+        raise IgorError(f"setup would write an invalid config: {err}") from None
+    return text
+
+
+def config_diff(existing: str, wanted: str, path: str) -> str:
+    """What setup would have written, as a diff against the admin's file, with passwords masked."""
+    mask = [_SECRET_LINE.sub(r'\1"<hidden>"', line) for line in existing.splitlines(keepends=True)]
+    diff = difflib.unified_diff(
+        mask, wanted.splitlines(keepends=True), fromfile=f"{path} (yours, kept)", tofile="igor setup's"
+    )
+    return "".join(diff)
+
+
+# ----------------------------------------------------------------------------------------- primitives
+
+
+Owner = Callable[[], tuple[int, int] | None]
+
+
+def _root_owner() -> tuple[int, int] | None:
+    return (0, 0)
+
+
+def _user_owner(root: Root, user: str) -> Owner:
+    """The service user's uid/gid, looked up when needed: it may only exist once the first step ran."""
+
+    def owner() -> tuple[int, int] | None:
+        account = find_account(root, user)
+        return None if account is None else (account.uid, account.gid)
+
+    return owner
+
+
+def _has(path: str, owner: Owner, mode: int, kind: int) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (
+        stat.S_IFMT(st.st_mode) == kind
+        and (st.st_uid, st.st_gid) == owner()
+        and stat.S_IMODE(st.st_mode) == mode
+    )
+
+
+def _need_owner(owner: Owner, path: str) -> tuple[int, int]:
+    found = owner()
+    if found is None:
+        raise IgorError(f"setup: cannot give {path} to the service user: it does not exist")
+    return found
+
+
+def _makedirs(path: str) -> None:
+    try:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+    except OSError as err:
+        raise IgorError(f"setup: cannot create {path}: {err.strerror or err}") from None
+
+
+def _directory(root: Root, path: str, owner: Owner, owner_text: str, *, mode: int, why: str) -> Step:
+    real = root(path)
+
+    def apply() -> None:
+        if os.path.lexists(real) and not os.path.isdir(real):
+            raise IgorError(f"setup: {real} exists but is not a directory; move it away and run setup again")
+        _makedirs(real)
+        uid, gid = _need_owner(owner, real)
+        os.chown(real, uid, gid)
+        os.chmod(real, mode)
+
+    return Step(
+        f"directory {path}, owner {owner_text}, mode {mode:04o}{why}",
+        lambda: _has(real, owner, mode, stat.S_IFDIR),
+        apply,
+    )
+
+
+def _write_file(
+    real: str,
+    data: bytes,
+    owner: Owner,
+    mode: int,
+    validate: Callable[[str], None] | None = None,
+) -> None:
+    """Write through a dotted temp name (cron.d and sudoers.d skip names with a dot), validate it, then
+    rename it into place, so a half-written or invalid file is never live."""
+    directory = os.path.dirname(real)
+    _makedirs(directory)
+    uid, gid = _need_owner(owner, real)
+    tmp = os.path.join(directory, f".{os.path.basename(real)}.igor-setup")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, data)
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if validate is not None:
+            validate(tmp)
+        os.replace(tmp, real)
+    except OSError as err:
+        raise IgorError(f"setup: cannot write {real}: {err.strerror or err}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _file(
+    root: Root,
+    path: str,
+    data: bytes,
+    owner: Owner,
+    owner_text: str,
+    *,
+    mode: int,
+    why: str = "",
+    validate: Callable[[str], None] | None = None,
+) -> Step:
+    real = root(path)
+
+    def done() -> bool:
+        try:
+            with open(real, "rb") as handle:
+                same = handle.read() == data
+        except OSError:
+            return False
+        return same and _has(real, owner, mode, stat.S_IFREG)
+
+    return Step(
+        f"file {path}, owner {owner_text}, mode {mode:04o}{why}",
+        done,
+        lambda: _write_file(real, data, owner, mode, validate),
+    )
+
+
+def _symlink(root: Root, path: str, target: str, why: str) -> Step:
+    real = root(path)
+
+    def apply() -> None:
+        _makedirs(os.path.dirname(real))
+        tmp = os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.igor-setup")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        try:
+            os.symlink(target, tmp)
+            os.replace(tmp, real)
+        except OSError as err:
+            raise IgorError(f"setup: cannot link {real}: {err.strerror or err}") from None
+
+    def done() -> bool:
+        try:
+            return os.readlink(real) == target
+        except OSError:
+            return False
+
+    blocked = ""
+    if os.path.lexists(real) and not os.path.islink(real):
+        blocked = f"{path} exists and is not a link igor setup made; move it away and run setup again"
+    return Step(f"link {path} -> {target}{why}", done, apply, blocked=blocked)
+
+
+def _find_command(name: str, env: Mapping[str, str], override: str) -> list[str] | None:
+    """argv for a tool: the override (shlex-split) if set, else `name` on PATH or in the sbin dirs."""
+    if env.get(override):
+        argv = shlex.split(env[override])
+        found = shutil.which(argv[0]) if argv else None
+        return [found, *argv[1:]] if found else None
+    search = os.pathsep.join([*env.get("PATH", "").split(os.pathsep), *_SBIN])
+    found = shutil.which(name, path=search)
+    return [found] if found else None
+
+
+# ------------------------------------------------------------------------------------------ the plan
+
+
+def plan(opts: SetupOptions, env: Mapping[str, str]) -> list[Step]:
+    """Every step of an install with these answers, in the order they must run."""
+    opts.check()
+    root = Root(opts.root)
+    user = opts.user
+    mine = _user_owner(root, user)
+    as_user = f"{user}:{user}"
+    steps: list[Step] = []
+
+    # 1. The service user: it alone reads the config (switch password) and writes the store.
+    useradd = _find_command("useradd", env, USERADD_ENV)
+    args = ["--system", "--user-group", "--home-dir", opts.statedir, "--no-create-home"]
+    args += ["--shell", "/usr/sbin/nologin", *(["--root", str(root)] if not root.is_system else []), user]
+
+    def add_user() -> None:
+        assert useradd is not None
+        proc = subprocess.run(
+            [*useradd, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        )
+        if proc.returncode != 0:
+            why = (proc.stderr or proc.stdout).strip().splitlines()
+            raise IgorError(
+                f"setup: useradd {user} failed (exit {proc.returncode}): {why[-1] if why else 'no output'}"
+            )
+
+    steps.append(
+        Step(
+            f"service user {user}: useradd {shlex.join(args)}",
+            lambda: find_account(root, user) is not None,
+            add_user,
+            blocked="" if useradd else "useradd not found (Debian package passwd): create the user yourself",
+        )
+    )
+
+    # 2. Directories. pxelinux.cfg is the one classic setup.sh forgot (igor could not write boot files).
+    def make_tftproot() -> None:
+        _makedirs(root(opts.tftproot))
+        os.chmod(root(opts.tftproot), 0o755)  # a root umask of 077 would hide it from the TFTP server
+
+    # An existing TFTP root may belong to the TFTP package or the admin: it is only created, never changed.
+    tftp = Step(
+        f"directory {opts.tftproot} (the TFTP root)",
+        lambda: os.path.isdir(root(opts.tftproot)),
+        make_tftproot,
+    )
+    steps.append(tftp)
+
+    def owned_dir(path: str, why: str) -> Step:
+        return _directory(root, path, mine, as_user, mode=0o755, why=why)
+
+    def root_file(
+        path: str, data: bytes, mode: int, why: str = "", validate: Callable[[str], None] | None = None
+    ) -> Step:
+        return _file(root, path, data, _root_owner, "root:root", mode=mode, why=why, validate=validate)
+
+    if not opts.cobbler:
+        cfg_dir = os.path.join(opts.tftproot, "pxelinux.cfg")
+        steps.append(owned_dir(cfg_dir, " (igor-tick writes per-node boot files here)"))
+    steps.append(owned_dir(opts.statedir, " (the store)"))
+    content = os.path.join(opts.statedir, "content")
+    steps.append(owned_dir(content, " (copies of users' kernels and initrds, served by TFTP)"))
+    steps.append(owned_dir(LOG_DIR, " (the action log)"))
+
+    # 3. PXELINUX itself, from the system's syslinux packages (plain PXE only).
+    if not opts.cobbler:
+        for name, source in PXELINUX_FILES.items():
+            found = next((p for p in (root(source), source) if os.path.isfile(p)), "")
+            data = b""
+            if found:
+                with open(found, "rb") as handle:
+                    data = handle.read()
+            step = root_file(os.path.join(opts.tftproot, name), data, 0o644, f" (copied from {source})")
+            if not found:
+                step.blocked = (
+                    f"{source} not found: apt-get install pxelinux syslinux-common, then run setup again"
+                )
+            steps.append(step)
+
+    # 4. The config: written once, never overwritten; a difference is shown, not applied.
+    config_text = render_config(opts)
+    config_step = _file(
+        root, CONFIG_PATH, config_text.encode(), mine, user, mode=0o600, why=" (from igor.conf.example)"
+    )
+    real_config = root(CONFIG_PATH)
+    if os.path.lexists(real_config):
+        try:
+            with open(real_config, encoding="utf-8", errors="replace") as text_handle:
+                existing = text_handle.read()
+        except OSError as err:
+            existing = ""
+            config_step.note = f"cannot read it ({err.strerror}); left alone"
+        diff = config_diff(existing, config_text, CONFIG_PATH) if existing else ""
+        config_step.what = f"config {CONFIG_PATH}: exists, kept as it is"
+        config_step.is_done = lambda: True
+        config_step.note = config_step.note or (diff and "it differs from what setup would write:\n" + diff)
+    steps.append(config_step)
+
+    # 5. The per-minute tick: cron.d or a systemd timer.
+    render = {"user": user, "prefix": opts.prefix}
+    if opts.timer == "cron":
+        cron = render_contrib("igor.cron", **render).encode()
+        steps.append(root_file(CRON_PATH, cron, 0o644, " (igor-tick every minute)"))
+    else:
+        for unit in ("igor-tick.service", "igor-tick.timer"):
+            text = render_contrib(unit, **render).encode()
+            steps.append(root_file(f"{SYSTEMD_DIR}/{unit}", text, 0o644))
+        steps.append(_symlink(root, TIMER_WANTS, f"{SYSTEMD_DIR}/igor-tick.timer", " (enables the timer)"))
+        if root.is_system and os.path.isdir("/run/systemd/system"):
+            steps.append(_start_timer(env))
+
+    # 6. The sudo rule, validated by visudo before it can take effect.
+    visudo = _find_command("visudo", env, VISUDO_ENV)
+    sudoers = render_contrib("igor.sudoers", **render).encode()
+
+    def validate(path: str) -> None:
+        assert visudo is not None
+        proc = subprocess.run([*visudo, "-c", "-f", path], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise IgorError(f"setup: visudo rejects the sudo rule: {(proc.stdout + proc.stderr).strip()}")
+
+    sudo_step = root_file(SUDOERS_PATH, sudoers, 0o440, " (checked with visudo -c first)", validate)
+    if visudo is None:
+        sudo_step.blocked = (
+            "visudo not found (Debian package sudo): the sudo rule cannot be checked, so it is not "
+            "installed; apt-get install sudo, then run setup again"
+        )
+    steps.append(sudo_step)
+
+    # 7. The wrappers users run, and the tick cron runs as the service user.
+    bindir = os.path.join(opts.prefix, "bin")
+    wrapper = render_contrib("igor-wrapper.sh", **render).encode()
+    for name in ("igor", "igor-tui"):
+        path = os.path.join(bindir, name)
+        step = root_file(path, wrapper, 0o755, " (runs igor as the service user, arguments quoted)")
+        real = root(path)
+        if os.path.isfile(real) and not _is_wrapper(real):
+            step.blocked = (
+                f"{path} exists and is not igor's wrapper (was igor-tui pip-installed into {opts.prefix}? "
+                f"install it into the virtualenv {lib_dir(opts.prefix)} instead), then run setup again"
+            )
+        steps.append(step)
+    tick = os.path.join(lib_dir(opts.prefix), "bin", "igor-tick")
+    steps.append(_symlink(root, os.path.join(bindir, "igor-tick"), tick, " (what cron runs)"))
+    return steps
+
+
+def _is_wrapper(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return head.startswith(b"#!/bin/sh") and b"lib/igor-tui/bin/" in head
+
+
+def _start_timer(env: Mapping[str, str]) -> Step:
+    systemctl = _find_command("systemctl", env, "")
+
+    def done() -> bool:
+        if systemctl is None:
+            return False
+        proc = subprocess.run([*systemctl, "is-active", "--quiet", "igor-tick.timer"], check=False)
+        return proc.returncode == 0
+
+    def apply() -> None:
+        assert systemctl is not None
+        for args in (["daemon-reload"], ["start", "igor-tick.timer"]):
+            proc = subprocess.run([*systemctl, *args], capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise IgorError(f"setup: systemctl {' '.join(args)} failed: {proc.stderr.strip()}")
+
+    return Step(
+        "start igor-tick.timer (systemctl daemon-reload; systemctl start igor-tick.timer)",
+        done,
+        apply,
+        blocked="" if systemctl else "systemctl not found",
+    )
+
+
+# ------------------------------------------------------------------------------------------- running
+
+
+def run_setup(
+    opts: SetupOptions,
+    *,
+    yes: bool,
+    ask: Callable[[], bool] | None,
+    out: IO[str],
+    env: Mapping[str, str],
+    euid: int | None = None,
+) -> int:
+    """Print the plan, get a yes (from --yes or `ask`, None meaning no terminal), apply, verify.
+
+    Returns 0 when everything is in place, 1 when a step was blocked (the others are still done)."""
+    steps = plan(opts, env)
+    root = Root(opts.root)
+    kind = f"Cobbler (default profile {opts.cobbler_profile})" if opts.cobbler else "plain PXE"
+    where = "this system" if root.is_system else str(root)
+    out.write(
+        f"igor setup: installing into {where}: service user {opts.user}, prefix {opts.prefix}, {kind}, "
+        f"igor-tick from {opts.timer}\n"
+    )
+    states = [("CANNOT" if s.blocked else "done" if s.is_done() else "todo") for s in steps]
+    for step, state in zip(steps, states, strict=True):
+        out.write(f"  {state:<6}  {step.what}\n")
+        if step.blocked:
+            out.write(f"          {step.blocked}\n")
+        if step.note:
+            out.writelines(f"          {line}\n" for line in step.note.rstrip("\n").splitlines())
+    program = os.path.join(lib_dir(opts.prefix), "bin", "igor")
+    if not os.path.isfile(root(program)):
+        out.write(
+            f"note: {program} does not exist yet: the wrapper, sudo rule and tick run igor-tui from the "
+            f"virtualenv {lib_dir(opts.prefix)} (python3 -m venv {lib_dir(opts.prefix)} && "
+            f"{lib_dir(opts.prefix)}/bin/pip install igor-tui)\n"
+        )
+    todo = [s for s, state in zip(steps, states, strict=True) if state == "todo"]
+    blocked = [s for s in steps if s.blocked]
+    if not todo:
+        out.write(f"Nothing to change: {states.count('done')} of {len(steps)} steps already in place.\n")
+        return _finish(blocked, out)
+    euid = os.geteuid() if euid is None else euid
+    if root.is_system and euid != 0:
+        raise IgorError(
+            "setup: nothing changed: creating a user and writing /etc needs root (sudo igor setup)"
+        )
+    if not yes:
+        if ask is None:
+            raise IgorError(
+                "setup: nothing changed: there is no terminal to confirm on; run again with --yes to make "
+                f"these {len(todo)} change(s)"
+            )
+        if not ask():
+            out.write("Nothing changed.\n")
+            return 1
+    for step in todo:
+        step.apply()
+        if not step.is_done():
+            raise IgorError(f"setup: {step.what}: still not in place after the change; stopping here")
+        out.write(f"  made    {step.what}\n")
+    out.write(f"{len(todo)} change(s) made; {len(steps) - len(todo) - len(blocked)} already in place.\n")
+    out.write(f"Next: edit {CONFIG_PATH} (nodes, hosts, power commands, admins), then run 'igor doctor'.\n")
+    return _finish(blocked, out)
+
+
+def _finish(blocked: list[Step], out: IO[str]) -> int:
+    if not blocked:
+        return 0
+    out.write(f"{len(blocked)} step(s) could not be taken (CANNOT above): fix that and run setup again.\n")
+    return 1
