@@ -142,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         proc = Pty([str(tui)], env, 120, 40)
         proc.wait_for(b"rack 1")
         proc.read_until_quiet(quiet=0.3)
-        grid = [proc.press(b"\x1b[C" if i % 2 == 0 else b"\x1b[B") for i in range(args.presses)]
+        # right, down, left, down: every key really moves the cursor (so every key repaints)
+        moves = (b"\x1b[C", b"\x1b[B", b"\x1b[D", b"\x1b[B")
+        grid = [proc.press(moves[i % 4]) for i in range(args.presses)]
         proc.press(b"3")  # focus the timeline
         timeline = [proc.press(b"\x1b[C" if i % 2 == 0 else b"j") for i in range(args.presses)]
         rss = proc.rss_mb()
