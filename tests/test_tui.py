@@ -380,3 +380,20 @@ async def test_unreadable_store_is_reported_once_and_recovers(cluster: DemoClust
         store.write_bytes(saved)
         await wait_for(pilot, lambda: not dash.view_error)
         assert "viewing:" in str(dash.query_one("#status").render())
+
+
+async def test_command_palette_jumps_to_a_node(cluster: DemoCluster) -> None:
+    """Ctrl+P, "node kn45", Enter: the rack cursor lands on kn45 (and its holder is selected)."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"Jump to node kn45")
+        await pilot.pause(0.5)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        dash = dashboard(app)
+        assert dash.query_one(RackGrid).cursor_node == "kn45"
+        await wait_for(pilot, lambda: dash.selected is not None and dash.selected.name == "mpi-bench")
