@@ -16,22 +16,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from igor_tui.config import load_config
-from igor_tui.identity import StaticDirectory, resolve_caller
+from igor_tui.demo import USERS  # the same users and groups as igor-tui --demo
+from igor_tui.identity import resolve_caller
 from igor_tui.model import Block, NodeState, NodeStatus
 from igor_tui.service import IgorService, SubmitRequest
 from igor_tui.store import TinyStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
-USERS = StaticDirectory(
-    users={
-        "alice": frozenset({"alice", "lab"}),
-        "bob": frozenset({"bob", "lab"}),
-        "carol": frozenset({"carol"}),
-        "dave": frozenset({"dave"}),
-        "ops": frozenset({"ops", "wheel"}),
-    }
-)
 BOOKINGS = [
     # user, name, nodes or count, duration, start, args
     ("alice", "kernel-ci", 6, "3h", "", "console=ttyS0 quiet"),

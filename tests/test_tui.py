@@ -43,6 +43,22 @@ async def fill(pilot: object, field: str, text: str) -> None:
     box.value = text
 
 
+async def open_form(pilot: object, cluster: DemoCluster | None = None, **fields: str) -> None:
+    """Press n and type the given fields; with `cluster`, also its kernel and initrd (to book)."""
+    await pilot.press("n")  # type: ignore[attr-defined]
+    await settle(pilot)  # type: ignore[arg-type]
+    assert isinstance(pilot.app.screen, SubmitScreen)  # type: ignore[attr-defined]
+    if cluster is not None:
+        fields = {
+            "kernel": str(cluster.root / "vmlinuz"),
+            "initrd": str(cluster.root / "initrd.img"),
+            **fields,
+        }
+    for field, text in fields.items():
+        await fill(pilot, field, text)
+    await settle(pilot)  # type: ignore[arg-type]
+
+
 async def test_grid_cursor_moves_over_racks(cluster: DemoCluster) -> None:
     """Arrows and hjkl move the rack cursor node by node, and across a rack boundary."""
     app = demo_app(cluster)
@@ -108,16 +124,9 @@ async def test_submit_books_a_reservation(cluster: DemoCluster) -> None:
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        assert isinstance(app.screen, SubmitScreen)
-        await fill(pilot, "name", "from-tui")
-        await fill(pilot, "kernel", str(cluster.root / "vmlinuz"))
-        await fill(pilot, "initrd", str(cluster.root / "initrd.img"))
-        await fill(pilot, "nodes", "3")
-        await fill(pilot, "duration", "2h")
-        await fill(pilot, "kernel_args", "console=ttyS0 tui")
-        await settle(pilot)
+        await open_form(
+            pilot, cluster, name="from-tui", nodes="3", duration="2h", kernel_args="console=ttyS0 tui"
+        )
         await pilot.press("ctrl+b")
         await wait_for(pilot, lambda: not isinstance(app.screen, SubmitScreen))
         stored = names_in_store(cluster)["from-tui"]
@@ -133,11 +142,7 @@ async def test_submit_shows_inline_error(cluster: DemoCluster) -> None:
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        await fill(pilot, "name", "bad name!")
-        await fill(pilot, "nodes", "0")
-        await settle(pilot)
+        await open_form(pilot, name="bad name!", nodes="0")
         error = app.screen.query_one("#e-name")
         assert error.display
         assert "invalid reservation name 'bad name!'" in str(error.render())
@@ -153,14 +158,7 @@ async def test_speculate_and_book_second_option(cluster: DemoCluster) -> None:
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        await fill(pilot, "name", "picked")
-        await fill(pilot, "kernel", str(cluster.root / "vmlinuz"))
-        await fill(pilot, "initrd", str(cluster.root / "initrd.img"))
-        await fill(pilot, "nodes", "200")
-        await fill(pilot, "duration", "3h")
-        await settle(pilot)
+        await open_form(pilot, cluster, name="picked", nodes="200", duration="3h")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, SpeculateScreen))
         spec = app.screen

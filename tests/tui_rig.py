@@ -6,11 +6,13 @@ clock is frozen so screens are reproducible to the character.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input
+from textual.worker import WorkerCancelled
 
 from igor_tui.app import IgorApp
 from igor_tui.demo import DemoCluster, build_demo
@@ -38,7 +40,10 @@ async def settle(pilot: Pilot[None], rounds: int = 3) -> None:
     """Let workers finish and their messages land (each round: a short pause, then idle)."""
     for _ in range(rounds):
         await pilot.pause(0.05)
-        await pilot.app.workers.wait_for_complete()
+        # An exclusive worker (the refresh) replaced by a newer one counts as cancelled, and waiting on
+        # it raises; the newer one is waited for in the next round.
+        with contextlib.suppress(WorkerCancelled):
+            await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 
 

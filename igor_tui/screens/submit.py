@@ -300,34 +300,32 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
         self._form_error("")
         self._speculate(self.request())
 
-    @work(thread=True, exclusive=True, group="form-act", exit_on_error=False)
     def _book(self, req: SubmitRequest) -> None:
-        errors = self.service.field_errors(req)
-        if errors:
-            self.post_message(Checked(errors, {}, show_all=True))
-            return
-        try:
-            res = self.service.submit(req)
-        except IgorError as err:
-            self.app.call_from_thread(self._refused, str(err))
-            return
-        self.app.call_from_thread(self.dismiss, FormOutcome(req, booked=res))
+        self._act(req, booking=True)
+
+    def _speculate(self, req: SubmitRequest) -> None:
+        self._act(req, booking=False)
 
     @work(thread=True, exclusive=True, group="form-act", exit_on_error=False)
-    def _speculate(self, req: SubmitRequest) -> None:
-        errors = self.service.field_errors(req, booking=False)
+    def _act(self, req: SubmitRequest, booking: bool) -> None:
+        """Book, or list the options; field problems go next to their fields, anything else (no room,
+        a busy store) under the form. The form closes only on success."""
+        errors = self.service.field_errors(req, booking=booking)
         if errors:
             self.post_message(Checked(errors, {}, show_all=True))
             return
         try:
-            slots = self.service.speculate(req)
+            if booking:
+                outcome = FormOutcome(req, booked=self.service.submit(req))
+            else:
+                outcome = FormOutcome(req, slots=self.service.speculate(req))
         except IgorError as err:
             self.app.call_from_thread(self._refused, str(err))
             return
-        if not slots:
+        if outcome.slots == []:
             self.app.call_from_thread(self._refused, "no option found within the booking horizon")
             return
-        self.app.call_from_thread(self.dismiss, FormOutcome(req, slots=slots))
+        self.app.call_from_thread(self.dismiss, outcome)
 
     def _refused(self, text: str) -> None:
         self._form_error(text)

@@ -75,6 +75,17 @@ class _Context:
     marked: frozenset[str]
 
 
+@dataclass
+class _GridMessage(Message):
+    """What every RackGrid message carries: the grid it came from (its `control`)."""
+
+    grid: RackGrid
+
+    @property
+    def control(self) -> RackGrid:
+        return self.grid
+
+
 class RackGrid(ScrollView, can_focus=True):
     """All nodes in racks of `rackwidth` by `rackheight`, wrapped to the width, with a node cursor."""
 
@@ -123,37 +134,22 @@ class RackGrid(ScrollView, can_focus=True):
     ]
 
     @dataclass
-    class CursorMoved(Message):
+    class CursorMoved(_GridMessage):
         """The cursor is on another node (the screen highlights the reservation holding it)."""
 
-        grid: RackGrid
         node: str
 
-        @property
-        def control(self) -> RackGrid:
-            return self.grid
-
     @dataclass
-    class NodeSelected(Message):
+    class NodeSelected(_GridMessage):
         """Enter, or a click on the cursor cell: the user wants this node's details."""
 
-        grid: RackGrid
         node: str
 
-        @property
-        def control(self) -> RackGrid:
-            return self.grid
-
     @dataclass
-    class MarkedChanged(Message):
+    class MarkedChanged(_GridMessage):
         """The user's marks changed (Space, `clear_marks`); they pre-fill "these nodes" in the submit form."""
 
-        grid: RackGrid
         nodes: frozenset[str]
-
-        @property
-        def control(self) -> RackGrid:
-            return self.grid
 
     view: var[ClusterView | None] = var(None, init=False)
     """The snapshot drawn; None draws every node as free (before the first refresh arrives)."""

@@ -148,6 +148,18 @@ def _place_preview(lanes: list[list[_Item]], preview: _Item) -> None:
     lanes.append([preview])
 
 
+class _TimelineMessage(Message):
+    """What every Timeline message carries: the timeline it came from (its `control`)."""
+
+    def __init__(self, timeline: Timeline | None) -> None:
+        super().__init__()
+        self.timeline = timeline
+
+    @property
+    def control(self) -> Timeline | None:
+        return self.timeline
+
+
 class Timeline(ScrollView, can_focus=True):
     """Reservations over time: nodes as rows when zoomed to hours, racks (packed in lanes) otherwise."""
 
@@ -209,41 +221,26 @@ class Timeline(ScrollView, can_focus=True):
     preview: reactive[Slot | None] = reactive(None, init=False)
     """A speculation option drawn hatched on its nodes' (or racks') rows: not booked yet."""
 
-    class CursorMoved(Message):
+    class CursorMoved(_TimelineMessage):
         """The time cursor moved to `at`, or was turned off (`at` is None): redraw the racks for then."""
 
         def __init__(self, at: datetime | None, timeline: Timeline | None = None) -> None:
-            super().__init__()
+            super().__init__(timeline)
             self.at = at
-            self.timeline = timeline
 
-        @property
-        def control(self) -> Timeline | None:
-            return self.timeline
-
-    class ZoomChanged(Message):
+    class ZoomChanged(_TimelineMessage):
         """The zoom changed (so the screen can update the panel title)."""
 
         def __init__(self, zoom: str, timeline: Timeline | None = None) -> None:
-            super().__init__()
+            super().__init__(timeline)
             self.zoom = zoom
-            self.timeline = timeline
 
-        @property
-        def control(self) -> Timeline | None:
-            return self.timeline
-
-    class ReservationClicked(Message):
+    class ReservationClicked(_TimelineMessage):
         """A bar was clicked: the screen selects that reservation in its table."""
 
         def __init__(self, res_id: int, timeline: Timeline | None = None) -> None:
-            super().__init__()
+            super().__init__(timeline)
             self.res_id = res_id
-            self.timeline = timeline
-
-        @property
-        def control(self) -> Timeline | None:
-            return self.timeline
 
     def __init__(
         self,
