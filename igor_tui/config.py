@@ -32,7 +32,7 @@ HIGHEST_VLAN = 4094
 MAX_NODES = 100_000
 SUPPORTED_NETWORKS = ("", "arista")
 
-_Kind = Literal["str", "int", "bool", "node_map", "hosts", "admins", "object", "list"]
+_Kind = Literal["str", "int", "bool", "node_map", "hosts", "admins", "object", "list", "bootmode"]
 
 # Every accepted key (lower case), its JSON kind and what a valid value looks like; the descriptions end
 # up in problem messages, so they are written for the admin who has to fix the file.
@@ -69,6 +69,10 @@ _KEYS: dict[str, tuple[_Kind, str]] = {
     "advanced": ("object", "an object (accepted for classic compatibility and ignored)"),
     "statedir": ("str", "the absolute path of igor's state directory (default <tftproot>/igor)"),
     "hosts": ("hosts", "an object mapping node names to {'ip': ..., 'mac': ...}"),
+    "bootmode": (
+        "bootmode",
+        "'bios' (default), 'uefi', or an object mapping node ranges to modes, e.g. {'kn[1-64]': 'uefi'}",
+    ),
     "admins": ("admins", "a list of user names and %group entries"),
     "timezone": ("str", "an IANA time zone name such as 'Europe/Berlin' (default: the system's zone)"),
     # igor-tick: power
@@ -119,6 +123,7 @@ _KIND_WORDS: dict[_Kind, str] = {
     "admins": "a list",
     "object": "an object",
     "list": "a list",
+    "bootmode": "a string or an object",
 }
 _SECRET_KEYS = frozenset({"networkpassword", "powersshpassword", "cobblerpassword"})
 _NON_NEGATIVE = (
@@ -211,6 +216,12 @@ class Config:
     mailcommand: tuple[str, ...] = ()
     mailfrom: str = ""
     mailtimeout: int = 30
+    # `bootmode` as the set of nodes that boot UEFI (see bootmode.py); every other node boots legacy BIOS.
+    bootmode: frozenset[str] = frozenset()
+
+    def boot_mode(self, node: str) -> str:
+        """'bios' or 'uefi': which netboot files igor writes for `node` and what show/--json report."""
+        return "uefi" if node in self.bootmode else "bios"
 
     @property
     def naming(self) -> NodeNaming:
@@ -333,6 +344,8 @@ def _kind_ok(kind: _Kind, value: object) -> bool:
         return isinstance(value, bool)
     if kind in ("admins", "list"):
         return isinstance(value, list | tuple)
+    if kind == "bootmode":
+        return isinstance(value, str | Mapping)
     return isinstance(value, Mapping)
 
 
@@ -669,6 +682,12 @@ def _parse(data: object, *, path: str, file_mode: int | None, problems: list[str
     # New igor-tui keys.
     hosts = _hosts(sec, naming, problems)
     admins = _admins(sec)
+    bootmode: dict[str, str] = {}
+    if sec.given("bootmode"):
+        from igor_tui.bootmode import parse_bootmode
+
+        bootmode, bad_modes = parse_bootmode(sec.values["bootmode"], naming, sec.name("bootmode"))
+        problems.extend(bad_modes)
     timezone = sec.text("timezone")
     if timezone and not _zone_ok(timezone):
         _add_bad(
@@ -736,6 +755,7 @@ def _parse(data: object, *, path: str, file_mode: int | None, problems: list[str
         hosts=types.MappingProxyType(hosts),
         admins=admins,
         timezone=timezone,
+        bootmode=frozenset(n for n, mode in bootmode.items() if mode == "uefi"),
         **tick,
         **mail,
     )

@@ -601,3 +601,60 @@ def test_system_timezone_sources_in_order(tmp_path: Path) -> None:
     assert tz({"TZ": "Not/AZone"}, str(etc_tz), str(localtime)) == "America/Denver"
     assert tz({}, nowhere, str(localtime)) == "Asia/Tokyo"
     assert tz({}) == "UTC"
+
+
+# --- bootmode ---------------------------------------------------------------------------------------
+
+
+def test_bootmode_defaults_to_bios_for_every_node() -> None:
+    config = parse_config(minimal())
+    assert config.bootmode == frozenset()
+    assert {config.boot_mode(n) for n in config.naming.all()} == {"bios"}
+
+
+def test_bootmode_uefi_makes_every_node_uefi_and_bios_none() -> None:
+    assert parse_config(minimal(bootmode="uefi")).bootmode == frozenset(f"kn{i}" for i in range(1, 17))
+    assert parse_config(minimal(bootmode="bios")).bootmode == frozenset()
+
+
+def test_bootmode_map_sets_ranges_and_leaves_the_rest_bios() -> None:
+    config = parse_config(minimal(bootmode={"kn[1-4]": "uefi", "kn[5-8],kn10": "bios", "kn12": "uefi"}))
+    assert config.bootmode == frozenset({"kn1", "kn2", "kn3", "kn4", "kn12"})
+    assert (config.boot_mode("kn4"), config.boot_mode("kn5"), config.boot_mode("kn16")) == (
+        "uefi",
+        "bios",
+        "bios",
+    )
+
+
+def test_bootmode_map_uses_canonical_names_on_a_padded_cluster() -> None:
+    config = parse_config(minimal(padlen=3, bootmode={"kn[1-2]": "uefi"}))
+    assert config.bootmode == frozenset({"kn001", "kn002"})
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("UEFI", "bootmode: 'UEFI' is not a boot mode; expected 'bios' (default), 'uefi', or an object"),
+        ("efi", "bootmode: 'efi' is not a boot mode"),
+        (1, "bootmode: expected a string or an object"),
+        (["uefi"], "bootmode: expected a string or an object"),
+        ({"kn1": "legacy"}, "bootmode['kn1']: 'legacy' is not a boot mode; expected 'bios' or 'uefi'"),
+        ({"kn1": 1}, "bootmode['kn1']: 1 is not a boot mode"),
+        ({"kn[1-4]": "uefi", "kn[4-6]": "bios"}, "bootmode['kn[4-6]']: overlaps 'kn[1-4]' on kn4; each node"),
+        ({"kn[1-2]": "uefi", "kn2": "uefi"}, "bootmode['kn2']: overlaps 'kn[1-2]' on kn2"),
+        ({"kn[15-17]": "uefi"}, "bootmode['kn[15-17]']: bad node list 'kn[15-17]': kn17 is not a node of"),
+        ({"xy1": "uefi"}, "bootmode['xy1']: bad node list 'xy1': 'xy1' does not start with the node prefix"),
+        ({"": "uefi"}, "bootmode['']: bad node list '': it is empty"),
+    ],
+)
+def test_bad_bootmode_is_one_problem_naming_the_key_and_value(value: object, problem: str) -> None:
+    found = problems_of(minimal(bootmode=value))
+    assert len(found) == 1, found
+    assert found[0].startswith(problem), found
+
+
+def test_bootmode_problems_are_collected_with_the_others() -> None:
+    found = problems_of(minimal(bootmode={"kn1": "efi", "kn99": "uefi"}, rackwidth=0))
+    assert len(found) == 3, found
+    assert any(p.startswith("BootMode['kn1']") for p in problems_of(minimal(BootMode={"kn1": "efi"})))

@@ -37,7 +37,7 @@ def boot_backend(config: Config) -> BootBackend:
         )
     from .pxe import PxeBoot
 
-    return PxeBoot(config.tftproot)
+    return PxeBoot(config.tftproot, uefi_nodes=config.bootmode)
 
 
 def power_backend(config: Config) -> PowerBackend | None:

@@ -1,4 +1,8 @@
-"""PXE boot backend: per-node pxelinux.cfg files under the TFTP root, written atomically and owned by hash."""
+"""PXE boot backend: per-node boot files under the TFTP root, written atomically and owned by hash.
+
+Legacy-BIOS nodes get pxelinux.cfg files; UEFI nodes (config `bootmode`) get the GRUB files that grub.py
+describes. Both kinds follow the same rules: per-client names only, the site's default never touched.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import time
 from dataclasses import dataclass, replace
 
 from ..errors import BackendError
+from . import grub
 from .base import BootRecord, BootSpec, NodeAddress
 from .resolve import pxe_hex, pxe_mac
 
@@ -18,35 +23,42 @@ CFG_DIR = "pxelinux.cfg"
 _KEY = re.compile(r"[A-Za-z0-9_-]+")
 # The only names igor ever creates or removes in pxelinux.cfg (so never `default`, never a path).
 _OWNED_NAME = re.compile(r"01-[0-9a-f]{2}(?:-[0-9a-f]{2}){5}|[0-9A-F]{8}")
+# Each directory igor writes boot files into, with the names it may own there.
+_OWNED_DIRS = {CFG_DIR: _OWNED_NAME, grub.GRUB_DIR: grub.OWNED_NAME}
 
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    """One file to write: its name inside pxelinux.cfg and the node it serves (for error messages)."""
+    """One file to write: its path relative to the TFTP root, the node it serves (for error messages)
+    and the boot loader reading it ("bios": PXELINUX, "uefi": GRUB)."""
 
-    name: str
+    rel: str
     node: str
+    mode: str
 
 
 @dataclass(frozen=True, slots=True)
 class _Written:
     """A file this call replaced: what was there before (None = nothing), to undo exactly this call."""
 
-    name: str
+    rel: str
     previous: bytes | None
+    digest: str
 
 
 class PxeBoot:
-    """Makes nodes boot a reservation through pxelinux's per-client config files.
+    """Makes nodes boot a reservation through the boot loader's per-client config files.
 
-    For each node it writes `pxelinux.cfg/01-<mac>` (MAC known) and `pxelinux.cfg/<HEXIP>` (IP known):
-    pxelinux tries those before the admin's `default`, which igor never touches. The record remembers the
-    sha256 of every file, and uninstall removes a file only while it still has that content, so tearing
-    down reservation A never removes the file reservation B wrote for the same node (classic §11.1).
+    For each BIOS node it writes `pxelinux.cfg/01-<mac>` (MAC known) and `pxelinux.cfg/<HEXIP>` (IP
+    known), for each UEFI node `grub/grub.cfg-01-<mac>` and `grub/grub.cfg-<HEXIP>`: the loaders try those
+    before the admin's `default` / `grub.cfg`, which igor never touches. The record remembers the sha256
+    of every file, and uninstall removes a file only while it still has that content, so tearing down
+    reservation A never removes the file reservation B wrote for the same node (classic §11.1).
     """
 
-    def __init__(self, tftproot: str) -> None:
+    def __init__(self, tftproot: str, uefi_nodes: frozenset[str] = frozenset()) -> None:
         self.tftproot = tftproot
+        self.uefi_nodes = uefi_nodes
 
     # -- BootBackend
 
@@ -54,52 +66,54 @@ class PxeBoot:
         """The record `install(spec)` would return, computed without writing anything. igor-tick uses it to
         undo an install whose outcome a crash or a failure kept from being recorded: uninstall then removes
         only files that really hold this content, never another reservation's."""
-        data = self._render(spec, check_files=False).encode("utf-8")
-        digest = hashlib.sha256(data).hexdigest()
         # Nodes without an address got no file (install refuses them before writing anything).
-        targets = self._targets(replace(spec, nodes=tuple(n for n in spec.nodes if n.ip or n.mac)))
-        return {"files": {f"{CFG_DIR}/{t.name}": digest for t in targets}}
+        spec = replace(spec, nodes=tuple(n for n in spec.nodes if n.ip or n.mac))
+        contents = self._contents(spec, check_files=False)
+        digests = {mode: hashlib.sha256(data).hexdigest() for mode, data in contents.items()}
+        return {"files": {t.rel: digests[t.mode] for t in self._targets(spec)}}
 
     def install(self, spec: BootSpec) -> BootRecord:
         """Validate everything, then write every file; on a failure undo this call's writes and raise."""
         if not os.path.isdir(self.tftproot):
             raise BackendError(f"PXE install: the TFTP root {self.tftproot} does not exist")
-        content = self._render(spec)
+        contents = self._contents(spec)
         targets = self._targets(spec)
-        data = content.encode("utf-8")
-        digest = hashlib.sha256(data).hexdigest()
-        cfg = self._cfg_dir()
-        _remove_stale_temps(cfg)
+        digests = {mode: hashlib.sha256(data).hexdigest() for mode, data in contents.items()}
+        dirs = {os.path.dirname(t.rel) for t in targets}
+        for directory in sorted(dirs):
+            _remove_stale_temps(self._cfg_dir(directory))
         written: list[_Written] = []
         for target in targets:
+            path = os.path.join(self.tftproot, target.rel)
             try:
-                previous = _read_or_none(os.path.join(cfg, target.name))
-                _atomic_write(os.path.join(cfg, target.name), data)
+                previous = _read_or_none(path)
+                _atomic_write(path, contents[target.mode])
             except OSError as exc:
-                self._undo(cfg, written, digest)
+                self._undo(written)
                 raise BackendError(
-                    f"{target.node}: writing {CFG_DIR}/{target.name} for reservation {spec.label} failed: "
+                    f"{target.node}: writing {target.rel} for reservation {spec.label} failed: "
                     f"{exc.strerror or exc}"
                 ) from exc
-            written.append(_Written(target.name, previous))
-        _fsync_dir(cfg)
-        return {"files": {f"{CFG_DIR}/{t.name}": digest for t in targets}}
+            written.append(_Written(target.rel, previous, digests[target.mode]))
+        for directory in sorted(dirs):
+            _fsync_dir(os.path.join(self.tftproot, directory))
+        return {"files": {t.rel: digests[t.mode] for t in targets}}
 
     def uninstall(self, record: BootRecord) -> None:
         """Remove each recorded file that still holds the recorded content; anything else is left alone."""
         files = record.get("files", {})
         if not isinstance(files, dict):
             raise BackendError(f"PXE uninstall: malformed boot record {record!r}")
-        cfg = os.path.join(self.tftproot, CFG_DIR)
-        _remove_stale_temps(cfg)
-        owned: list[tuple[str, str, str]] = []
+        owned: list[tuple[str, str]] = []
         for rel, digest in files.items():
-            name = _owned_name(rel)
-            if name is None or not isinstance(digest, str):
+            if not _is_owned(rel) or not isinstance(digest, str):
                 raise BackendError(f"PXE uninstall: refusing to remove {rel!r}: not a file igor writes")
-            owned.append((rel, name, digest))
-        for rel, name, digest in owned:
-            path = os.path.join(cfg, name)
+            owned.append((rel, digest))
+        dirs = {os.path.join(self.tftproot, os.path.dirname(rel)) for rel, _ in owned}
+        for directory in sorted(dirs):
+            _remove_stale_temps(directory)
+        for rel, digest in owned:
+            path = os.path.join(self.tftproot, rel)
             try:
                 current = _read_or_none(path)
             except IsADirectoryError:
@@ -114,14 +128,15 @@ class PxeBoot:
                 pass
             except OSError as exc:
                 raise BackendError(f"PXE uninstall: removing {rel} failed: {exc.strerror or exc}") from exc
-        if files:
+        for directory in sorted(dirs):
             with contextlib.suppress(OSError):
-                _fsync_dir(cfg)
+                _fsync_dir(directory)
 
     # -- helpers
 
-    def _render(self, spec: BootSpec, *, check_files: bool = True) -> str:
-        """The pxelinux config text, after refusing anything that could escape the root or add a line."""
+    def _contents(self, spec: BootSpec, *, check_files: bool = True) -> dict[str, bytes]:
+        """The file text per boot mode the spec's nodes need, after refusing anything that could escape
+        the root or add a line."""
         if spec.profile:
             raise BackendError(f"PXE boot cannot boot Cobbler profile {spec.profile}; set usecobbler")
         if not _KEY.fullmatch(spec.key):
@@ -137,20 +152,18 @@ class PxeBoot:
         if not spec.kernel_path:
             raise BackendError(f"reservation {spec.label}: no kernel to boot")
         kernel = self._tftp_path(spec, "kernel", spec.kernel_path, check_files)
-        append = []
-        if spec.initrd_path:
-            append.append(f"initrd={self._tftp_path(spec, 'initrd', spec.initrd_path, check_files)}")
-        if spec.kernel_args:
-            append.append(spec.kernel_args)
-        lines = [
-            f"# written by igor for reservation {spec.label} ({spec.key}); removed when it ends",
-            f"DEFAULT {spec.key}",
-            f"LABEL {spec.key}",
-            f"  KERNEL {kernel}",
-        ]
-        if append:
-            lines.append("  APPEND " + " ".join(append))
-        return "\n".join(lines) + "\n"
+        initrd = self._tftp_path(spec, "initrd", spec.initrd_path, check_files) if spec.initrd_path else ""
+        out: dict[str, bytes] = {}
+        if any(n.name not in self.uefi_nodes for n in spec.nodes):
+            out["bios"] = _pxelinux_text(spec, kernel, initrd).encode("utf-8")
+        uefi = [n.name for n in spec.nodes if n.name in self.uefi_nodes]
+        if uefi:
+            try:
+                text = grub.render(spec.label, spec.key, kernel, initrd, spec.kernel_args)
+            except ValueError as err:
+                raise BackendError(f"{', '.join(uefi)} (UEFI): reservation {spec.label}: {err}") from None
+            out["uefi"] = text.encode("utf-8")
+        return out
 
     def _tftp_path(self, spec: BootSpec, what: str, path: str, check_file: bool = True) -> str:
         """`path` as the TFTP client sees it ("/igor/content/…"); it must really be inside the root.
@@ -166,31 +179,32 @@ class PxeBoot:
                 "for PXE boot igor's state directory must be under the TFTP root"
             )
         rel = "/" + os.path.relpath(real, root).replace(os.sep, "/")
-        if not rel.isprintable() or any(ch.isspace() for ch in rel):
+        if not rel.isprintable() or any(ch.isspace() or ch in "'\\" for ch in rel):
             raise BackendError(
-                f"reservation {spec.label}: the {what} path {rel!r} contains a space or control"
+                f"reservation {spec.label}: the {what} path {rel!r} contains a space, quote or control"
             )
         if check_file and not os.path.isfile(real):
             raise BackendError(f"reservation {spec.label}: the {what} {path} is missing; it cannot be booted")
         return rel
 
     def _targets(self, spec: BootSpec) -> list[_Target]:
-        """Every file name to write, derived only from MAC/IP; all nodes are checked before any write."""
+        """Every file to write, derived only from MAC/IP; all nodes are checked before any write."""
         unknown = [n.name for n in spec.nodes if not n.ip and not n.mac]
         if unknown:
             raise BackendError(f"{', '.join(unknown)}: no MAC or IP known (add it to the hosts map or DNS)")
         seen: set[str] = set()
         out: list[_Target] = []
         for node in spec.nodes:
-            for name in _node_names(node):
-                if name not in seen:
-                    seen.add(name)
-                    out.append(_Target(name, node.name))
+            mode = "uefi" if node.name in self.uefi_nodes else "bios"
+            for rel in _node_files(node, mode):
+                if rel not in seen:
+                    seen.add(rel)
+                    out.append(_Target(rel, node.name, mode))
         return out
 
-    def _cfg_dir(self) -> str:
-        """pxelinux.cfg, created (0755) if the TFTP root has none yet."""
-        cfg = os.path.join(self.tftproot, CFG_DIR)
+    def _cfg_dir(self, directory: str) -> str:
+        """pxelinux.cfg or grub/, created (0755) if the TFTP root has none yet."""
+        cfg = os.path.join(self.tftproot, directory)
         try:
             os.mkdir(cfg, 0o755)
             os.chmod(cfg, 0o755)  # mkdir's mode is filtered by the umask
@@ -200,19 +214,45 @@ class PxeBoot:
             raise BackendError(f"PXE install: creating {cfg} failed: {exc.strerror or exc}") from exc
         return cfg
 
-    @staticmethod
-    def _undo(cfg: str, written: list[_Written], digest: str) -> None:
+    def _undo(self, written: list[_Written]) -> None:
         """Put back what each written file replaced, but only where the file still holds our content."""
         for item in reversed(written):
-            path = os.path.join(cfg, item.name)
+            path = os.path.join(self.tftproot, item.rel)
             with contextlib.suppress(OSError):
                 current = _read_or_none(path)
-                if current is None or hashlib.sha256(current).hexdigest() != digest:
+                if current is None or hashlib.sha256(current).hexdigest() != item.digest:
                     continue
                 if item.previous is None:
                     os.unlink(path)
                 else:
                     _atomic_write(path, item.previous)
+
+
+def _pxelinux_text(spec: BootSpec, kernel: str, initrd: str) -> str:
+    """The pxelinux config: APPEND carries the arguments verbatim (pxelinux does no parsing of them)."""
+    append = []
+    if initrd:
+        append.append(f"initrd={initrd}")
+    if spec.kernel_args:
+        append.append(spec.kernel_args)
+    lines = [
+        f"# written by igor for reservation {spec.label} ({spec.key}); removed when it ends",
+        f"DEFAULT {spec.key}",
+        f"LABEL {spec.key}",
+        f"  KERNEL {kernel}",
+    ]
+    if append:
+        lines.append("  APPEND " + " ".join(append))
+    return "\n".join(lines) + "\n"
+
+
+def _node_files(node: NodeAddress, mode: str) -> list[str]:
+    """The files (relative to the TFTP root) the node's boot loader looks for; GRUB's image uses
+    PXELINUX's per-client names behind a `grub.cfg-` prefix (grub.node_names)."""
+    names = _node_names(node)
+    if mode == "uefi":
+        return [f"{grub.GRUB_DIR}/grub.cfg-{name}" for name in names]
+    return [f"{CFG_DIR}/{name}" for name in names]
 
 
 def _node_names(node: NodeAddress) -> list[str]:
@@ -231,15 +271,13 @@ def _node_names(node: NodeAddress) -> list[str]:
     return names
 
 
-def _owned_name(rel: object) -> str | None:
-    """The file name inside pxelinux.cfg if `rel` is one igor could have written, else None."""
-    if not isinstance(rel, str):
-        return None
-    prefix = CFG_DIR + "/"
-    if not rel.startswith(prefix):
-        return None
-    name = rel[len(prefix) :]
-    return name if _OWNED_NAME.fullmatch(name) else None
+def _is_owned(rel: object) -> bool:
+    """True if `rel` is a file igor could have written: a per-client name in pxelinux.cfg or grub/."""
+    if not isinstance(rel, str) or rel.count("/") != 1:
+        return False
+    directory, name = rel.split("/")
+    pattern = _OWNED_DIRS.get(directory)
+    return pattern is not None and pattern.fullmatch(name) is not None
 
 
 def _read_or_none(path: str) -> bytes | None:
