@@ -1,4 +1,4 @@
-"""A virtual cluster of qemu nodes that netboot through PXELINUX, to prove reservations really boot.
+"""A virtual cluster of qemu nodes that netboot through PXELINUX or GRUB, to prove reservations really boot.
 
 Unit tests show that igor writes the right pxelinux.cfg files; only a real boot shows that a node then
 runs the user's kernel with the user's arguments. Each virtual node is a qemu process (always `-accel tcg`:
@@ -15,6 +15,10 @@ Power is this file run as a command, so igor's ordinary `command` power backend 
     python tests/vcluster.py --cluster DIR off NODE   quit it over QMP (already off: nothing to do)
 
 igor's `cycle` is off, `powercycledelay`, on: a fresh qemu process, as a real power cycle is a cold boot.
+
+A node is legacy BIOS (SeaBIOS, iPXE, PXELINUX) or UEFI (`firmware="uefi"`: OVMF, its own PXE driver and
+the GRUB image igor setup builds, which reads grub/grub.cfg-<node>); UEFI nodes keep a private copy of
+OVMF's variable store, as a real machine keeps its NVRAM. See ../shared/notes/netboot-uefi.md.
 
 Stdlib only, so a power command costs a Python start-up and nothing more. Also runnable as
 `python tests/vcluster.py fetch-kernel` (for .ci/run) and `python tests/vcluster.py check`.
@@ -49,6 +53,11 @@ LDLINUX = Path("/usr/lib/syslinux/modules/bios/ldlinux.c32")  # the only module 
 BUSYBOX = Path("/bin/busybox")
 E1000_ROM = Path("/usr/lib/ipxe/qemu/efi-e1000.rom")  # the NIC's iPXE boot ROM qemu loads
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"  # serial console, gzip initrd and devtmpfs built in
+# UEFI nodes: OVMF without Secure Boot (4 MB layout); the code is shared read-only, the VARS file is a
+# template every node copies (qemu does not lock pflash files, so two nodes on one copy would corrupt it).
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+GRUB_IMAGE = "grubx64.efi"  # igor_tui.backends.grub.GRUB_IMAGE: what the UEFI nodes' DHCP hands out
 
 MARKER = "IGOR-BOOT-OK"
 CMDLINE = "IGOR-CMDLINE:"
@@ -56,9 +65,13 @@ CMDLINE = "IGOR-CMDLINE:"
 # gives up; PXELINUX waits a long time in between, so either one stops the wait at once.
 NO_CONFIG = "Unable to locate configuration file"
 BOOT_FAILED = "Boot failed:"
+# UEFI: GRUB with no grub.cfg-<node> and no grub.cfg waits at its prompt forever; OVMF without a boot
+# file retries PXE over IPv6, HTTP boot ... forever. Either one stops the wait at once.
+GRUB_PROMPT = "grub>"
+PXE_TFTP_ERROR = "PXE-E23"
 # SeaBIOS's serial console redraws the screen with cursor moves (ESC [ row ; col H), which can land in
 # the middle of a word when the screen scrolls: they are removed before the log is searched.
-_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_ESCAPES = re.compile(r"\x1b\[[0-9;?=]*[A-Za-z]")  # OVMF also writes ESC [=3h
 
 # /init of the initramfs: report on the serial port directly (the user's arguments need not say
 # console=ttyS0), name the host from the SMBIOS serial qemu was given, then idle until powered off.
@@ -119,6 +132,21 @@ def missing_prerequisite() -> str:
         return f"{BUSYBOX} is dynamically linked (install Debian package busybox-static)"
     if shutil.which("cpio") is None:
         return "cpio not installed (Debian package cpio)"
+    return ""
+
+
+def missing_uefi_prerequisite() -> str:
+    """Why UEFI virtual nodes cannot boot here ("" when they can), naming the Debian package."""
+    missing = missing_prerequisite()
+    if missing:
+        return missing
+    for path in (OVMF_CODE, OVMF_VARS):
+        if not path.exists():
+            return f"{path} not installed (Debian package ovmf)"
+    if shutil.which("grub-mkimage") is None:
+        return "grub-mkimage not installed (Debian package grub-common)"
+    if not Path("/usr/lib/grub/x86_64-efi/linux.mod").exists():
+        return "GRUB's x86_64-efi modules not installed (Debian package grub-efi-amd64-bin)"
     return ""
 
 
@@ -231,6 +259,7 @@ class VNode:
     name: str
     mac: str
     subnet: int  # third octet of the slirp network 10.0.<subnet>.0/24 (qemu user-mode, private)
+    firmware: str = "bios"  # or "uefi": OVMF netbooting igor's GRUB image
 
     @property
     def net(self) -> str:
@@ -344,15 +373,8 @@ class VCluster:
             "-pidfile", str(self._file(node, "pid")),
             "-serial", f"file:{log}",
             "-qmp", f"unix:{self._file(node, 'qmp')},server=on,wait=off",
-            "-fw_cfg", f"name=etc/sercon-port,file={self.root / 'sercon-port'}",
             "-smbios", f"type=1,serial={node}",
-            # user-mode (slirp) network: DHCP and TFTP served inside this qemu process; restrict=on keeps
-            # the guest from reaching the host or anything beyond it. (ipv6=off looked tidier but made
-            # iPXE wait 13 s longer before booting.)
-            "-netdev",
-            f"user,id=n0,net={spec.net},restrict=on,tftp={self.tftproot},bootfile=pxelinux.0",
-            "-device", f"e1000,netdev=n0,mac={spec.mac}",
-            "-boot", "n",
+            *(self._uefi_argv(spec) if spec.firmware == "uefi" else self._bios_argv(spec)),
         ]  # fmt: skip
         proc = subprocess.run(
             argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False
@@ -361,6 +383,35 @@ class VCluster:
             raise RuntimeError(
                 f"{node}: qemu failed to start (exit {proc.returncode}): {proc.stderr.strip()}"
             )
+
+    def _bios_argv(self, spec: VNode) -> list[str]:
+        """SeaBIOS, the e1000's iPXE ROM, PXELINUX from the TFTP root."""
+        return [
+            "-fw_cfg", f"name=etc/sercon-port,file={self.root / 'sercon-port'}",
+            # user-mode (slirp) network: DHCP and TFTP served inside this qemu process; restrict=on keeps
+            # the guest from reaching the host or anything beyond it. (ipv6=off looked tidier but made
+            # iPXE wait 13 s longer before booting.)
+            "-netdev",
+            f"user,id=n0,net={spec.net},restrict=on,tftp={self.tftproot},bootfile=pxelinux.0",
+            "-device", f"e1000,netdev=n0,mac={spec.mac}",
+            "-boot", "n",
+        ]  # fmt: skip
+
+    def _uefi_argv(self, spec: VNode) -> list[str]:
+        """OVMF with the node's own VARS copy (made on first power-on and kept, like NVRAM), OVMF's own
+        PXE driver (`romfile=` skips iPXE's ROM: 0.7 s faster, less output) as the first boot entry
+        (`bootindex=1`; OVMF ignores `-boot n`), and igor's GRUB image as the DHCP boot file."""
+        vars_copy = self._file(spec.name, "vars.fd")
+        if not vars_copy.exists():
+            shutil.copyfile(OVMF_VARS, vars_copy.with_suffix(".tmp"))
+            os.replace(vars_copy.with_suffix(".tmp"), vars_copy)
+        return [
+            "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+            "-drive", f"if=pflash,format=raw,file={vars_copy}",
+            "-netdev",
+            f"user,id=n0,net={spec.net},restrict=on,tftp={self.tftproot},bootfile={GRUB_IMAGE}",
+            "-device", f"virtio-net-pci,netdev=n0,mac={spec.mac},romfile=,bootindex=1",
+        ]  # fmt: skip
 
     def power_off(self, node: str) -> None:
         """Quit the node's qemu over QMP (a hard power-off: the guest is not asked); kill it if QMP does
@@ -404,6 +455,12 @@ class VCluster:
                 return Boot(node, marker.group(1), cmdline.group(1), log.stat().st_mtime - started)
             if NO_CONFIG in text or BOOT_FAILED in text:
                 raise BootFailed(f"{node}: PXELINUX found no pxelinux.cfg file for it\n{_tail(text)}")
+            if GRUB_PROMPT in text:
+                raise BootFailed(
+                    f"{node}: GRUB found no grub.cfg file for it (stopped at grub>)\n{_tail(text)}"
+                )
+            if PXE_TFTP_ERROR in text:
+                raise BootFailed(f"{node}: the UEFI firmware could not fetch {GRUB_IMAGE}\n{_tail(text)}")
             if self.pid(node) is None:
                 raise BootFailed(f"{node}: qemu is not running (was it powered on?)\n{_tail(text)}")
             if time.monotonic() > deadline:
