@@ -563,7 +563,7 @@ def cmd_show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         return 0
     blocks = [b for b in view.blocks if b.end is None or b.end > view.now]  # maintenance now or later
     if ns.json:
-        data = show_json(view, select(view, opts, svc.can_write), tz, svc.can_write)
+        data = show_json(view, select(view, opts, svc.can_write), tz, svc.can_write, svc.config.bootmode)
         if blocks:
             from .ops_output import block_json
 
@@ -581,6 +581,7 @@ def cmd_show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         can_write=svc.can_write,
         color=color,
         out=out,
+        uefi=svc.config.bootmode,
     )
     if blocks and ns.diagram:
         from .ops_output import render_blocks

@@ -294,14 +294,22 @@ class _Marks:
 
 
 def show_json(
-    view: ClusterView, rows: Sequence[Reservation], tz: tzinfo, can_write: Callable[[Reservation], bool]
+    view: ClusterView,
+    rows: Sequence[Reservation],
+    tz: tzinfo,
+    can_write: Callable[[Reservation], bool],
+    uefi: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
+    """`uefi`: the nodes that netboot UEFI (config `bootmode`); every other node's bootmode is "bios"."""
     down, blocked, holder = node_states(view)
     nodes = []
     for n in view.nodes:
         state = "down" if n in down else "blocked" if n in blocked else _status(view, n)
         held = holder.get(n)
-        nodes.append({"name": n, "state": state, "reservation": held.name if held else None})
+        mode = "uefi" if n in uefi else "bios"
+        nodes.append(
+            {"name": n, "state": state, "reservation": held.name if held else None, "bootmode": mode}
+        )
     return {
         "nodes": nodes,
         "reservations": [
@@ -335,11 +343,13 @@ def render_show(
     color: bool,
     out: IO[str],
     width: int | None = None,
+    uefi: frozenset[str] = frozenset(),
 ) -> None:
     """The rack diagram and the reservation table.
 
     Every node cell carries its state as a character as well as a colour (the reservation's key letter,
     `!` down, `#` blocked), so the diagram still says everything when piped or on a monochrome terminal.
+    On a cluster with UEFI nodes (`uefi`), a line under the legend says which nodes boot which way.
     """
     now = view.now
     rows = select(view, opts, can_write)
@@ -381,6 +391,8 @@ def render_show(
             f"  letter = reservation (K column)  {DOWN_GLYPH} down  {BLOCKED_GLYPH} blocked  blank = free"
         )
         lines.append([(legend, "dim")])
+        if uefi:
+            lines.append([(f"  {boot_modes_text(naming, view.nodes, uefi)}", "dim")])
         lines.append([])
     lines.extend(
         _table(view, rows, naming=naming, tz=tz, can_write=can_write, marks=marks, opts=opts, color=color)
@@ -397,6 +409,18 @@ def render_show(
             )
             + "\n"
         )
+
+
+def boot_modes_text(naming: NodeNaming, nodes: Sequence[str], uefi: frozenset[str]) -> str:
+    """'boot mode: uefi kn[1-4], bios kn[5-16]': each node's firmware in two ranges, not 520 words."""
+    parts = []
+    for mode, members in (
+        ("uefi", [n for n in nodes if n in uefi]),
+        ("bios", [n for n in nodes if n not in uefi]),
+    ):
+        if members:
+            parts.append(f"{mode} {'all nodes' if len(members) == len(nodes) else naming.compress(members)}")
+    return "boot mode: " + ", ".join(parts)
 
 
 def _racks(

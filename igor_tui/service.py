@@ -293,7 +293,7 @@ class IgorService:
                         self.content.check(os.path.abspath(path), what)
                     except IgorError as err:
                         errors[what] = str(err)
-            check("kernel_args", lambda: self._check_kernel_args(req.kernel_args))
+            check("kernel_args", lambda: self._check_boot_args(req.kernel_args))
             if req.group:
                 check("group", lambda: self._check_group(req.group))
             if req.vlan:
@@ -330,7 +330,7 @@ class IgorService:
         self._check_name(req.name)
         request = self._request(req)
         kernel, initrd, profile = self._boot_files(req.kernel, req.initrd, req.profile)
-        kernel_args = self._check_kernel_args(req.kernel_args)
+        kernel_args = self._check_boot_args(req.kernel_args)
         group = self._check_group(req.group) if req.group else ""
         self._check_unique(req.name, list(self.view().reservations), self.now())  # lock-free early answer
         with self._copies_collected_on_failure():
@@ -436,7 +436,7 @@ class IgorService:
                 raise PermissionDenied("only an admin can change the owner of a reservation")
             if not self.directory.user_exists(req.owner):
                 raise ValidationError(f"no such user: {req.owner}")
-        kernel_args = self._check_kernel_args(req.kernel_args) if req.kernel_args is not None else None
+        kernel_args = self._check_boot_args(req.kernel_args) if req.kernel_args is not None else None
         if req.profile:
             self._boot_files("", "", req.profile)
         group = self._check_group(req.group) if req.group else req.group
@@ -1111,6 +1111,19 @@ class IgorService:
         if not kernel or not initrd:
             raise ValidationError("give a kernel and an initrd (-k and -i), or a Cobbler profile (-profile)")
         return os.path.abspath(kernel), os.path.abspath(initrd), ""
+
+    def _check_boot_args(self, args: str) -> str:
+        """Kernel arguments every node of the cluster can boot: on a cluster with UEFI nodes (plain PXE),
+        also those GRUB passes on unchanged, so a reservation fails here rather than at its start."""
+        self._check_kernel_args(args)
+        if self.config.bootmode and not self.config.usecobbler:
+            from .backends.grub import kernel_words
+
+            try:
+                kernel_words(args)
+            except ValueError as err:
+                raise ValidationError(f"kernel arguments: {err} (bootmode)") from None
+        return args
 
     @staticmethod
     def _check_kernel_args(args: str) -> str:

@@ -1114,8 +1114,9 @@ def test_show_json_shape(busy: Cluster) -> None:
     assert set(data) == {"nodes", "reservations"}
     assert [n["name"] for n in data["nodes"]] == NODES
     for node in data["nodes"]:
-        assert set(node) == {"name", "state", "reservation"}
+        assert set(node) == {"name", "state", "reservation", "bootmode"}
         assert node["state"] in {"up", "down", "blocked", "unknown"}
+        assert node["bootmode"] == "bios"  # no bootmode in the config
     holders = {n["name"]: n["reservation"] for n in data["nodes"]}
     assert holders["kn1"] == "zeta"
     assert holders["kn9"] == "mango"

@@ -95,6 +95,23 @@ async def test_enter_on_node_opens_detail(cluster: DemoCluster) -> None:
         assert not isinstance(app.screen, NodeScreen)
 
 
+async def test_node_detail_says_the_boot_mode(cluster: DemoCluster) -> None:
+    """The node detail names the node's boot mode (config `bootmode`): uefi for kn30 here, bios for kn31."""
+    uefi = replace(cluster, config=replace(cluster.config, bootmode=frozenset({"kn30"})))
+    app = demo_app(uefi)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for node, mode in (("kn30", "uefi"), ("kn31", "bios")):
+            app.screen.query_one(RackGrid).move_cursor_to(node)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, NodeScreen)
+            text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
+            assert f"boot mode: {mode}" in text, text
+            await pilot.press("escape")
+            await settle(pilot)
+
+
 async def test_filter_by_owner_and_node(cluster: DemoCluster) -> None:
     """`/` filters the table by name, owner or node."""
     app = demo_app(cluster)

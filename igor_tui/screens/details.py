@@ -95,7 +95,7 @@ class NodeScreen(ModalScreen[None]):
         view, node = self.view, self.node
         tz = self.service.config.tz
         m = moment(view, None)
-        lines = [f"state now: [b]{m.state(node)}[/]"]
+        lines = [f"state now: [b]{m.state(node)}[/]", f"boot mode: {self.service.config.boot_mode(node)}"]
         status = view.status.get(node)
         if status is not None and status.checked is not None:
             detail = f" ({status.detail})" if status.detail else ""
