@@ -309,6 +309,7 @@ def _setup_arguments(p: _Parser) -> None:
     p.add_argument("--cobbler", action="store_true", help="boot through Cobbler instead of plain PXE")
     p.add_argument("--cobbler-profile", metavar="P", default="", help="with --cobbler: the default profile")
     p.add_argument("--nodes", metavar="NODES", default="", help="the cluster's nodes, e.g. kn[1-64]")
+    p.add_argument("--uefi", action="store_true", help="nodes boot UEFI: lay out the GRUB image and grub/")
     p.add_argument("--user", metavar="USER", default="igor", help="the service user (default igor)")
     p.add_argument("--prefix", metavar="DIR", default="/usr/local", help="install prefix (/usr/local)")
     p.add_argument("--timer", choices=("cron", "systemd"), default="cron", help="what runs igor-tick")
@@ -827,6 +828,7 @@ def cmd_setup(ns: argparse.Namespace, config: str | None, out: IO[str], env: Map
         root=ns.root,
         timer=ns.timer,
         nodes=ns.nodes,
+        uefi=ns.uefi,
     )
 
     def ask() -> bool:

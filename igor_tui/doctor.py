@@ -96,6 +96,7 @@ class Doctor:
         steps: list[Callable[[Config], None]] = [
             self._directories,
             self._pxelinux,
+            self._grub,
             self._nodes,
             self._power,
             self._cobbler,
@@ -232,6 +233,39 @@ class Doctor:
                 "warn",
                 f"{default} is missing: nodes without a reservation have nothing to boot",
                 f"write one, e.g. printf 'DEFAULT local\\nLABEL local\\n  LOCALBOOT 0\\n' > {default}",
+            )
+
+    def _grub(self, config: Config) -> None:
+        """UEFI nodes (bootmode) need igor's GRUB image and a grub/ igor can write (plain PXE only)."""
+        if config.usecobbler or not config.bootmode:
+            return
+        from .backends import grub
+
+        problems: list[str] = []
+        fixes: list[str] = []
+        self._owned_dir(
+            os.path.join(config.tftproot, grub.GRUB_DIR), "per-node GRUB files", problems, fixes, needed=True
+        )
+        image = self.root(os.path.join(config.tftproot, grub.GRUB_IMAGE))
+        if not os.path.isfile(image):
+            problems.append(f"{image} is missing: UEFI nodes have no boot loader to fetch")
+            fixes.append("apt-get install grub-efi-amd64-bin grub-common && igor setup --uefi")
+        nodes = config.naming.compress(sorted(config.bootmode, key=lambda n: config.naming.number(n) or 0))
+        if problems:
+            self.add("grub", "fail", f"UEFI nodes {nodes}: " + "; ".join(problems), " && ".join(fixes))
+        else:
+            self.add(
+                "grub",
+                "ok",
+                f"{grub.GRUB_IMAGE} and {grub.GRUB_DIR}/ serve UEFI nodes {nodes}; {grub.DHCP_HINT}",
+            )
+        default = self.root(os.path.join(config.tftproot, grub.GRUB_DIR, "grub.cfg"))
+        if not os.path.isfile(default):
+            self.add(
+                "grub-default",
+                "warn",
+                f"{default} is missing: UEFI nodes without a reservation stop at the grub> prompt",
+                f"write one, e.g. printf 'exit\\n' > {default} (back to the firmware's next boot entry)",
             )
 
     # ------------------------------------------------------------------------------------- nodes

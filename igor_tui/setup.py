@@ -62,6 +62,7 @@ class SetupOptions:
     root: str = "/"
     timer: str = "cron"
     nodes: str = ""
+    uefi: bool = False  # some or all nodes boot UEFI: lay out igor's GRUB image and grub/
 
     @property
     def statedir(self) -> str:
@@ -80,6 +81,10 @@ class SetupOptions:
             raise UsageError(
                 "setup: --cobbler needs --cobbler-profile PROFILE, the Cobbler profile nodes return to "
                 "when a reservation ends"
+            )
+        if self.uefi and self.cobbler:
+            raise UsageError(
+                "setup: --uefi is for plain PXE; with --cobbler, Cobbler serves UEFI nodes itself"
             )
         if self.cobbler_profile and not self.cobbler:
             raise UsageError("setup: --cobbler-profile is only used with --cobbler")
@@ -130,6 +135,7 @@ def render_config(opts: SetupOptions) -> str:
         "hosts": {},
         "admins": [],
         "timezone": "",
+        "bootmode": "uefi" if opts.uefi else "bios",
         **node_keys(opts.nodes),
     }
     for key, value in answers.items():
@@ -403,6 +409,11 @@ def plan(opts: SetupOptions, env: Mapping[str, str]) -> list[Step]:
                     f"{source} not found: apt-get install pxelinux syslinux-common, then run setup again"
                 )
             steps.append(step)
+
+    if opts.uefi and not opts.cobbler:
+        from .setup_grub import grub_steps
+
+        steps.extend(grub_steps(opts, root, owned_dir, root_file))
 
     # 4. The config: written once, never overwritten; a difference is shown, not applied.
     config_text = render_config(opts)

@@ -28,6 +28,11 @@ GRUB_MODULE_DIR = "/usr/lib/grub/x86_64-efi"  # Debian package grub-efi-amd64-bi
 # Network, TFTP, the config language, the Linux loader, gzip'd initrds; efi_gop gives the kernel a
 # framebuffer ("no suitable video mode found" otherwise). `test` serves sites whose grub.cfg uses [ ].
 GRUB_MODULES = ("efinet", "tftp", "normal", "linux", "echo", "test", "configfile", "gzio", "efi_gop")
+# What a site's DHCP server must do for UEFI nodes; setup and doctor print it, the README shows dnsmasq.
+DHCP_HINT = (
+    f"DHCP must hand UEFI clients (option 93 client-arch 7 or 9) the boot file {GRUB_IMAGE} and BIOS "
+    "clients (arch 0) pxelinux.0; see the README's netboot section for a dnsmasq example"
+)
 # The only names igor creates or removes in grub/ (never grub.cfg itself, never a path).
 OWNED_NAME = re.compile(r"grub\.cfg-(?:01-[0-9a-f]{2}(?:-[0-9a-f]{2}){5}|[0-9A-F]{8})")
 
