@@ -7,7 +7,9 @@ the ownership rules shared with the PXELINUX files, and the escaping of hostile 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +230,17 @@ def test_the_image_is_built_reproducibly_with_the_per_node_prefix() -> None:
 def test_a_missing_module_dir_is_an_error_naming_the_package(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="grub-efi-amd64-bin"):
         grub.build_image(str(tmp_path))
+
+
+def test_an_old_temp_file_of_a_killed_grub_write_is_removed_and_a_fresh_one_kept(root: Path) -> None:
+    """A tick killed inside an atomic write leaves `.grub.cfg-<name>.<random>.tmp` in grub/; the next
+    install or teardown removes it once it is a minute old (a younger one may be a running write's)."""
+    old = root / "grub" / ".grub.cfg-7F000001.k9x2_a1b.tmp"
+    young = root / "grub" / ".grub.cfg-C0A8025B.zz1.tmp"
+    for path in (old, young):
+        path.write_text("set timeout=0\n")
+    hour_ago = time.time() - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    backend = boot(root, "kn2")
+    backend.uninstall({"files": {}})
+    assert not old.exists() and young.exists()

@@ -81,7 +81,9 @@ class PxeBoot:
         digests = {mode: hashlib.sha256(data).hexdigest() for mode, data in contents.items()}
         dirs = {os.path.dirname(t.rel) for t in targets}
         for directory in sorted(dirs):
-            _remove_stale_temps(self._cfg_dir(directory))
+            self._cfg_dir(directory)
+        for directory in _OWNED_DIRS:  # a killed tick's temp file may sit in either
+            _remove_stale_temps(os.path.join(self.tftproot, directory))
         written: list[_Written] = []
         for target in targets:
             path = os.path.join(self.tftproot, target.rel)
@@ -109,9 +111,9 @@ class PxeBoot:
             if not _is_owned(rel) or not isinstance(digest, str):
                 raise BackendError(f"PXE uninstall: refusing to remove {rel!r}: not a file igor writes")
             owned.append((rel, digest))
+        for directory in _OWNED_DIRS:
+            _remove_stale_temps(os.path.join(self.tftproot, directory))
         dirs = {os.path.join(self.tftproot, os.path.dirname(rel)) for rel, _ in owned}
-        for directory in sorted(dirs):
-            _remove_stale_temps(directory)
         for rel, digest in owned:
             path = os.path.join(self.tftproot, rel)
             try:
