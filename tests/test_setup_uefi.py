@@ -23,11 +23,17 @@ from test_setup_doctor import (
 
 from igor_tui.backends import grub
 
-needs_grub = pytest.mark.skipif(bool(grub.missing_tools()), reason=grub.missing_tools() or "grub is here")
+
+def need_grub() -> None:
+    """grub-mkimage is a real peer: tests needing it are marked `real`, so IGOR_REQUIRE_REAL=1 turns
+    this skip into a failure (real_peers.py)."""
+    if grub.missing_tools():
+        pytest.skip(grub.missing_tools())
 
 
-@needs_grub
+@pytest.mark.real
 def test_setup_uefi_lays_out_the_grub_image_and_dir_and_says_what_dhcp_must_do(tmp_path: Path) -> None:
+    need_grub()
     root = make_root(tmp_path)
     proc = setup(root, "--nodes", "kn[1-4]", "--uefi", "--yes", IGOR_SETUP_VISUDO="/bin/true")
     assert mode_owner(root / "srv/tftp/grub") == (0o755, UID, UID)  # igor-tick writes grub.cfg-<node>
@@ -57,8 +63,7 @@ def test_setup_uefi_with_cobbler_is_a_usage_error(tmp_path: Path) -> None:
 @pytest.fixture
 def uefi_installed(tmp_path: Path) -> Path:
     """test_setup_doctor's `installed`, set up with --uefi and given the site's grub/grub.cfg."""
-    if grub.missing_tools():
-        pytest.skip(grub.missing_tools())
+    need_grub()
     root = make_root(tmp_path)
     setup(root, "--nodes", "kn[1-4]", "--uefi", "--yes", IGOR_SETUP_VISUDO="/bin/true")
     edit_config(root, hosts=HOSTS, bootmode={"kn[1-2]": "uefi"})
@@ -68,6 +73,7 @@ def uefi_installed(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.real  # needs grub-mkimage (uefi_installed skips without it)
 def test_doctor_passes_with_the_uefi_files_in_place(uefi_installed: Path) -> None:
     result = doctor(uefi_installed, check=0)
     checks = {c["name"]: c for c in result["checks"]}
@@ -75,6 +81,7 @@ def test_doctor_passes_with_the_uefi_files_in_place(uefi_installed: Path) -> Non
     assert "grub-default" not in checks
 
 
+@pytest.mark.real  # needs grub-mkimage (uefi_installed skips without it)
 def test_doctor_fails_without_the_grub_image_and_dir(uefi_installed: Path) -> None:
     (uefi_installed / "srv/tftp/grubx64.efi").unlink()
     shutil.rmtree(uefi_installed / "srv/tftp/grub")
@@ -86,6 +93,7 @@ def test_doctor_fails_without_the_grub_image_and_dir(uefi_installed: Path) -> No
     assert "FAIL  grub" in text.stdout
 
 
+@pytest.mark.real  # needs grub-mkimage (uefi_installed skips without it)
 def test_doctor_warns_without_the_sites_grub_cfg(uefi_installed: Path) -> None:
     (uefi_installed / "srv/tftp/grub/grub.cfg").unlink()
     checks = {c["name"]: c for c in doctor(uefi_installed, check=0)["checks"]}
@@ -93,6 +101,7 @@ def test_doctor_warns_without_the_sites_grub_cfg(uefi_installed: Path) -> None:
     assert "stop at the grub> prompt" in checks["grub-default"]["message"]
 
 
+@pytest.mark.real  # needs grub-mkimage (uefi_installed skips without it)
 def test_doctor_has_no_grub_check_on_an_all_bios_cluster(uefi_installed: Path) -> None:
     edit_config(uefi_installed, bootmode="bios")
     names = {c["name"] for c in doctor(uefi_installed, check=0)["checks"]}
