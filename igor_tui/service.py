@@ -880,7 +880,7 @@ class IgorService:
         ]
 
     def import_classic(self, path: str, *, apply: bool = False) -> list[ImportItem]:
-        """Carry classic igor's reservations.json over (admins: it reads a file as the igor user).
+        """Carry classic igor's reservations.json over (admins; files are read with their own rights).
 
         Reservations that have not ended are imported with the same name, owner, group, nodes, times and
         boot files (classic igor's SHA-1 named copies beside the file, checked); anything that cannot be
@@ -889,7 +889,7 @@ class IgorService:
         from .classic import find_copy, parse_classic
 
         self._require_admin("import reservations")
-        entries = parse_classic(path)
+        entries = parse_classic(path, self.reader)
         directory = os.path.dirname(os.path.abspath(path))
         now = self.now()
         view = self.view()

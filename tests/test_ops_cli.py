@@ -500,7 +500,7 @@ def test_import_classic_refusals(ops: Cluster) -> None:
     path, _ = _classic_file(ops, now)
     error(ops.run("import-classic", str(path)), 1, "only admins may import reservations")
     error(ops.run("import-classic", str(ops.root / "missing.json"), user="ops"), 1,
-          f"cannot read {ops.root / 'missing.json'}: No such file or directory")  # fmt: skip
+          f"classic store {ops.root / 'missing.json'}: no such file")  # fmt: skip
     bad = ops.file("bad.json", b"[1, 2]")
     error(
         ops.run("import-classic", str(bad), user="ops"),
