@@ -352,7 +352,7 @@ class IgorService:
                 self._check_unique(req.name, live, now)
                 vlan = self._resolve_vlan(req.vlan, live) if req.vlan else None
                 slot = find_slot(self.nodes, live, request, blocks=tx.blocks(), down=_down(tx.node_status()))
-                self._ensure_content(((kernel, kernel_hash), (initrd, initrd_hash)))
+                self._ensure_content((("kernel", kernel, kernel_hash), ("initrd", initrd, initrd_hash)))
                 res = tx.add_reservation(
                     Reservation(
                         id=0,
@@ -491,7 +491,7 @@ class IgorService:
                     res = replace(res, owner=req.owner)
                 if group is not None:
                     res = replace(res, group=group)
-                self._ensure_content(tuple(new_files.values()))
+                self._ensure_content(tuple((what, *file) for what, file in new_files.items()))
                 res = replace(res, revision=old.revision + 1, error="")
                 tx.put_reservation(res)
                 self._collect(tx)
@@ -1216,15 +1216,16 @@ class IgorService:
                     self._collect(tx)
             raise
 
-    def _ensure_content(self, files: tuple[tuple[str, str], ...]) -> None:
-        """Inside the lock: re-copy any file a concurrent delete collected since we copied it."""
-        for path, digest in files:
+    def _ensure_content(self, files: tuple[tuple[str, str, str], ...]) -> None:
+        """Inside the lock: re-copy any file a concurrent delete collected since we copied it, (what, path,
+        digest) each, read with the caller's rights again: the path may point elsewhere by now."""
+        for what, path, digest in files:
             if (
                 digest
                 and not self.content.has(digest)
-                and self.content.add(path, "file", self.reader) != digest
+                and self.content.add(path, what, self.reader) != digest
             ):
-                raise ValidationError(f"{path} changed while igor was copying it; try again")
+                raise ValidationError(f"{what} {path} changed while igor was copying it; try again")
 
     def _no_room(self, res: Reservation, minutes: int, room: ExtensionRoom) -> str:
         assert room.until is not None
