@@ -240,3 +240,23 @@ def test_who_igor_acts_for() -> None:
     assert (untrusted.name, untrusted.for_other) == ("nobody", False)
     ghost = principal({"SUDO_USER": "no-such-user-here"}, frozenset({0}), euid=0)
     assert (ghost.name, ghost.for_other) == ("no-such-user-here", False)
+
+
+@pytest.mark.parametrize("form", [("--config", "{p}"), ("--config={p}",), ("-config", "{p}")])
+def test_igor_tick_takes_the_config_option_like_igor(tmp_path: Path, form: tuple[str, ...]) -> None:
+    """cron and the security suite run `igor-tick --config PATH`: the option must reach the config check."""
+    import subprocess
+    import sys
+
+    loose = config_file_at(tmp_path / "loose.conf", 0o666)
+    tick = str(Path(sys.executable).parent / "igor-tick")
+    argv = [tick, *(part.format(p=loose) for part in form), "--json"]
+    proc = subprocess.run(argv, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"igor: config {loose} refused: it is world-writable (mode 0666)")
+
+
+def config_file_at(path: Path, mode: int) -> Path:
+    path.write_text(json.dumps({"tftproot": "/srv/tftp", "prefix": "kn", "start": 1, "end": 4}))
+    path.chmod(mode)
+    return path
