@@ -907,6 +907,9 @@ class IgorService:
                     reasons.append(f"it ended {format_time_zone(entry.end, self.config.tz)}")
                 try:
                     self._check_name(entry.name)
+                    self._check_kernel_args(
+                        entry.kernel_args
+                    )  # the same limits as sub: one line, fits APPEND
                     nodes = tuple(
                         sorted({self.naming.canonical(h) for h in entry.hosts}, key=self.nodes.index)
                     )
