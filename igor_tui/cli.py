@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from . import __version__
+from . import __version__, argcheck
 from .errors import IgorError, UsageError
 from .terminal import terminal_columns
 
@@ -181,11 +181,11 @@ def _sub_arguments(p: _Parser) -> None:
     p.add_argument("-k", metavar="KERNEL", default="", help="kernel image to boot (copied at submit time)")
     p.add_argument("-i", metavar="INITRD", default="", help="initrd to boot (copied at submit time)")
     p.add_argument("-profile", metavar="PROFILE", default="", help="Cobbler profile to boot instead of -k/-i")
-    p.add_argument("-n", metavar="N", type=_int("-n"), default=0, help="number of nodes")
+    p.add_argument("-n", metavar="N", type=_int("-n"), default=None, help="number of nodes")
     p.add_argument("-w", metavar="NODES", default="", help="these nodes, e.g. kn[1-4,9]")
     p.add_argument("-c", metavar="ARGS", default="", help="kernel command line arguments")
     p.add_argument("-t", metavar="DURATION", default="60m", help="duration (default 60m)")
-    p.add_argument("-a", metavar="START", default="", help="start no earlier than this time")
+    p.add_argument("-a", metavar="START", default=None, help="start no earlier than this time")
     p.add_argument("-s", action="store_true", help="speculate: list the next 10 options, book nothing")
     p.add_argument("-g", metavar="GROUP", default="", help="Unix group whose members may manage it")
     p.add_argument(
@@ -266,7 +266,7 @@ def _tick_arguments(p: _Parser) -> None:
 def _block_arguments(p: _Parser) -> None:
     p.add_argument("nodes", metavar="NODES", help="nodes to block, e.g. kn[3-5]")
     p.add_argument("-reason", "--reason", metavar="TEXT", default="", help="why (shown to users); required")
-    p.add_argument("-a", metavar="START", default="", help="start of the block (default now)")
+    p.add_argument("-a", metavar="START", default=None, help="start of the block (default now)")
     p.add_argument("-t", metavar="DURATION", default="", help="how long (default: until unblocked)")
 
 
@@ -948,6 +948,7 @@ def run(argv: Sequence[str], out: IO[str], err: IO[str], env: Mapping[str, str])
             return 0
         ns = _parse(parser, args)
         ns.json = ns.json or json_out
+        argcheck.check(verb, ns)
         if verb == "help":
             return _help(ns.topic, build_parsers(), out)
         if verb == "version":

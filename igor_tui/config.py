@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
+import shlex
 import stat
 import types
 import zoneinfo
@@ -22,6 +22,7 @@ else:
 
 if TYPE_CHECKING:
     from igor_tui.hostlist import NodeNaming
+    from igor_tui.trust import Principal
 
 DEFAULT_CONFIG_PATH = "/etc/igor.conf"
 CONFIG_ENV = "IGOR_CONFIG"
@@ -623,8 +624,16 @@ def _parse(data: object, *, path: str, file_mode: int | None, problems: list[str
     # Power templates.
     for key in ("poweroncommand", "poweroffcommand"):
         template = sec.text(key)
-        if template and template.count("%s") != 1:
-            _add_bad(sec, key, template, "must contain exactly one %s, where the node name goes")
+        try:
+            shlex.split(template)  # the power backend splits it the same way, per node, much later
+        except ValueError as err:
+            _add_bad(sec, key, template, f"cannot be split into a command ({err}); check its quotes")
+        else:
+            if template and template.count("%s") != 1:
+                _add_bad(sec, key, template, "must contain exactly one %s, where the node name goes")
+    pause = sec.text("pause")
+    if not pause.isprintable():
+        _add_bad(sec, "pause", pause, "must be one line of printable text (users see it in every refusal)")
 
     # Cobbler.
     usecobbler = sec.flag("usecobbler")
@@ -891,35 +900,14 @@ def _duplicates(value: object, where: str) -> list[str]:
     return found
 
 
-def _user() -> str:
-    """The effective user's name for messages; a uid without a passwd entry is shown as a number."""
-    uid = os.geteuid()
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
+def load_config(path: str, who: Principal | None = None) -> Config:
+    """Read and validate the config file; every failure, including I/O, becomes one ConfigError.
 
+    `who` is the person igor acts for (trust.principal); a config they could have written is refused
+    before anything in it is used. None means the process itself (tests, doctor run by an admin)."""
+    from .trust import own_principal, read_config
 
-def load_config(path: str) -> Config:
-    """Read and validate the config file; every failure, including I/O, becomes one ConfigError."""
-    not_found = f"config file {path} not found (use --config PATH or {CONFIG_ENV})"
-    try:
-        # stat first so a FIFO or device never blocks the open; fstat gives the mode of what was read.
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise ConfigError(f"config file {path} is not a regular file")
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            raw = f.read()
-    except FileNotFoundError:
-        raise ConfigError(not_found) from None
-    except PermissionError:
-        raise ConfigError(
-            f"config file {path} is not readable by user {_user()}: it holds the switch password, so only "
-            "the igor service user may read it; run igor through its wrapper (which uses sudo -u igor), "
-            "not the Python entry point directly"
-        ) from None
-    except OSError as err:
-        raise ConfigError(f"config file {path} cannot be read: {err.strerror or err}") from None
+    raw, st = read_config(path, own_principal() if who is None else who)
 
     header = f"{path}: 1 problem(s) in config"
     try:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 
 from .errors import StoreError, ValidationError
+from .trust import Principal, open_as, own_principal
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _INCOMING = ".incoming."
@@ -32,25 +33,27 @@ class ContentStore:
     def path(self, digest: str) -> str:
         return os.path.join(self.directory, digest)
 
-    def add(self, source: str, what: str) -> str:
+    def add(self, source: str, what: str, who: Principal | None = None) -> str:
         """Copy `source` in (if not already present) and return its sha256; `what` names it in errors.
 
+        The file is opened with the rights of `who` (the sudo caller; None: the process itself) and
+        copied from that very descriptor, so igor never publishes a file its caller could not read.
         Only regular files are accepted: /dev/zero would fill the disk and a FIFO would hang igor
         (O_NONBLOCK keeps even the open from blocking on a FIFO without a writer).
         """
-        fd = self._open(source, what)
+        fd = open_as(who or own_principal(), source, what)
         try:
             self._check(fd, source, what)
             return self._copy(fd, source, what)
         finally:
             os.close(fd)
 
-    def check(self, source: str, what: str) -> int:
+    def check(self, source: str, what: str, who: Principal | None = None) -> int:
         """The size of `source` if `add` would accept it, else the ValidationError `add` would raise.
 
         Lets the TUI's submit form say "✓ 14.2 MB" or the exact refusal while the user types, without
         copying anything."""
-        fd = self._open(source, what)
+        fd = open_as(who or own_principal(), source, what)
         try:
             return self._check(fd, source, what)
         finally:
@@ -67,17 +70,6 @@ class ContentStore:
         if info.st_size > MAX_BOOT_FILE:
             raise ValidationError(f"{what} {source}: {info.st_size >> 20} MiB is larger than the 4 GiB limit")
         return info.st_size
-
-    @staticmethod
-    def _open(source: str, what: str) -> int:
-        try:
-            return os.open(source, os.O_RDONLY | os.O_NONBLOCK)
-        except FileNotFoundError:
-            raise ValidationError(f"{what} {source}: no such file") from None
-        except PermissionError:
-            raise ValidationError(f"{what} {source}: not readable by igor (make it world-readable)") from None
-        except OSError as err:
-            raise ValidationError(f"{what} {source}: {err.strerror or err}") from None
 
     def _copy(self, fd: int, source: str, what: str) -> str:
         try:

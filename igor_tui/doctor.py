@@ -102,6 +102,7 @@ class Doctor:
             self._cobbler,
             self._switch,
             self._store_and_tick,
+            self._private_state,
         ]
         for step in steps:
             try:
@@ -110,11 +111,18 @@ class Doctor:
                 self.add(step.__name__.strip("_"), "fail", str(err))
         return self.checks
 
+    def _private_state(self, config: Config) -> None:
+        from .doctor_security import check_store_location, check_tftp_secrets
+
+        check_store_location(self.add, self.root, config)
+        check_tftp_secrets(self.add, self.root, config)
+
     # ------------------------------------------------------------------------------------ config
 
     def _config(self) -> Config | None:
         from .config import load_config
         from .errors import ConfigError
+        from .trust import principal
 
         path = self.root(self.config_path)
         if not os.path.lexists(path):
@@ -129,8 +137,8 @@ class Doctor:
                 "run 'igor doctor' through the igor wrapper (it runs as the service user) or as root",
             )
             return None
-        try:
-            config = load_config(path)
+        try:  # through sudo, only a config the caller could not have made (trust.read_config)
+            config = load_config(path, principal(self.env) if self.root.is_system else None)
         except ConfigError as err:
             self.add("config", "fail", str(err), f"edit {path}; igor.conf.example explains every key")
             return None
@@ -546,6 +554,9 @@ class Doctor:
     def _sudoers(self, path: str) -> None:
         if not os.access(path, os.R_OK):
             return  # root-only: the admin's run checks it
+        from .doctor_security import check_sudoers
+
+        check_sudoers(self.add, path, self.user, self.prefix)  # what it allows, then whether sudo parses it
         visudo = shutil.which(
             "visudo", path=os.pathsep.join([self.env.get("PATH", ""), "/usr/sbin", "/sbin"])
         )

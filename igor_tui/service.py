@@ -29,6 +29,7 @@ from .eventlog import EventLog
 from .identity import Caller, SystemDirectory, UserDirectory, caller_name, resolve_caller, service_uids
 from .model import Block, ClusterView, NodeState, Request, Reservation, Slot, floor_minute
 from .timeparse import format_duration, format_time_zone, parse_duration, parse_start
+from .trust import Principal, principal
 
 if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
     from dataclasses import dataclass, replace
@@ -47,7 +48,13 @@ if TYPE_CHECKING:
     from .store import ReservationStore, Transaction
     from .tick import TickReport
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+PXE_CMDLINE_MAX = 2047
+"""PXELINUX hands the kernel at most 2047 characters of command line (syslinux 3.62 and later, matching
+Linux's x86 COMMAND_LINE_SIZE of 2048 with its NUL); longer is cut off, silently, at boot."""
+KERNEL_ARGS_MAX = PXE_CMDLINE_MAX - 256
+"""What is left for -c once syslinux adds BOOT_IMAGE=<kernel path> and igor adds initrd=<initrd path>
+(each a content-area path well under 128 characters)."""
 NAME_MAX = 64
 RESERVED_NAMES = frozenset({"down", "unreserved", "blocked"})  # the pseudo-rows of `igor show`
 HORIZON = timedelta(days=3650)  # nothing is booked more than 10 years ahead (and datetimes stay in range)
@@ -173,10 +180,13 @@ class IgorService:
         content: ContentStore | None = None,
         events: EventLog | None = None,
         backends: Callable[[], Backends] | None = None,
+        reader: Principal | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.caller = caller
+        self.reader = reader
+        """Whose rights boot files are read with (trust.principal); None: the process's own."""
         self.clock = clock or SystemClock()
         self.directory = directory or SystemDirectory()
         self._content = content
@@ -290,7 +300,7 @@ class IgorService:
                         errors[what] = f"give the path of the {what} (-{what[0]})"
                         continue
                     try:
-                        self.content.check(os.path.abspath(path), what)
+                        self.content.check(os.path.abspath(path), what, self.reader)
                     except IgorError as err:
                         errors[what] = str(err)
             check("kernel_args", lambda: self._check_boot_args(req.kernel_args))
@@ -334,15 +344,15 @@ class IgorService:
         group = self._check_group(req.group) if req.group else ""
         self._check_unique(req.name, list(self.view().reservations), self.now())  # lock-free early answer
         with self._copies_collected_on_failure():
-            kernel_hash = self.content.add(kernel, "kernel") if kernel else ""
-            initrd_hash = self.content.add(initrd, "initrd") if initrd else ""
+            kernel_hash = self.content.add(kernel, "kernel", self.reader) if kernel else ""
+            initrd_hash = self.content.add(initrd, "initrd", self.reader) if initrd else ""
             now = self.now()
             with self.store.transaction() as tx:
                 live = self._housekeep(tx, now)
                 self._check_unique(req.name, live, now)
                 vlan = self._resolve_vlan(req.vlan, live) if req.vlan else None
                 slot = find_slot(self.nodes, live, request, blocks=tx.blocks(), down=_down(tx.node_status()))
-                self._ensure_content(((kernel, kernel_hash), (initrd, initrd_hash)))
+                self._ensure_content((("kernel", kernel, kernel_hash), ("initrd", initrd, initrd_hash)))
                 res = tx.add_reservation(
                     Reservation(
                         id=0,
@@ -448,7 +458,7 @@ class IgorService:
                     raise ValidationError(f"-{what[0]} needs the path of the new {what}")
                 if path:
                     full = os.path.abspath(path)
-                    new_files[what] = (full, self.content.add(full, what))
+                    new_files[what] = (full, self.content.add(full, what, self.reader))
             now = self.now()
             with self.store.transaction() as tx:
                 live = self._housekeep(tx, now)
@@ -481,7 +491,7 @@ class IgorService:
                     res = replace(res, owner=req.owner)
                 if group is not None:
                     res = replace(res, group=group)
-                self._ensure_content(tuple(new_files.values()))
+                self._ensure_content(tuple((what, *file) for what, file in new_files.items()))
                 res = replace(res, revision=old.revision + 1, error="")
                 tx.put_reservation(res)
                 self._collect(tx)
@@ -870,7 +880,7 @@ class IgorService:
         ]
 
     def import_classic(self, path: str, *, apply: bool = False) -> list[ImportItem]:
-        """Carry classic igor's reservations.json over (admins: it reads a file as the igor user).
+        """Carry classic igor's reservations.json over (admins; files are read with their own rights).
 
         Reservations that have not ended are imported with the same name, owner, group, nodes, times and
         boot files (classic igor's SHA-1 named copies beside the file, checked); anything that cannot be
@@ -879,7 +889,7 @@ class IgorService:
         from .classic import find_copy, parse_classic
 
         self._require_admin("import reservations")
-        entries = parse_classic(path)
+        entries = parse_classic(path, self.reader)
         directory = os.path.dirname(os.path.abspath(path))
         now = self.now()
         view = self.view()
@@ -897,6 +907,9 @@ class IgorService:
                     reasons.append(f"it ended {format_time_zone(entry.end, self.config.tz)}")
                 try:
                     self._check_name(entry.name)
+                    self._check_kernel_args(
+                        entry.kernel_args
+                    )  # the same limits as sub: one line, fits APPEND
                     nodes = tuple(
                         sorted({self.naming.canonical(h) for h in entry.hosts}, key=self.nodes.index)
                     )
@@ -975,8 +988,8 @@ class IgorService:
                     if res.kernel:
                         res = replace(
                             res,
-                            kernel_hash=self.content.add(res.kernel, "kernel"),
-                            initrd_hash=self.content.add(res.initrd, "initrd"),
+                            kernel_hash=self.content.add(res.kernel, "kernel", self.reader),
+                            initrd_hash=self.content.add(res.initrd, "initrd", self.reader),
                         )
                     planned.append((i, res))
             with self.store.transaction() as tx:
@@ -1077,9 +1090,9 @@ class IgorService:
             raise ValidationError(f"reservation name is {len(name)} characters long; the limit is {NAME_MAX}")
         if name.lower() in RESERVED_NAMES:
             raise ValidationError(f"'{name}' is reserved for igor show's own rows; pick another name")
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):  # match() let "foo\n" through: `$` matches before a final newline
             raise ValidationError(
-                f"invalid reservation name '{name}': use only letters, digits, '-' and '_' "
+                f"invalid reservation name {name!r}: use only letters, digits, '-' and '_' "
                 "(and do not start with '-')"
             )
 
@@ -1127,6 +1140,12 @@ class IgorService:
 
     @staticmethod
     def _check_kernel_args(args: str) -> str:
+        size = len(args.encode("utf-8", "surrogateescape"))
+        if size > KERNEL_ARGS_MAX:
+            raise ValidationError(
+                f"kernel arguments are {size} bytes long; the limit is {KERNEL_ARGS_MAX}, so that with the "
+                f"kernel and initrd paths they fit PXELINUX's {PXE_CMDLINE_MAX}-character kernel command line"
+            )
         bad = next((ch for ch in args if not ch.isprintable()), None)
         if bad is not None:
             raise ValidationError(
@@ -1213,11 +1232,16 @@ class IgorService:
                     self._collect(tx)
             raise
 
-    def _ensure_content(self, files: tuple[tuple[str, str], ...]) -> None:
-        """Inside the lock: re-copy any file a concurrent delete collected since we copied it."""
-        for path, digest in files:
-            if digest and not self.content.has(digest) and self.content.add(path, "file") != digest:
-                raise ValidationError(f"{path} changed while igor was copying it; try again")
+    def _ensure_content(self, files: tuple[tuple[str, str, str], ...]) -> None:
+        """Inside the lock: re-copy any file a concurrent delete collected since we copied it, (what, path,
+        digest) each, read with the caller's rights again: the path may point elsewhere by now."""
+        for what, path, digest in files:
+            if (
+                digest
+                and not self.content.has(digest)
+                and self.content.add(path, what, self.reader) != digest
+            ):
+                raise ValidationError(f"{what} {path} changed while igor was copying it; try again")
 
     def _no_room(self, res: Reservation, minutes: int, room: ExtensionRoom) -> str:
         assert room.until is not None
@@ -1272,10 +1296,11 @@ def build_service(config_path: str | None = None, env: Mapping[str, str] | None 
 
     env = os.environ if env is None else env
     path = resolve_path(config_path, env)
-    config = load_config(path)
-    directory = SystemDirectory()
     trusted = service_uids()
+    who = principal(env, trusted)
+    config = load_config(path, who)  # refuses a config the caller could have made, before anything else
+    directory = SystemDirectory()
     caller = resolve_caller(caller_name(env, trusted), config.admins, directory)
     if not env.get("SUDO_USER") and os.geteuid() in trusted:
         caller = replace(caller, is_admin=True)  # the igor service user itself (cron's igor-tick)
-    return IgorService(config, TinyStore(config.statedir), caller, directory=directory)
+    return IgorService(config, TinyStore(config.statedir), caller, directory=directory, reader=who)

@@ -679,5 +679,10 @@ def main() -> None:
     """Console-script entry point: `igor-tick` is `igor tick`."""
     from .cli import main as igor_main
 
-    sys.argv = [sys.argv[0], "tick", *sys.argv[1:]]
+    args = sys.argv[1:]
+    leading: list[str] = []  # `igor-tick --config PATH ...`: the global options go before the verb
+    while args and (args[0] in ("--config", "-config") or args[0].startswith(("--config=", "-config="))):
+        take = 1 if "=" in args[0] else 2
+        leading, args = leading + args[:take], args[take:]
+    sys.argv = [sys.argv[0], *leading, "tick", *args]
     igor_main()

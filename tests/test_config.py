@@ -483,8 +483,27 @@ def test_world_writable_config_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "igor.conf", minimal(), 0o666)
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert len(info.value.problems) == 1
-    assert "world-writable (mode 0666)" in info.value.problems[0]
+    assert info.value.problems == ()
+    assert str(info.value).startswith(f"config {path} refused: it is world-writable (mode 0666)")
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o660, 0o664])
+def test_group_writable_config_is_refused(tmp_path: Path, mode: int) -> None:
+    path = write(tmp_path / "igor.conf", minimal(), mode)
+    with pytest.raises(ConfigError, match=rf"refused: it is group-writable \(mode 0{mode:o}\)"):
+        load_config(path)
+
+
+def test_power_template_with_an_unbalanced_quote_is_a_config_error() -> None:
+    problem = one_problem(minimal(poweroncommand="ipmitool -H '%s chassis power on"))
+    assert problem.startswith("poweroncommand: ")
+    assert "cannot be split into a command (No closing quotation)" in problem
+
+
+def test_pause_is_one_line() -> None:
+    problem = one_problem(minimal(pause="maintenance\nuntil Monday"))
+    assert problem.startswith("pause: ")
+    assert "one line of printable text" in problem
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -502,7 +521,7 @@ def test_unreadable_file_explains_the_wrapper(tmp_path: Path, monkeypatch: pytes
         raise PermissionError(13, "Permission denied", path)
 
     # Tests may run as root, where chmod 000 does not stop reading, so the refusal is simulated.
-    monkeypatch.setattr("igor_tui.config.open", denied, raising=False)
+    monkeypatch.setattr("igor_tui.trust._open_config", denied)
     with pytest.raises(ConfigError) as info:
         load_config(path)
     message = str(info.value)

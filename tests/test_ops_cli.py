@@ -500,7 +500,7 @@ def test_import_classic_refusals(ops: Cluster) -> None:
     path, _ = _classic_file(ops, now)
     error(ops.run("import-classic", str(path)), 1, "only admins may import reservations")
     error(ops.run("import-classic", str(ops.root / "missing.json"), user="ops"), 1,
-          f"cannot read {ops.root / 'missing.json'}: No such file or directory")  # fmt: skip
+          f"classic store {ops.root / 'missing.json'}: no such file")  # fmt: skip
     bad = ops.file("bad.json", b"[1, 2]")
     error(
         ops.run("import-classic", str(bad), user="ops"),
@@ -520,3 +520,15 @@ def test_import_classic_refusals(ops: Cluster) -> None:
         ok(ops.run("import-classic", str(empty), user="ops"))
         == "dry run: nothing is written; add --apply to import\n"
     )
+
+
+def test_import_classic_skips_kernel_args_that_would_not_fit_an_append_line(ops: Cluster) -> None:
+    """Classic igor wrote any -c into the PXE file; here an import meets the limits `igor sub` has."""
+    now = floor_minute(datetime.now(UTC))
+    path, data = _classic_file(ops, now)
+    for entry in data.values():
+        entry["KernelArgs"] = "x" * 5000
+    path.write_text(json.dumps(data))
+    out = json.loads(ok(ops.run("import-classic", str(path), "--json", user="ops")))
+    assert [i["action"] for i in out["items"]] == ["skip"] * 4
+    assert all(any("kernel arguments are 5000 bytes long" in r for r in i["reasons"]) for i in out["items"])

@@ -355,7 +355,7 @@ def test_content_recopied_if_collected_concurrently(make: ServiceFactory, files:
     svc = make()
     digest = svc.content.add(files["kernel"], "kernel")
     os.unlink(svc.content.path(digest))  # as if another process's delete collected it meanwhile
-    svc._ensure_content(((files["kernel"], digest),))
+    svc._ensure_content((("kernel", files["kernel"], digest),))
     assert svc.content.has(digest)
 
 

@@ -294,7 +294,7 @@ def edit_config(root: Path, **changes: Any) -> None:
 
 def write_tick_last(root: Path, minutes_ago: int) -> None:
     when = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes_ago)
-    (root / "srv/tftp/igor/tick.last").write_text(when.isoformat() + "\n")
+    (root / STATE / "tick.last").write_text(when.isoformat() + "\n")
 
 
 HOSTS = {f"kn{i}": {"ip": f"127.0.1.{i}", "mac": f"52:54:00:00:01:0{i}"} for i in range(1, 5)}
@@ -308,8 +308,22 @@ def installed(tmp_path: Path) -> Path:
     setup(root, "--nodes", "kn[1-4]", "--yes", IGOR_SETUP_VISUDO="/bin/true")
     edit_config(root, hosts=HOSTS)
     (root / "srv/tftp/pxelinux.cfg/default").write_text("DEFAULT local\nLABEL local\n  LOCALBOOT 0\n")
+    move_state_out_of_tftp(root)
     write_tick_last(root, 1)
     return root
+
+
+STATE = "var/lib/igor"
+"""Where `installed` keeps the store: outside the TFTP root, as the security model requires."""
+
+
+def move_state_out_of_tftp(root: Path) -> None:
+    """The store out of the TFTP root (owner and mode kept), unless setup already put it elsewhere."""
+    statedir = json.loads((root / "etc/igor.conf").read_text())["statedir"]
+    if statedir.startswith("/srv/tftp/"):
+        (root / STATE).parent.mkdir(parents=True, exist_ok=True)
+        os.rename(root / statedir.lstrip("/"), root / STATE)
+        edit_config(root, statedir="/" + STATE)
 
 
 def doctor(root: Path, *args: str, check: int | None = None) -> dict[str, Any]:
@@ -329,7 +343,7 @@ def test_doctor_passes_on_a_fresh_install(installed: Path) -> None:
     statuses = {c["name"]: c["status"] for c in result["checks"]}
     assert set(statuses.values()) == {"ok"}, result
     expected = {"user", "config", "config-mode", "programs", "deployment", "directories", "pxelinux", "nodes"}
-    expected |= {"power", "store", "lock", "tick"}
+    expected |= {"power", "store", "lock", "tick", "sudo-rule", "store-location", "tftp-secrets"}
     assert set(statuses) - {"sudo"} == expected  # sudo: checked with visudo where it is installed
 
 
@@ -414,7 +428,7 @@ def test_doctor_reports_an_invalid_config_with_every_problem(installed: Path) ->
 
 
 def test_doctor_finds_a_stuck_store_lock(installed: Path) -> None:
-    lock = installed / "srv/tftp/igor/igor.lock"
+    lock = installed / STATE / "igor.lock"
     lock.touch()
     with lock.open() as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -453,7 +467,7 @@ def test_doctor_reports_reservations_the_tick_could_not_install(installed: Path)
     from igor_tui.store import TinyStore
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    store = TinyStore(installed / "srv/tftp/igor")
+    store = TinyStore(installed / STATE)
     hour = timedelta(hours=1)
     failed_install = Reservation(
         id=0,
@@ -482,3 +496,55 @@ def test_doctor_loads_no_heavy_library(installed: Path) -> None:
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["code"] == 0, result["err"]
     assert result["heavy"] == []
+
+
+def test_doctor_fails_a_store_inside_the_tftp_root(tmp_path: Path) -> None:
+    """setup's layout before the store moved out: the TFTP server would hand out the store and locks."""
+    root = make_root(tmp_path)
+    setup(root, "--nodes", "kn[1-4]", "--yes", IGOR_SETUP_VISUDO="/bin/true")
+    edit_config(root, hosts=HOSTS, statedir="/srv/tftp/igor")
+    (root / "srv/tftp/pxelinux.cfg/default").write_text("DEFAULT local\nLABEL local\n  LOCALBOOT 0\n")
+    (root / "srv/tftp/igor").mkdir(exist_ok=True)
+    when = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    (root / "srv/tftp/igor/tick.last").write_text(when.isoformat() + "\n")
+    result = doctor(root, check=1)
+    failed = {c["name"]: c for c in failures(result)}
+    assert set(failed) >= {"store-location", "tftp-secrets"}, result
+    assert failed["store-location"]["message"].startswith(
+        "statedir /srv/tftp/igor is inside the TFTP root /srv/tftp: anyone on the boot network can fetch"
+    )
+    assert f"{root}/srv/tftp/igor/tick.last" in failed["tftp-secrets"]["message"]
+
+
+def test_doctor_reports_each_unsafe_setting(installed: Path) -> None:
+    """A deliberately unsafe install: a sudo rule that hands out more than igor, a secret on TFTP, a config
+    another account owns. Each is its own failure, naming what is wrong."""
+    sudoers = installed / "etc/sudoers.d/igor"
+    sudoers.write_text(
+        sudoers.read_text()
+        + "alice ALL=(root) NOPASSWD: /bin/sh\n"
+        + "ALL ALL=(igor) SETENV: NOPASSWD: /usr/local/lib/igor-tui/bin/igor\n"
+        + "Defaults!/usr/local/lib/igor-tui/bin/igor !env_reset\n"
+    )
+    leaked = installed / "srv/tftp/igor.conf.bak"
+    leaked.write_bytes((installed / "etc/igor.conf").read_bytes())
+    leaked.chmod(0o600)
+    os.chown(installed / "etc/igor.conf", 0, 0)
+    result = doctor(installed, check=1)
+    failed = {c["name"]: c["message"] for c in failures(result)}
+    assert set(failed) == {"sudo-rule", "tftp-secrets", "config-mode"}, result
+    rule = failed["sudo-rule"]
+    assert "'alice ALL=(root) NOPASSWD: /bin/sh' runs commands as (root), not as igor alone" in rule
+    assert "allows '/bin/sh', which is not one of igor's programs" in rule
+    assert "uses SETENV: (SETENV lets a caller set PYTHONPATH for igor)" in rule
+    assert "'Defaults!/usr/local/lib/igor-tui/bin/igor !env_reset' changes sudo's defaults" in rule
+    assert f"{leaked} (mode 0600)" in failed["tftp-secrets"]
+    assert "owned by root, not igor" in failed["config-mode"]
+
+
+def test_the_shipped_sudo_rule_passes_the_content_check() -> None:
+    from igor_tui.deploy import render_contrib
+    from igor_tui.doctor_security import sudoers_problems
+
+    for user, prefix in (("igor", "/usr/local"), ("svc", "/opt")):
+        assert sudoers_problems(render_contrib("igor.sudoers", user=user, prefix=prefix), user, prefix) == []
