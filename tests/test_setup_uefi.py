@@ -16,6 +16,7 @@ from test_setup_doctor import (
     failures,
     make_root,
     mode_owner,
+    move_state_out_of_tftp,
     setup,
     setup_env,
     write_tick_last,
@@ -69,6 +70,7 @@ def uefi_installed(tmp_path: Path) -> Path:
     edit_config(root, hosts=HOSTS, bootmode={"kn[1-2]": "uefi"})
     (root / "srv/tftp/pxelinux.cfg/default").write_text("DEFAULT local\nLABEL local\n  LOCALBOOT 0\n")
     (root / "srv/tftp/grub/grub.cfg").write_text("exit\n")
+    move_state_out_of_tftp(root)
     write_tick_last(root, 1)
     return root
 
