@@ -837,13 +837,20 @@ class TinyStore(_DocumentStore):
         return f"TinyStore({self.directory!r})"
 
     def _read_payload(self) -> bytes:
+        """The document's bytes; b"" only when there is no file at all (the one case of a new store).
+
+        A file that exists but is empty or blank is damage (a full disk, a bad restore, `> igor.json`),
+        never a new store: reading it as one let the next booking write over every other reservation."""
         try:
             with open(self.path, "rb") as handle:
-                return handle.read()
+                payload = handle.read()
         except FileNotFoundError:
             return b""  # no state directory or no document yet: an empty store
         except OSError as err:
             raise StoreError(f"cannot read the igor store {self.path}: {err.strerror or err}") from err
+        if not payload.strip():
+            raise _corrupt(self.label, "the file holds only whitespace" if payload else "the file is empty")
+        return payload
 
     def _ensure_directory(self) -> None:
         try:
