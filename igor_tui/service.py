@@ -203,7 +203,7 @@ class IgorService:
         if self._content is None:
             from .content import ContentStore
 
-            self._content = ContentStore(os.path.join(self.config.statedir, "content"))
+            self._content = ContentStore(self.config.contentdir)
         return self._content
 
     # ------------------------------------------------------------------------------------ reading
@@ -1265,4 +1265,7 @@ def build_service(config_path: str | None = None, env: Mapping[str, str] | None 
     caller = resolve_caller(caller_name(env, trusted), config.admins, directory)
     if not env.get("SUDO_USER") and os.geteuid() in trusted:
         caller = replace(caller, is_admin=True)  # the igor service user itself (cron's igor-tick)
+    from .statedir import check_not_left_behind
+
+    check_not_left_behind(config)
     return IgorService(config, TinyStore(config.statedir), caller, directory=directory)

@@ -101,11 +101,12 @@ class Cluster:
 
     @property
     def statedir(self) -> Path:
-        return Path(self.config.get("statedir") or self.tftproot / "igor")
+        return Path(self.config["statedir"])
 
     @property
     def content_dir(self) -> Path:
-        return self.statedir / "content"
+        """Where kernel/initrd copies go: inside the TFTP root, unlike the private statedir."""
+        return Path(self.config.get("contentdir") or self.tftproot / "igor" / "content")
 
     @property
     def logfile(self) -> Path:
@@ -154,6 +155,7 @@ def new_cluster(root: Path, **overrides: Any) -> Cluster:
     (root / "tftp").mkdir()
     config: dict[str, Any] = {
         "tftproot": str(root / "tftp"),
+        "statedir": str(root / "state"),  # never the real /var/lib/igor (the tests run as root)
         "prefix": "kn",
         "start": 1,
         "end": 20,

@@ -57,6 +57,7 @@ def make(tmp_path: Path) -> ServiceFactory:
     def factory(user: str = "alice", **overrides: Any) -> IgorService:
         raw: dict[str, Any] = {
             "tftproot": str(tmp_path / "tftp"),
+            "statedir": str(tmp_path / "state"),
             "prefix": "kn",
             "start": 1,
             "end": 10,
