@@ -38,6 +38,7 @@ else:
 # The scheduler and the content store (hashlib, tempfile) are imported by the methods that use them:
 # `igor show` needs neither, and every module a CLI process imports costs start-up time.
 if TYPE_CHECKING:
+    from .archive import ArchivedReservation
     from .backends.base import Backends, PowerAction
     from .config import Config
     from .content import ContentStore
@@ -373,10 +374,16 @@ class IgorService:
             live = self._housekeep(tx, now)
             res = self._find_writable(live, name, "delete")
             if res.installed:
+                from .archive import ENDINGS_KEY
+
                 ended = replace(res, end=max(res.start, now))
                 tx.put_reservation(ended)
+                # igor-tick archives it once torn down; this note makes the archive say who ended it.
+                endings = tx.get_value(ENDINGS_KEY) or {}
+                endings[str(res.id)] = {"why": "deleted", "by": self.caller.user, "at": now.isoformat()}
+                tx.set_value(ENDINGS_KEY, endings)
             else:
-                tx.remove_reservation(res.id)
+                tx.archive_reservation(res.id, why="deleted", by=self.caller.user, when=now)
             self._collect(tx)
         self._log("deleted", res, actual_end=now.isoformat())
         return res
@@ -722,6 +729,25 @@ class IgorService:
         if not found:
             raise NotFound(f"no events for a reservation named {name} in {path}")
         return found
+
+    def archived(self, name: str) -> list[ArchivedReservation]:
+        """Archived reservations called `name`, oldest first (`igor history` shows them)."""
+        from .restore import archived_named
+
+        return archived_named(self, name)
+
+    def past_reservations(self, start: datetime, end: datetime) -> list[Reservation]:
+        """Archived reservations (ended, deleted, expired) whose window overlaps [start, end), by start;
+        the TUI's timeline draws them left of now."""
+        from .restore import past_reservations
+
+        return past_reservations(self, start, end)
+
+    def restore(self, name: str) -> Reservation:
+        """`igor restore` (admins): put an archived reservation back; see restore.py."""
+        from .restore import restore
+
+        return restore(self, name)
 
     def stats(self, days: int) -> Stats:
         """Usage over the last `days` days from the action log (anyone may ask, as in classic igor)."""
@@ -1172,7 +1198,7 @@ class IgorService:
         dropped = False
         for res in tx.reservations():
             if res.has_ended(now) and not res.installed:
-                tx.remove_reservation(res.id)
+                tx.archive_reservation(res.id, why="expired", by="igor", when=now)
                 self._log("expired", res)
                 dropped = True
             else:

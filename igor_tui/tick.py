@@ -510,7 +510,7 @@ class Ticker:
         inst = installs.get(action.res_id)
         if step is Step.EXPIRE:
             if res is not None:
-                tx.remove_reservation(res.id)
+                tx.archive_reservation(res.id, why="expired", by="igor-tick", when=now)
                 self._collect(tx)
             return
         if inst is None:
@@ -526,7 +526,7 @@ class Ticker:
         elif step is Step.FORGET:
             del installs[inst.res_id]
             if res is not None and res.has_ended(now):
-                tx.remove_reservation(res.id)
+                tx.archive_reservation(res.id, why="ended", by="igor-tick", when=now)
                 self._collect(tx)
         elif step is Step.SET_VLAN:
             installs[inst.res_id] = replace(inst, network=True, pending="")
