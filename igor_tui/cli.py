@@ -665,7 +665,7 @@ def cmd_sync(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
 def cmd_tick(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     from .tick import dump
 
-    report = svc.tick(dry_run=ns.dry_run, probe=not ns.no_probe)
+    report = svc.tick(dry_run=ns.dry_run, probe=not ns.no_probe, accept_clock_step=ns.accept_clock_step)
     if not ns.quiet or report.failed:
         dump(report, svc.naming, out, ns.json)
     return 1 if report.failed else 0

@@ -40,6 +40,7 @@ else:
 if TYPE_CHECKING:
     from .archive import ArchivedReservation
     from .backends.base import Backends, PowerAction
+    from .clockstep import ClockGuard
     from .config import Config
     from .content import ContentStore
     from .notify import Mailer, Reminder
@@ -174,7 +175,9 @@ class IgorService:
         content: ContentStore | None = None,
         events: EventLog | None = None,
         backends: Callable[[], Backends] | None = None,
+        clock_guard: ClockGuard | None = None,
     ) -> None:
+        self.clock_guard = clock_guard
         self.config = config
         self.store = store
         self.caller = caller
@@ -499,8 +502,11 @@ class IgorService:
 
     # ----------------------------------------------------------------------------- real systems
 
-    def tick(self, *, dry_run: bool = False, probe: bool = True) -> TickReport:
-        """One igor-tick run (see tick.py); admins and the igor service user only."""
+    def tick(
+        self, *, dry_run: bool = False, probe: bool = True, accept_clock_step: bool = False
+    ) -> TickReport:
+        """One igor-tick run (see tick.py); admins and the igor service user only. `accept_clock_step`:
+        an admin says the wall clock's jump ahead is right (see clockstep.py)."""
         if not self.caller.is_admin:
             raise PermissionDenied("only admins and the igor service user may run igor-tick")
         from .backends.factory import resolver
@@ -525,8 +531,9 @@ class IgorService:
             vlan_pool=(cfg.vlan_min, cfg.vlan_max),
             lock_path=os.path.join(cfg.statedir, "tick.lock"),
             last_path=os.path.join(cfg.statedir, "tick.last"),
+            clock_guard=self.clock_guard,
         )
-        report = ticker.run(dry_run=dry_run, probe=probe)
+        report = ticker.run(dry_run=dry_run, probe=probe, accept_clock_step=accept_clock_step)
         if cfg.notify and not dry_run:
             try:
                 mails = self.notify().mails
@@ -1196,8 +1203,9 @@ class IgorService:
         """
         live: list[Reservation] = []
         dropped = False
+        held = self.clock_guard is not None and self.clock_guard.check(self.clock.now()).held
         for res in tx.reservations():
-            if res.has_ended(now) and not res.installed:
+            if res.has_ended(now) and not res.installed and not held:  # a clock step holds expiry
                 tx.archive_reservation(res.id, why="expired", by="igor", when=now)
                 self._log("expired", res)
                 dropped = True
@@ -1277,8 +1285,16 @@ def _down(status: Mapping[str, object]) -> frozenset[str]:
     return frozenset(name for name, st in status.items() if getattr(st, "state", None) is NodeState.DOWN)
 
 
-def build_service(config_path: str | None = None, env: Mapping[str, str] | None = None) -> IgorService:
-    """The production wiring: config from --config / IGOR_CONFIG / /etc/igor.conf, files in statedir."""
+def build_service(
+    config_path: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    boot_id: Callable[[], str] | None = None,
+) -> IgorService:
+    """The production wiring: config from --config / IGOR_CONFIG / /etc/igor.conf, files in statedir.
+
+    `boot_id` replaces the kernel's boot id for tests (a "reboot"); only code can pass it, never the
+    environment, which a sudo caller controls."""
     from .config import config_path as resolve_path
     from .config import load_config
     from .store import TinyStore
@@ -1294,4 +1310,9 @@ def build_service(config_path: str | None = None, env: Mapping[str, str] | None 
     from .statedir import check_not_left_behind
 
     check_not_left_behind(config)
-    return IgorService(config, TinyStore(config.statedir), caller, directory=directory)
+    from .clockstep import STATE_NAME, ClockGuard, read_boot_id
+
+    guard = ClockGuard(
+        os.path.join(config.statedir, STATE_NAME), config.clockstepminutes, boot_id=boot_id or read_boot_id
+    )
+    return IgorService(config, TinyStore(config.statedir), caller, directory=directory, clock_guard=guard)
