@@ -532,6 +532,7 @@ class IgorService:
             lock_path=os.path.join(cfg.statedir, "tick.lock"),
             last_path=os.path.join(cfg.statedir, "tick.last"),
             clock_guard=self.clock_guard,
+            pxe_dir="" if cfg.usecobbler else os.path.join(cfg.tftproot, "pxelinux.cfg"),
         )
         report = ticker.run(dry_run=dry_run, probe=probe, accept_clock_step=accept_clock_step)
         if cfg.notify and not dry_run:

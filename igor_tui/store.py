@@ -48,8 +48,6 @@ DOCUMENT_NAME = "igor.json"
 LOCK_NAME = "igor.lock"
 ARCHIVE_NAME = "archive.jsonl"  # see archive.py
 TEMP_PREFIX = ".igor.json."
-STALE_TEMP_SECONDS = 3600.0
-"""A temp file this old cannot belong to a live writer (writers hold the lock for milliseconds)."""
 
 _FILE_MODE = 0o644  # the TUI and `igor show` may run as other users than the writer
 _DIR_MODE = 0o755
@@ -787,6 +785,7 @@ class ReservationStore(Protocol):
     def snapshot(self) -> Snapshot: ...
     def transaction(self) -> AbstractContextManager[Transaction]: ...
     def archived(self) -> list[ArchivedReservation]: ...
+    def sweep_leftovers(self) -> list[str]: ...
 
 
 class _DocumentStore:
@@ -1000,21 +999,32 @@ class TinyStore(_DocumentStore):
         finally:
             lock.release()
 
-    def _remove_stale_temps(self) -> None:
-        """Temp files of writers killed mid-commit; best effort, they are harmless apart from space."""
-        cutoff = time.time() - STALE_TEMP_SECONDS
+    def _remove_leftover_temps(self) -> list[str]:
+        """Temp files of writers killed mid-commit, whatever their age. Only called with the store lock
+        held: a writer makes its temp file only while it holds that lock, so any temp file seen now
+        belongs to a writer that is gone. Best effort; they are harmless apart from space."""
+        removed: list[str] = []
         with contextlib.suppress(OSError), os.scandir(self.directory) as entries:
             for entry in entries:
                 if entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
                     with contextlib.suppress(OSError):
-                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                            os.unlink(entry.path)
+                        os.unlink(entry.path)
+                        removed.append(entry.name)
+        return removed
+
+    def sweep_leftovers(self) -> list[str]:
+        """Take the store lock and remove crash leftovers (igor-tick calls this each run, so they go at
+        the next tick rather than only once a later commit happens to look)."""
+        if not os.path.isdir(self.directory):
+            return []
+        with self._exclusive():
+            return self._remove_leftover_temps()
 
     def _write_payload(self, payload: bytes) -> None:
         """Temp file + fsync + rename: a reader or a crash sees the old document or the new, never a mix."""
         import tempfile  # writers only
 
-        self._remove_stale_temps()
+        self._remove_leftover_temps()
         try:
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=TEMP_PREFIX)
         except OSError as err:
@@ -1063,6 +1073,10 @@ class MemoryStore(_DocumentStore):
 
     def _write_payload(self, payload: bytes) -> None:
         self._payload = payload
+
+    def sweep_leftovers(self) -> list[str]:
+        """Nothing on disk, nothing left over."""
+        return []
 
     def _read_archive(self) -> bytes:
         return self._archive

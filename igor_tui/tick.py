@@ -247,6 +247,7 @@ class TickReport:
     clock: ClockCheck = field(default_factory=ClockCheck)  # held: a wall clock step holds teardowns
     held: list[Action] = field(default_factory=list)  # what the step held (see clockstep.py)
     clock_accepted: bool = False
+    swept: list[str] = field(default_factory=list)  # crash leftovers removed (see leftovers.py)
 
     @property
     def failed(self) -> int:
@@ -272,8 +273,10 @@ class Ticker:
         lock_path: str = "",
         last_path: str = "",
         clock_guard: ClockGuard | None = None,
+        pxe_dir: str = "",
     ) -> None:
         self.clock_guard = clock_guard
+        self.pxe_dir = pxe_dir
         self.store = store
         self.clock = clock
         self._backends = backends
@@ -347,6 +350,7 @@ class Ticker:
                 return report
             if guard is not None:
                 guard.settle(self.clock.now(), report.clock)
+            self._sweep(report)
             failed: set[int] = set()
             for action in report.planned:
                 if action.res_id in failed:
@@ -357,6 +361,20 @@ class Ticker:
                 if not outcome.ok:
                     failed.add(action.res_id)
         return report
+
+    def _sweep(self, report: TickReport) -> None:
+        """Crash leftovers go now, not after an age (see leftovers.py for why each kind is safe)."""
+        if not self.lock_path:  # only the real, single-runner tick may touch other runs' temp files
+            return
+        from .leftovers import sweep
+
+        temps = [f"{self.last_path}.tmp"] if self.last_path else []
+        if self.clock_guard is not None:
+            temps.append(f"{self.clock_guard.path}.tmp")
+        try:
+            report.swept = sweep(self.store, self.content, self.pxe_dir, temps)
+        except IgorError as err:  # housekeeping: never worth failing the tick's real work over
+            report.probe_error = report.probe_error or f"removing crash leftovers failed: {err}"
 
     def _plan_held(
         self, report: TickReport, reservations: list[Reservation], installs: dict[int, Install]
@@ -678,6 +696,8 @@ def render_report(report: TickReport, naming: NodeNaming, out: IO[str]) -> None:
     out.write(summary + "\n")
     if report.probe_error:
         out.write(f"  warn  liveness probe failed: {report.probe_error}\n")
+    if report.swept:
+        out.write(f"  ok    removed {len(report.swept)} crash leftover(s): {', '.join(report.swept)}\n")
     for o in report.outcomes:
         status = "ok  " if o.ok else "FAIL"
         line = f"  {status}  {describe(o.action, naming)}"
@@ -720,6 +740,7 @@ def report_json(report: TickReport, naming: NodeNaming) -> dict[str, Any]:
                 for a in report.held
             ],
         },
+        "swept": report.swept,
         "probed": report.probed,
         "down": report.down,
         "probe_error": report.probe_error,

@@ -136,7 +136,7 @@ class Cluster:
         """Names in the content-addressed store (empty when it does not exist yet)."""
         if not self.content_dir.exists():
             return set()
-        return {p.name for p in self.content_dir.iterdir()}
+        return {p.name for p in self.content_dir.iterdir() if p.name != ".copying.lock"}  # copiers' lock
 
     def log_events(self) -> list[dict[str, Any]]:
         """The structured action log, one dict per line."""
