@@ -73,7 +73,21 @@ passing its START to -a.
 
 durations (-t): 90 (minutes), 1h30m, 2d, 1d12h
 start times (-a): 2017-Sep-25-13:00, 2017-09-25T13:00[+02:00], +2h (from now)""",
-    "del": "example:\n  igor del demo",
+    "del": """\
+example:
+  igor del demo
+
+The reservation is archived, not destroyed: 'igor history demo' shows it, and an
+admin can 'igor restore demo' while its time has not passed and its nodes are free.""",
+    "tick": """\
+examples:
+  igor tick --dry-run               what would happen now
+  igor tick --accept-clock-step     (admins) the clock's jump ahead is right: go on
+
+If the wall clock jumped ahead by more than clockstepminutes since the last run
+(compared with the kernel's boot-time clock), every teardown and expiry is held and
+each run says why, until the clock comes back, an admin accepts the step, or the
+machine reboots. Crash leftovers (temp files, unused kernel copies) go each run.""",
     "show": """\
 examples:
   igor show                 racks and all reservations
