@@ -113,7 +113,9 @@ def append_file(path: str, lines: list[bytes]) -> None:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             data = b"\n" + data
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     except OSError as err:
         raise StoreError(f"cannot write the igor archive {path}: {err.strerror or err}") from err

@@ -40,7 +40,8 @@ def past_reservations(svc: IgorService, start: datetime, end: datetime) -> list[
 
 def restore(svc: IgorService, name: str) -> Reservation:
     """Put the latest archived reservation called `name` back in the store, as it was booked, for the
-    tick to install when its start comes (or at once if it has). Admins only: it can take nodes back
+    tick to install when its start comes (or at once if it has). "Not passed" is judged by the real
+    clock: while igor-tick holds a clock step, the trusted time, not the stepped wall clock. Admins only: it can take nodes back
     from the free pool on someone's behalf.
 
     Its boot file copies may have been collected when it was archived; they are copied again from the
@@ -52,7 +53,7 @@ def restore(svc: IgorService, name: str) -> Reservation:
         raise NotFound(f"no archived reservation named {name} (see 'igor history {name}')")
     res = entries[-1].reservation
     tz = svc.config.tz
-    now = svc.now()
+    now = svc.real_now()
     if res.has_ended(now):
         raise Conflict(f"cannot restore {name}: its window ended {format_time_zone(res.end, tz)}")
     files = ((res.kernel, res.kernel_hash), (res.initrd, res.initrd_hash))

@@ -215,6 +215,15 @@ class IgorService:
     def now(self) -> datetime:
         return floor_minute(self.clock.now())
 
+    def real_now(self) -> datetime:
+        """`now`, unless igor-tick holds a clock step: then the trusted time (the last baseline plus the
+        boottime elapsed since, see clockstep.py), which a stepped wall clock cannot move."""
+        if self.clock_guard is not None:
+            check = self.clock_guard.check(self.clock.now())
+            if check.held and check.trusted is not None:
+                return floor_minute(check.trusted)
+        return self.now()
+
     def view(self) -> ClusterView:
         """An immutable snapshot of the cluster for drawing: live reservations, blocks and node health."""
         snap = self.store.snapshot()
@@ -535,6 +544,8 @@ class IgorService:
             pxe_dir="" if cfg.usecobbler else os.path.join(cfg.tftproot, "pxelinux.cfg"),
         )
         report = ticker.run(dry_run=dry_run, probe=probe, accept_clock_step=accept_clock_step)
+        if report.clock_accepted:  # who trusted the new time, for the audit trail
+            self.events.append(self.clock.now(), "clock-step-accepted", by=self.caller.user)
         if cfg.notify and not dry_run:
             try:
                 mails = self.notify().mails

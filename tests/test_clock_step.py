@@ -80,6 +80,7 @@ def test_an_admin_accepts_the_step(site: tuple[Cluster, list[str]]) -> None:
     assert denied.stderr == "igor: only admins and the igor service user may run igor-tick\n"
     accepted = tick(cluster, "--accept-clock-step", env=ahead, check=0)
     assert "clock step accepted" in accepted.stdout
+    assert [e["by"] for e in cluster.log_events() if e["event"] == "clock-step-accepted"] == ["root"]
     assert pxe_files(cluster) == set()
     assert listed(cluster) == set()
     for name in names:  # archived, not destroyed
@@ -157,3 +158,19 @@ def test_a_booking_under_a_stepped_clock_expires_nothing(make: ServiceFactory, f
     svc.clock_guard = None  # no guard (or the clock accepted): the ended one is archived as before
     svc.submit(sub(svc, files, "third", count=1))
     assert [e.why for e in svc.archived("soon")] == ["expired"]
+
+
+def test_restore_goes_by_the_real_clock_while_a_step_is_held(
+    make: ServiceFactory, files: dict[str, str]
+) -> None:
+    """The wall clock says the window has passed; the trusted clock (boottime) says it has not."""
+    alice, admin = make("alice"), make("olga")
+    res = alice.submit(sub(alice, files, "oops", nodes="kn4", duration="2h"))
+    alice.delete("oops")
+    state = Path(admin.config.statedir)
+    state.mkdir(parents=True, exist_ok=True)
+    guard = ClockGuard(str(state / "tick.clock"), 10, boot_id=lambda: "b", boottime=lambda: 5000.0)
+    guard.accept(admin.clock.now())
+    admin.clock_guard = guard
+    admin.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    assert admin.restore("oops") == res

@@ -72,7 +72,7 @@ def test_the_tui_service_refuses_a_blank_store(cluster: Cluster, content: bytes,
 
 
 def test_a_missing_store_is_the_only_new_store(cluster: Cluster) -> None:
-    """The first booking makes the store; nothing before it (show, tick) writes one."""
+    """Where no file exists a writer makes the store (here the first booking); readers never do."""
     path = store_path(cluster)
     assert not path.exists()
     assert cluster.run("show", check=0).stdout
