@@ -41,8 +41,8 @@ def past_reservations(svc: IgorService, start: datetime, end: datetime) -> list[
 def restore(svc: IgorService, name: str) -> Reservation:
     """Put the latest archived reservation called `name` back in the store, as it was booked, for the
     tick to install when its start comes (or at once if it has). "Not passed" is judged by the real
-    clock: while igor-tick holds a clock step, the trusted time, not the stepped wall clock. Admins only: it can take nodes back
-    from the free pool on someone's behalf.
+    clock: while igor-tick holds a clock step, the trusted time, not the stepped wall clock. Admins
+    only: it can take nodes back from the free pool on someone's behalf.
 
     Its boot file copies may have been collected when it was archived; they are copied again from the
     paths it was booked with, and only if those still hold the same bytes (same sha256)."""
