@@ -69,17 +69,27 @@ def _entry(record: Mapping[str, Any]) -> ArchivedReservation:
     )
 
 
-def parse_lines(payload: bytes, live_ids: Iterable[int] = ()) -> list[ArchivedReservation]:
+def parse_lines(
+    payload: bytes, live_ids: Iterable[int] = (), *, name: str | None = None
+) -> list[ArchivedReservation]:
     """The archive's entries, one per reservation id (its last line), without ids the store still holds,
-    oldest archival first. A torn last line (a crash mid-append) or a damaged line is skipped: the
-    archive only ever adds, so one bad line must not hide the rest."""
+    oldest archival first; with `name`, only reservations of that name. A torn last line (a crash
+    mid-append) or a damaged line is skipped: the archive only ever adds, so one bad line must not hide
+    the rest.
+
+    `name` first skips every line that does not even contain the name's JSON spelling (an id's lines all
+    carry the same name, so "last line wins" is unaffected): `igor history` over 50,000 archived
+    reservations took ~1.9 s decoding them all."""
     latest: dict[int, ArchivedReservation] = {}
+    needle = json.dumps(name, ensure_ascii=False)[1:-1].encode("utf-8") if name is not None else b""
     for line in payload.splitlines():
-        if not line.strip():
+        if not line.strip() or needle not in line:
             continue
         try:
             entry = _entry(json.loads(line))
         except (ValueError, KeyError, TypeError):
+            continue
+        if name is not None and entry.reservation.name != name:
             continue
         latest.pop(entry.reservation.id, None)  # re-insert: dict order follows the last archival
         latest[entry.reservation.id] = entry

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def archived_named(svc: IgorService, name: str) -> list[ArchivedReservation]:
     """Archived reservations called `name` (names are reused: several may match), oldest first."""
-    return [e for e in svc.store.archived() if e.reservation.name == name]
+    return svc.store.archived(name)
 
 
 def past_reservations(svc: IgorService, start: datetime, end: datetime) -> list[Reservation]:

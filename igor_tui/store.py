@@ -784,7 +784,7 @@ class ReservationStore(Protocol):
 
     def snapshot(self) -> Snapshot: ...
     def transaction(self) -> AbstractContextManager[Transaction]: ...
-    def archived(self) -> list[ArchivedReservation]: ...
+    def archived(self, name: str | None = None) -> list[ArchivedReservation]: ...
     def sweep_leftovers(self) -> list[str]: ...
 
 
@@ -816,15 +816,15 @@ class _DocumentStore:
     def _append_archive(self, lines: list[bytes]) -> None:
         raise NotImplementedError
 
-    def archived(self) -> list[ArchivedReservation]:
-        """Reservations taken out of the store, one per id, oldest archival first; lock-free (the archive
-        is append-only). Ids the store holds again (restored, or a crash before the removal committed)
-        are left out, so the store's own answer always wins."""
+    def archived(self, name: str | None = None) -> list[ArchivedReservation]:
+        """Reservations taken out of the store (with `name`: of that name), one per id, oldest archival
+        first; lock-free (the archive is append-only). Ids the store holds again (restored, or a crash
+        before the removal committed) are left out, so the store's own answer always wins."""
         from .archive import parse_lines
 
         live = self.snapshot().reservations  # first: a damaged store is refused here too
         payload = self._read_archive()
-        return parse_lines(payload, (r.id for r in live)) if payload else []
+        return parse_lines(payload, (r.id for r in live), name=name) if payload else []
 
     def snapshot(self) -> Snapshot:
         """Lock-free: writers replace the document atomically, so this sees the old or the new one.
