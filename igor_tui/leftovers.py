@@ -7,8 +7,9 @@ Each kind is safe to remove only under the lock its writers hold while the file 
 - `.incoming.*` copies: an `igor sub` copies a kernel *before* it takes the store lock, so the store lock
   says nothing about it; every copier holds `.copying.lock` shared while its temp exists, and the sweep
   removes them only when it gets that lock exclusively (otherwise it waits for the next tick);
-- kernel/initrd copies no reservation references: collected under the store lock; a booking that copied
-  one just before re-checks it under the lock and copies it again (`IgorService._ensure_content`).
+- kernel/initrd copies no reservation references: collected by the tick inside its first store
+  transaction (under the store lock, without a second read of the store); a booking that copied one just
+  before re-checks it under the lock and copies it again (`IgorService._ensure_content`).
 """
 
 from __future__ import annotations
@@ -35,11 +36,6 @@ def sweep(
             os.unlink(path)
             removed.append(os.path.basename(path))
     removed += content.sweep_incoming()
-    with store.transaction() as tx:
-        referenced: set[str] = set()
-        for res in tx.reservations():
-            referenced |= res.content_hashes()
-        removed += content.collect(referenced)
     return removed
 
 

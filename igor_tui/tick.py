@@ -248,6 +248,7 @@ class TickReport:
     held: list[Action] = field(default_factory=list)  # what the step held (see clockstep.py)
     clock_accepted: bool = False
     swept: list[str] = field(default_factory=list)  # crash leftovers removed (see leftovers.py)
+    sweep_error: str = ""
 
     @property
     def failed(self) -> int:
@@ -339,6 +340,8 @@ class Ticker:
                 installs = read_installs(tx)
                 reservations = tx.reservations()
                 last = self._swap_last_run(tx, now, dry_run)
+                if not dry_run and self.lock_path:  # unused copies, under the lock (see leftovers.py)
+                    report.swept = self.content.collect({h for r in reservations for h in r.content_hashes()})
             if last:
                 gap = int((now - datetime.fromisoformat(last)).total_seconds() // 60)
                 report.caught_up_minutes = gap if gap > 2 else 0
@@ -372,9 +375,9 @@ class Ticker:
         if self.clock_guard is not None:
             temps.append(f"{self.clock_guard.path}.tmp")
         try:
-            report.swept = sweep(self.store, self.content, self.pxe_dir, temps)
-        except IgorError as err:  # housekeeping: never worth failing the tick's real work over
-            report.probe_error = report.probe_error or f"removing crash leftovers failed: {err}"
+            report.swept += sweep(self.store, self.content, self.pxe_dir, temps)
+        except (IgorError, OSError) as err:  # housekeeping: never worth failing the tick's real work over
+            report.sweep_error = str(err)
 
     def _plan_held(
         self, report: TickReport, reservations: list[Reservation], installs: dict[int, Install]
@@ -698,6 +701,8 @@ def render_report(report: TickReport, naming: NodeNaming, out: IO[str]) -> None:
         out.write(f"  warn  liveness probe failed: {report.probe_error}\n")
     if report.swept:
         out.write(f"  ok    removed {len(report.swept)} crash leftover(s): {', '.join(report.swept)}\n")
+    if report.sweep_error:
+        out.write(f"  warn  removing crash leftovers failed: {report.sweep_error}\n")
     for o in report.outcomes:
         status = "ok  " if o.ok else "FAIL"
         line = f"  {status}  {describe(o.action, naming)}"
@@ -741,6 +746,7 @@ def report_json(report: TickReport, naming: NodeNaming) -> dict[str, Any]:
             ],
         },
         "swept": report.swept,
+        "sweep_error": report.sweep_error,
         "probed": report.probed,
         "down": report.down,
         "probe_error": report.probe_error,

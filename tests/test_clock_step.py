@@ -174,3 +174,18 @@ def test_restore_goes_by_the_real_clock_while_a_step_is_held(
     admin.clock_guard = guard
     admin.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
     assert admin.restore("oops") == res
+
+
+def test_held_teardowns_keep_their_nodes_from_new_installs() -> None:
+    """While held, an install due by the trusted time runs, unless a held teardown still owns a node."""
+    from igor_tui.clockstep import hold_destructive
+    from igor_tui.model import Install
+    from igor_tui.tick import Action, Step
+
+    installs = {1: Install(res_id=1, name="old", nodes=("kn1", "kn2"), complete=True)}
+    teardown = [Action(Step.UNINSTALL_BOOT, 1, "old", nodes=("kn1", "kn2")), Action(Step.FORGET, 1, "old")]
+    on_kn2 = [Action(Step.INSTALL_BOOT, 2, "next", nodes=("kn2", "kn3")), Action(Step.COMPLETE, 2, "next")]
+    elsewhere = [Action(Step.INSTALL_BOOT, 3, "free", nodes=("kn4",)), Action(Step.COMPLETE, 3, "free")]
+    keep, held = hold_destructive(teardown + on_kn2 + elsewhere, installs)
+    assert keep == elsewhere
+    assert held == teardown + on_kn2

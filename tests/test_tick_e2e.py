@@ -484,7 +484,7 @@ def test_install_and_teardown_through_igor_tick(make_cluster: ClusterFactory, sw
         report = json.loads(rig.tick("--json").stdout)
         assert set(report) == {
             "time", "dry_run", "caught_up_minutes", "planned", "actions", "failed", "probed", "down",
-            "probe_error", "clock", "swept",
+            "probe_error", "clock", "swept", "sweep_error",
         }  # fmt: skip
         assert report["clock"] == {
             "held": False, "accepted": False, "step_minutes": 0, "reason": "", "held_actions": []
