@@ -88,9 +88,11 @@ def tick_site(make_cluster: ClusterFactory, **overrides: Any) -> Cluster:
     return cluster
 
 
-def book(cluster: Cluster, running: int, future: int, *, user: str = "alice") -> list[str]:
-    """A site with `running` reservations that start now and `future` ones that start tomorrow, one node
-    each, for `user`; returns their names (running ones first)."""
+def book(
+    cluster: Cluster, running: int, future: int, *, user: str = "alice", after: str = "+26h"
+) -> list[str]:
+    """A site with `running` reservations that start now and `future` ones that start `after` (default
+    tomorrow), one node each, two hours long, for `user`; returns their names (running ones first)."""
     names: list[str] = []
     for i in range(running):
         names.append(f"run{i}")
@@ -98,7 +100,7 @@ def book(cluster: Cluster, running: int, future: int, *, user: str = "alice") ->
     for i in range(future):
         names.append(f"later{i}")
         cluster.run(
-            "sub", "-r", f"later{i}", *cluster.boot, "-n", "1", "-t", "2h", "-a", "+26h", user=user, check=0
+            "sub", "-r", f"later{i}", *cluster.boot, "-n", "1", "-t", "2h", "-a", after, user=user, check=0
         )
     return names
 

@@ -35,12 +35,7 @@ def pxe_files(cluster: Cluster) -> set[str]:
 def site(make_cluster: ClusterFactory) -> tuple[Cluster, list[str]]:
     """Two running reservations (installed by a tick at the real time) and two starting in three hours."""
     cluster = tick_site(make_cluster)
-    names = book(cluster, running=2, future=0)
-    for i in range(2):
-        cluster.run(
-            "sub", "-r", f"later{i}", *cluster.boot, "-n", "1", "-t", "2h", "-a", "+3h", check=0
-        )  # fmt: skip
-    names += ["later0", "later1"]
+    names = book(cluster, running=2, future=2, after="+3h")  # all of them "ended" a day ahead
     check_only_wall_clock_steps(stepped(cluster.env(None), DAY), 86400)
     tick(cluster, check=0)
     assert (cluster.statedir / "tick.clock").is_file(), "the first tick records its baseline"
