@@ -162,9 +162,9 @@ def build_cluster(base: Path, size: int, seed: int) -> Cluster:
     if work.exists():
         shutil.rmtree(work)
     tftp = work / "tftp"
-    statedir = tftp / "igor"
+    statedir = work / "state"
     (tftp / "pxelinux.cfg").mkdir(parents=True)
-    boots = write_boot_files(work, statedir / "content")
+    boots = write_boot_files(work, tftp / "igor" / "content")
     config = work / "igor.conf"
     settings = {
         "tftproot": str(tftp),

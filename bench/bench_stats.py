@@ -142,6 +142,7 @@ def main() -> int:
         json.dumps(
             {
                 "tftproot": str(work / "tftp"),
+                "statedir": str(work / "state"),
                 "prefix": "kn",
                 "start": 1,
                 "end": NODES,

@@ -106,6 +106,7 @@ def write_cluster(root: Path, nodes: int, **extra: Any) -> Path:
     (root / "initrd.img").write_bytes(b"bench initrd\n" * 10000)
     config: dict[str, Any] = {
         "tftproot": str(root / "tftp"),
+        "statedir": str(root / "state"),
         "prefix": "kn",
         "start": 1,
         "end": nodes,
@@ -148,7 +149,7 @@ def build_idle_store(root: Path, config: Path, env: Mapping[str, str]) -> None:
         ],
         env,
     )
-    store = TinyStore(root / "tftp" / "igor")
+    store = TinyStore(root / "state")
     now = floor_minute(datetime.now(UTC))
     groups = IDLE_NODES // GROUP
     per_group = -(-IDLE_RESERVATIONS // groups)

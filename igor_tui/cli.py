@@ -42,7 +42,8 @@ COMMANDS: dict[str, str] = {
     "tick": "install starting and tear down ending reservations (what cron runs each minute)",
     "block": "take nodes out of service for maintenance (admins)",
     "unblock": "return blocked nodes to service (admins)",
-    "history": "every logged event of a reservation: created, installed, extended, errors, deleted",
+    "history": "a reservation's archived copies (when, why, by whom) and every logged event of it",
+    "restore": "put a deleted or expired reservation back if its time and nodes are free (admins)",
     "stats": "usage statistics over the last DAYS days, from the action log",
     "notify": "mail owners about reservations starting within the hour or ending soon (admins)",
     "hosts": "a reservation's nodes with addresses and aliases NAME-0..: hosts, ssh-config, ansible, json",
@@ -72,7 +73,21 @@ passing its START to -a.
 
 durations (-t): 90 (minutes), 1h30m, 2d, 1d12h
 start times (-a): 2017-Sep-25-13:00, 2017-09-25T13:00[+02:00], +2h (from now)""",
-    "del": "example:\n  igor del demo",
+    "del": """\
+example:
+  igor del demo
+
+The reservation is archived, not destroyed: 'igor history demo' shows it, and an
+admin can 'igor restore demo' while its time has not passed and its nodes are free.""",
+    "tick": """\
+examples:
+  igor tick --dry-run               what would happen now
+  igor tick --accept-clock-step     (admins) the clock's jump ahead is right: go on
+
+If the wall clock jumped ahead by more than clockstepminutes since the last run
+(compared with the kernel's boot-time clock), every teardown and expiry is held and
+each run says why, until the clock comes back, an admin accepts the step, or the
+machine reboots. Crash leftovers (temp files, unused kernel copies) go each run.""",
     "show": """\
 examples:
   igor show                 racks and all reservations
@@ -116,7 +131,24 @@ examples:
 Reservations that have not ended keep their name, owner, group, nodes, times, kernel
 arguments and boot files (classic igor's <sha1>-kernel/-initrd copies beside the file).
 Each one that cannot be carried over is listed with the reason.""",
-    "history": "examples:\n  igor history demo\n  igor history demo --json",
+    "history": """\
+examples:
+  igor history demo
+  igor history demo --json
+
+A reservation that ends, is deleted or expires is archived, not destroyed: ARCHIVED
+lists each one called NAME with when it was archived, why (deleted, expired, ended)
+and by whom. Below come the logged events (needs logfile in igor.conf).""",
+    "restore": """\
+examples:
+  igor restore demo          put the latest archived 'demo' back
+  igor restore demo --json
+
+Admins only. The reservation comes back as it was booked (same nodes, times, boot
+files, owner); igor-tick installs it when its start comes, or at once if it has.
+Refused, with what is in the way, when its window has passed, another reservation
+or a maintenance block holds one of its nodes, or its boot file copy is gone and
+the file it was booked from has changed. 'igor history NAME' shows what is archived.""",
     "stats": """\
 examples:
   igor stats -d 30          the last 30 days
@@ -261,6 +293,11 @@ def _tick_arguments(p: _Parser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("-q", "--quiet", action="store_true", help="print only failures (for cron)")
     p.add_argument("--no-probe", action="store_true", help="skip the liveness probe this time")
+    p.add_argument(
+        "--accept-clock-step",
+        action="store_true",
+        help="the wall clock jumped ahead and that is right: stop holding teardowns and expiry (admins)",
+    )
 
 
 def _block_arguments(p: _Parser) -> None:
@@ -276,6 +313,10 @@ def _unblock_arguments(p: _Parser) -> None:
 
 def _history_arguments(p: _Parser) -> None:
     p.add_argument("name", metavar="NAME", help="reservation name")
+
+
+def _restore_arguments(p: _Parser) -> None:
+    p.add_argument("name", metavar="ARCHIVED", help="name of an archived reservation (see igor history)")
 
 
 def _notify_arguments(p: _Parser) -> None:
@@ -327,6 +368,7 @@ _ARGUMENTS: dict[str, Callable[[_Parser], None]] = {
     "block": _block_arguments,
     "unblock": _unblock_arguments,
     "history": _history_arguments,
+    "restore": _restore_arguments,
     "stats": _stats_arguments,
     "notify": _notify_arguments,
     "hosts": _hosts_arguments,
@@ -639,7 +681,7 @@ def cmd_sync(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
 def cmd_tick(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     from .tick import dump
 
-    report = svc.tick(dry_run=ns.dry_run, probe=not ns.no_probe)
+    report = svc.tick(dry_run=ns.dry_run, probe=not ns.no_probe, accept_clock_step=ns.accept_clock_step)
     if not ns.quiet or report.failed:
         dump(report, svc.naming, out, ns.json)
     return 1 if report.failed else 0
@@ -684,14 +726,42 @@ def cmd_unblock(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_history(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
-    from .ops_output import history_json, render_history
+    from .errors import NotFound, ValidationError
+    from .ops_output import archived_json, history_json, render_archived, render_history
     from .output import dump_json
 
-    events = svc.history(ns.name)
+    archived = svc.archived(ns.name)
+    try:
+        events = svc.history(ns.name)
+    except (NotFound, ValidationError):
+        if not archived:
+            raise
+        events = []
+    tz = svc.config.tz
     if ns.json:
-        dump_json(history_json(ns.name, events, svc.config.tz), out)
+        dump_json({**history_json(ns.name, events, tz), "archived": archived_json(archived, tz)}, out)
+        return 0
+    if events:
+        render_history(ns.name, events, tz, out)
+    if archived:
+        out.write("\n" if events else "")
+        render_archived(ns.name, archived, svc.naming, tz, out)
+    return 0
+
+
+def cmd_restore(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
+    from .output import dump_json, reservation_json
+    from .timeparse import format_time_zone
+
+    res = svc.restore(ns.name)
+    tz = svc.config.tz
+    if ns.json:
+        dump_json({"restored": reservation_json(res, tz)}, out)
     else:
-        render_history(ns.name, events, svc.config.tz, out)
+        out.write(
+            f"Reservation {res.name} restored for {format_time_zone(res.start, tz)} - "
+            f"{format_time_zone(res.end, tz)}\nNodes: {svc.naming.compress(res.nodes)}\n"
+        )
     return 0
 
 
@@ -800,6 +870,7 @@ VERBS: dict[str, Callable[[IgorService, argparse.Namespace, IO[str]], int]] = {
     "block": cmd_block,
     "unblock": cmd_unblock,
     "history": cmd_history,
+    "restore": cmd_restore,
     "stats": cmd_stats,
     "power": cmd_power,
     "sync": cmd_sync,

@@ -65,6 +65,7 @@ def complete(
     parsers: Callable[[str], argparse.ArgumentParser],
     names: Callable[[str | None], Sequence[str]],
     nodes: Callable[[str | None], Sequence[str]],
+    archived: Callable[[str | None], Sequence[str]] = lambda config: (),
 ) -> list[str]:
     """The candidates for word `cword` of `words` (words[0] is igor itself).
 
@@ -98,7 +99,7 @@ def complete(
             positionals.append(action)
     previous = words[cword - 1] if cword - 1 > i else ""
     if previous in options and options[previous].nargs != 0:
-        return _values(options[previous], config, names, nodes)
+        return _values(options[previous], config, names, nodes, archived)
     current = words[cword] if cword < len(words) else ""
     if current.startswith("-"):
         return sorted(flag for flag in options if flag not in ("-h", "-help"))
@@ -113,7 +114,7 @@ def complete(
         index += 1
         j += 1
     if index < len(positionals):
-        return _values(positionals[index], config, names, nodes)
+        return _values(positionals[index], config, names, nodes, archived)
     return sorted(flag for flag in options if flag.startswith("-") and flag not in ("-h", "-help"))
 
 
@@ -122,6 +123,7 @@ def _values(
     config: str | None,
     names: Callable[[str | None], Sequence[str]],
     nodes: Callable[[str | None], Sequence[str]],
+    archived: Callable[[str | None], Sequence[str]],
 ) -> list[str]:
     if action.choices is not None:
         return [str(c) for c in action.choices]
@@ -130,9 +132,21 @@ def _values(
         return [FILES]
     if metavar == "NAME":
         return list(names(config))
+    if metavar == "ARCHIVED":
+        return list(archived(config))
     if metavar == "NODES":
         return list(nodes(config))
     return []
+
+
+def archived_names(config: str | None, env: Mapping[str, str]) -> list[str]:
+    """Names `igor restore` can take: archived reservations; nothing when anything goes wrong."""
+    try:
+        from .service import build_service
+
+        return sorted({e.reservation.name for e in build_service(config, env).store.archived()})
+    except Exception:  # noqa: BLE001 - completion must never print an error into the user's shell
+        return []
 
 
 def store_names(config: str | None, env: Mapping[str, str]) -> list[str]:
@@ -169,4 +183,5 @@ def run(args: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
         parsers=lambda verb: build_parsers([verb])[verb],
         names=lambda config: store_names(config, env),
         nodes=lambda config: node_names(config, env),
+        archived=lambda config: archived_names(config, env),
     )

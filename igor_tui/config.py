@@ -68,7 +68,9 @@ _KEYS: dict[str, tuple[_Kind, str]] = {
     "commandretries": ("int", "extra attempts per failed external command, 0 or more"),
     "pause": ("str", "'' or the message shown while igor is paused"),
     "advanced": ("object", "an object (accepted for classic compatibility and ignored)"),
-    "statedir": ("str", "the absolute path of igor's state directory (default <tftproot>/igor)"),
+    "statedir": ("str", "the absolute path of igor's private state directory (default /var/lib/igor)"),
+    "contentdir": ("str", "the absolute path, inside tftproot, of the kernel/initrd copies nodes fetch"),
+    "clockstepminutes": ("int", "minutes the wall clock may jump ahead between two ticks, 1 to 1440"),
     "hosts": ("hosts", "an object mapping node names to {'ip': ..., 'mac': ...}"),
     "bootmode": (
         "bootmode",
@@ -185,6 +187,7 @@ class Config:
     pause: str
     statedir: str
     hosts: Mapping[str, HostAddress]
+    contentdir: str
     admins: tuple[str, ...]
     timezone: str
     poweroffatend: bool = False
@@ -204,6 +207,7 @@ class Config:
     cobblerpassword: str = ""
     cobblertimeout: int = 60
     network_timeout: int = 10
+    clockstepminutes: int = 10
     network_verify_tls: bool = True
     network_ca_file: str = ""
     liveness: str = "tcp"
@@ -570,13 +574,7 @@ def _parse(data: object, *, path: str, file_mode: int | None, problems: list[str
         sec.add(f"tftproot: missing; expected {_KEYS['tftproot'][1]}")
     elif sec.given("tftproot") and not os.path.isabs(tftproot):
         _add_bad(sec, "tftproot", tftproot, "is not an absolute path; expected " + _KEYS["tftproot"][1])
-    statedir = sec.text("statedir")
-    for key in ("statedir", "logfile"):
-        value = sec.text(key)
-        if value and not os.path.isabs(value):
-            _add_bad(sec, key, value, f"is not an absolute path; expected {_KEYS[key][1]}")
-    if not statedir:
-        statedir = os.path.join(tftproot, "igor")
+    statedir, contentdir = _state_paths(sec, tftproot)
 
     # Node naming.
     prefix = sec.text("prefix")
@@ -761,6 +759,7 @@ def _parse(data: object, *, path: str, file_mode: int | None, problems: list[str
         commandretries=sec.number("commandretries"),
         pause=sec.text("pause"),
         statedir=statedir,
+        contentdir=contentdir,
         hosts=types.MappingProxyType(hosts),
         admins=admins,
         timezone=timezone,
@@ -768,6 +767,40 @@ def _parse(data: object, *, path: str, file_mode: int | None, problems: list[str
         **tick,
         **mail,
     )
+
+
+DEFAULT_STATEDIR = "/var/lib/igor"
+"""Private state (the store, its lock, the tick's state, the archive): writable by the service user only,
+and outside the TFTP root, which any node (and anyone on the boot network) may read."""
+DEFAULT_CLOCK_STEP_MINUTES = 10
+
+
+def legacy_statedir(tftproot: str) -> str:
+    """Where igor kept its private state before it left the TFTP root (`igor setup` moves it out)."""
+    return os.path.join(tftproot, "igor")
+
+
+def _state_paths(sec: _Section, tftproot: str) -> tuple[str, str]:
+    """statedir (private) and contentdir (served to nodes, so inside the TFTP root unless Cobbler boots
+    them: PXELINUX can fetch only what the TFTP server serves)."""
+    for key in ("statedir", "logfile", "contentdir"):
+        value = sec.text(key)
+        if value and not os.path.isabs(value):
+            _add_bad(sec, key, value, f"is not an absolute path; expected {_KEYS[key][1]}")
+    statedir = sec.text("statedir") or DEFAULT_STATEDIR
+    contentdir = sec.text("contentdir") or os.path.join(legacy_statedir(tftproot), "content")
+    if (
+        sec.given("contentdir")
+        and os.path.isabs(contentdir)
+        and os.path.isabs(tftproot)
+        and not sec.flag("usecobbler")
+        and os.path.commonpath([os.path.normpath(tftproot), os.path.normpath(contentdir)])
+        != os.path.normpath(tftproot)
+    ):
+        _add_bad(
+            sec, "contentdir", contentdir, f"is not inside tftproot {tftproot}, so nodes cannot fetch it"
+        )
+    return os.path.normpath(statedir), os.path.normpath(contentdir)
 
 
 def _tick_settings(sec: _Section) -> dict[str, Any]:
@@ -788,6 +821,7 @@ def _tick_settings(sec: _Section) -> dict[str, Any]:
         "network_timeout": (10, 1, 600),
         "livenessport": (22, 1, 65535),
         "livenesstimeout": (500, 1, 60000),
+        "clockstepminutes": (DEFAULT_CLOCK_STEP_MINUTES, 1, 1440),
     }
     for key, (default, low, high) in numbers.items():
         number = sec.number(key, default)

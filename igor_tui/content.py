@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -16,6 +17,7 @@ from .trust import Principal, open_as, own_principal
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _INCOMING = ".incoming."
+_COPYING_LOCK = ".copying.lock"
 MAX_BOOT_FILE = 4 << 30  # 4 GiB: far above any kernel or initrd, far below "fill the disk"
 STALE_INCOMING_SECONDS = 3600
 
@@ -27,8 +29,11 @@ class ContentStore:
     without changing what the reservation boots; identical files are stored once.
     """
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, lock_dir: str | None = None) -> None:
         self.directory = directory
+        # The copiers' lock is private state: in the service it lives in statedir, not in the TFTP root
+        # that nodes fetch from (and that `igor doctor` checks for locks).
+        self.lock_dir = directory if lock_dir is None else lock_dir
 
     def path(self, digest: str) -> str:
         return os.path.join(self.directory, digest)
@@ -74,6 +79,50 @@ class ContentStore:
     def _copy(self, fd: int, source: str, what: str) -> str:
         try:
             os.makedirs(self.directory, mode=0o755, exist_ok=True)
+            os.makedirs(self.lock_dir, mode=0o755, exist_ok=True)
+            lock = self._copying_lock(fcntl.LOCK_SH)
+        except OSError as err:
+            raise StoreError(
+                f"cannot store a copy of the {what} in {self.directory}: {err.strerror or err}"
+            ) from err
+        try:
+            return self._copy_locked(fd, source, what)
+        finally:
+            os.close(lock)  # releases the shared lock
+
+    def _copying_lock(self, how: int) -> int:
+        """`.copying.lock`, flocked `how`. Every copy holds it shared from before its `.incoming.` temp
+        exists until that temp is renamed or removed, so whoever holds it exclusively knows that every
+        `.incoming.` file there belongs to a copier that died (see `sweep_incoming`)."""
+        lock = os.open(os.path.join(self.lock_dir, _COPYING_LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock, how)
+        except BaseException:
+            os.close(lock)
+            raise
+        return lock
+
+    def sweep_incoming(self) -> list[str]:
+        """Remove the `.incoming.` temps of copies killed mid-way, at once rather than after an hour; a
+        no-op while any copy is in progress (it is tried again next time)."""
+        try:
+            lock = self._copying_lock(fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # busy (a copy is running), or no content area yet
+            return []
+        removed: list[str] = []
+        try:
+            with contextlib.suppress(OSError), os.scandir(self.directory) as entries:
+                for entry in entries:
+                    if entry.name.startswith(_INCOMING) and entry.is_file(follow_symlinks=False):
+                        with contextlib.suppress(OSError):
+                            os.unlink(entry.path)
+                            removed.append(entry.name)
+        finally:
+            os.close(lock)
+        return removed
+
+    def _copy_locked(self, fd: int, source: str, what: str) -> str:
+        try:
             self._remove_stale_incoming()
             out_fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=_INCOMING)
         except OSError as err:

@@ -64,6 +64,7 @@ def write_config(root: Path, *, timezone: str = "", nodes: int = NODES) -> Path:
     }
     data: dict[str, object] = {
         "tftproot": str(root / "tftp"),
+        "statedir": str(root / "state"),
         "prefix": "kn",
         "start": 1,
         "end": nodes,

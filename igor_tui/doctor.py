@@ -207,7 +207,7 @@ class Doctor:
             cfg = os.path.join(config.tftproot, "pxelinux.cfg")
             self._owned_dir(cfg, "igor-tick writes per-node boot files there", problems, fixes, needed=True)
         self._owned_dir(config.statedir, "the store", problems, fixes, needed=True)
-        content = os.path.join(config.statedir, "content")
+        content = config.contentdir
         self._owned_dir(content, "copies of kernels and initrds", problems, fixes, needed=False)
         if config.logfile:
             logdir = os.path.dirname(config.logfile)

@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import IO, TYPE_CHECKING, Any
 
-from .output import nodes_text, printable
+from .output import nodes_text, printable, reservation_json
 from .timeparse import format_duration, format_input_time, format_time_zone
 
 if TYPE_CHECKING:
+    from .archive import ArchivedReservation
     from .hostlist import NodeNaming
     from .model import Block, Reservation
     from .service import InventoryHost
@@ -138,6 +139,41 @@ def render_history(name: str, events: Sequence[Mapping[str, Any]], tz: tzinfo, o
     table = [("TIME", "EVENT", "BY", "ID", "DETAILS")]
     table.extend((r["time"], r["event"], r["by"], str(r["id"] or ""), r["details"]) for r in rows)
     out.write("".join(line + "\n" for line in _columns(table)))
+
+
+def render_archived(
+    name: str, entries: Sequence[ArchivedReservation], naming: NodeNaming, tz: tzinfo, out: IO[str]
+) -> None:
+    """`igor history`: the archived copies of reservations called `name`, oldest first."""
+    key = getattr(tz, "key", None) or "the configured zone"
+    out.write(f"ARCHIVED {name} (times in {key})\n")
+    table = [("ARCHIVED", "WHY", "ID", "OWNER", "NODES", "START", "END")]
+    for e in entries:
+        r = e.reservation
+        table.append(
+            (
+                format_input_time(e.archived, tz),
+                f"{e.why} by {e.by}",
+                str(r.id),
+                r.owner,
+                nodes_text(naming, r.nodes),
+                format_input_time(r.start, tz),
+                format_input_time(r.end, tz),
+            )
+        )
+    out.write("".join(line + "\n" for line in _columns(table)))
+
+
+def archived_json(entries: Sequence[ArchivedReservation], tz: tzinfo) -> list[dict[str, Any]]:
+    return [
+        {
+            "archived": e.archived.astimezone(tz).isoformat(),
+            "why": e.why,
+            "by": e.by,
+            "reservation": reservation_json(e.reservation, tz),
+        }
+        for e in entries
+    ]
 
 
 def history_json(name: str, events: Sequence[Mapping[str, Any]], tz: tzinfo) -> dict[str, Any]:

@@ -39,7 +39,9 @@ else:
 # The scheduler and the content store (hashlib, tempfile) are imported by the methods that use them:
 # `igor show` needs neither, and every module a CLI process imports costs start-up time.
 if TYPE_CHECKING:
+    from .archive import ArchivedReservation
     from .backends.base import Backends, PowerAction
+    from .clockstep import ClockGuard
     from .config import Config
     from .content import ContentStore
     from .notify import Mailer, Reminder
@@ -181,7 +183,9 @@ class IgorService:
         events: EventLog | None = None,
         backends: Callable[[], Backends] | None = None,
         reader: Principal | None = None,
+        clock_guard: ClockGuard | None = None,
     ) -> None:
+        self.clock_guard = clock_guard
         self.config = config
         self.store = store
         self.caller = caller
@@ -213,13 +217,22 @@ class IgorService:
         if self._content is None:
             from .content import ContentStore
 
-            self._content = ContentStore(os.path.join(self.config.statedir, "content"))
+            self._content = ContentStore(self.config.contentdir, lock_dir=self.config.statedir)
         return self._content
 
     # ------------------------------------------------------------------------------------ reading
 
     def now(self) -> datetime:
         return floor_minute(self.clock.now())
+
+    def real_now(self) -> datetime:
+        """`now`, unless igor-tick holds a clock step: then the trusted time (the last baseline plus the
+        boottime elapsed since, see clockstep.py), which a stepped wall clock cannot move."""
+        if self.clock_guard is not None:
+            check = self.clock_guard.check(self.clock.now())
+            if check.held and check.trusted is not None:
+                return floor_minute(check.trusted)
+        return self.now()
 
     def view(self) -> ClusterView:
         """An immutable snapshot of the cluster for drawing: live reservations, blocks and node health."""
@@ -383,10 +396,16 @@ class IgorService:
             live = self._housekeep(tx, now)
             res = self._find_writable(live, name, "delete")
             if res.installed:
+                from .archive import ENDINGS_KEY
+
                 ended = replace(res, end=max(res.start, now))
                 tx.put_reservation(ended)
+                # igor-tick archives it once torn down; this note makes the archive say who ended it.
+                endings = tx.get_value(ENDINGS_KEY) or {}
+                endings[str(res.id)] = {"why": "deleted", "by": self.caller.user, "at": now.isoformat()}
+                tx.set_value(ENDINGS_KEY, endings)
             else:
-                tx.remove_reservation(res.id)
+                tx.archive_reservation(res.id, why="deleted", by=self.caller.user, when=now)
             self._collect(tx)
         self._log("deleted", res, actual_end=now.isoformat())
         return res
@@ -502,8 +521,11 @@ class IgorService:
 
     # ----------------------------------------------------------------------------- real systems
 
-    def tick(self, *, dry_run: bool = False, probe: bool = True) -> TickReport:
-        """One igor-tick run (see tick.py); admins and the igor service user only."""
+    def tick(
+        self, *, dry_run: bool = False, probe: bool = True, accept_clock_step: bool = False
+    ) -> TickReport:
+        """One igor-tick run (see tick.py); admins and the igor service user only. `accept_clock_step`:
+        an admin says the wall clock's jump ahead is right (see clockstep.py)."""
         if not self.caller.is_admin:
             raise PermissionDenied("only admins and the igor service user may run igor-tick")
         from .backends.factory import resolver
@@ -528,8 +550,12 @@ class IgorService:
             vlan_pool=(cfg.vlan_min, cfg.vlan_max),
             lock_path=os.path.join(cfg.statedir, "tick.lock"),
             last_path=os.path.join(cfg.statedir, "tick.last"),
+            clock_guard=self.clock_guard,
+            pxe_dir="" if cfg.usecobbler else os.path.join(cfg.tftproot, "pxelinux.cfg"),
         )
-        report = ticker.run(dry_run=dry_run, probe=probe)
+        report = ticker.run(dry_run=dry_run, probe=probe, accept_clock_step=accept_clock_step)
+        if report.clock_accepted:  # who trusted the new time, for the audit trail
+            self.events.append(self.clock.now(), "clock-step-accepted", by=self.caller.user)
         if cfg.notify and not dry_run:
             try:
                 mails = self.notify().mails
@@ -732,6 +758,25 @@ class IgorService:
         if not found:
             raise NotFound(f"no events for a reservation named {name} in {path}")
         return found
+
+    def archived(self, name: str) -> list[ArchivedReservation]:
+        """Archived reservations called `name`, oldest first (`igor history` shows them)."""
+        from .restore import archived_named
+
+        return archived_named(self, name)
+
+    def past_reservations(self, start: datetime, end: datetime) -> list[Reservation]:
+        """Archived reservations (ended, deleted, expired) whose window overlaps [start, end), by start;
+        the TUI's timeline draws them left of now."""
+        from .restore import past_reservations
+
+        return past_reservations(self, start, end)
+
+    def restore(self, name: str) -> Reservation:
+        """`igor restore` (admins): put an archived reservation back; see restore.py."""
+        from .restore import restore
+
+        return restore(self, name)
 
     def stats(self, days: int) -> Stats:
         """Usage over the last `days` days from the action log (anyone may ask, as in classic igor)."""
@@ -1202,9 +1247,10 @@ class IgorService:
         """
         live: list[Reservation] = []
         dropped = False
+        held = self.clock_guard is not None and self.clock_guard.check(self.clock.now()).held
         for res in tx.reservations():
-            if res.has_ended(now) and not res.installed:
-                tx.remove_reservation(res.id)
+            if res.has_ended(now) and not res.installed and not held:  # a clock step holds expiry
+                tx.archive_reservation(res.id, why="expired", by="igor", when=now)
                 self._log("expired", res)
                 dropped = True
             else:
@@ -1288,8 +1334,16 @@ def _down(status: Mapping[str, object]) -> frozenset[str]:
     return frozenset(name for name, st in status.items() if getattr(st, "state", None) is NodeState.DOWN)
 
 
-def build_service(config_path: str | None = None, env: Mapping[str, str] | None = None) -> IgorService:
-    """The production wiring: config from --config / IGOR_CONFIG / /etc/igor.conf, files in statedir."""
+def build_service(
+    config_path: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    boot_id: Callable[[], str] | None = None,
+) -> IgorService:
+    """The production wiring: config from --config / IGOR_CONFIG / /etc/igor.conf, files in statedir.
+
+    `boot_id` replaces the kernel's boot id for tests (a "reboot"); only code can pass it, never the
+    environment, which a sudo caller controls."""
     from .config import config_path as resolve_path
     from .config import load_config
     from .store import TinyStore
@@ -1303,4 +1357,14 @@ def build_service(config_path: str | None = None, env: Mapping[str, str] | None 
     caller = resolve_caller(caller_name(env, trusted), config.admins, directory)
     if not env.get("SUDO_USER") and os.geteuid() in trusted:
         caller = replace(caller, is_admin=True)  # the igor service user itself (cron's igor-tick)
-    return IgorService(config, TinyStore(config.statedir), caller, directory=directory, reader=who)
+    from .statedir import check_not_left_behind
+
+    check_not_left_behind(config)
+    from .clockstep import STATE_NAME, ClockGuard, read_boot_id
+
+    guard = ClockGuard(
+        os.path.join(config.statedir, STATE_NAME), config.clockstepminutes, boot_id=boot_id or read_boot_id
+    )
+    return IgorService(
+        config, TinyStore(config.statedir), caller, directory=directory, reader=who, clock_guard=guard
+    )

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
+from .config import DEFAULT_STATEDIR, legacy_statedir
 from .deploy import (
     CONFIG_PATH,
     CRON_PATH,
@@ -38,6 +39,7 @@ from .deploy import (
     render_contrib,
 )
 from .errors import ConfigError, IgorError, UsageError
+from .setup_move import config_statedir_step, move_store_step
 
 USERADD_ENV = "IGOR_SETUP_USERADD"
 """The useradd command (shlex-split). Packagers and the tests point it elsewhere; it gets useradd's own
@@ -66,7 +68,17 @@ class SetupOptions:
 
     @property
     def statedir(self) -> str:
-        return os.path.join(self.tftproot, "igor")
+        """Private state, out of the TFTP root (see statedir.py)."""
+        return DEFAULT_STATEDIR
+
+    @property
+    def old_statedir(self) -> str:
+        """Where earlier installs kept the store: inside the TFTP root, served to every node."""
+        return legacy_statedir(self.tftproot)
+
+    @property
+    def contentdir(self) -> str:
+        return os.path.join(self.old_statedir, "content")
 
     def check(self) -> None:
         """Refuse answers that would produce a broken install, before anything is printed as a plan."""
@@ -127,6 +139,7 @@ def render_config(opts: SetupOptions) -> str:
     answers: dict[str, object] = {
         "tftproot": opts.tftproot,
         "statedir": opts.statedir,
+        "contentdir": opts.contentdir,
         "logfile": f"{LOG_DIR}/log",
         "usecobbler": opts.cobbler,
         "cobblerdefaultprofile": opts.cobbler_profile,
@@ -390,9 +403,9 @@ def plan(opts: SetupOptions, env: Mapping[str, str]) -> list[Step]:
     if not opts.cobbler:
         cfg_dir = os.path.join(opts.tftproot, "pxelinux.cfg")
         steps.append(owned_dir(cfg_dir, " (igor-tick writes per-node boot files here)"))
-    steps.append(owned_dir(opts.statedir, " (the store)"))
-    content = os.path.join(opts.statedir, "content")
-    steps.append(owned_dir(content, " (copies of users' kernels and initrds, served by TFTP)"))
+    steps.append(owned_dir(opts.statedir, " (private: the store, its lock, the archive, igor-tick's state)"))
+    steps.append(owned_dir(opts.old_statedir, " (igor's files the TFTP server serves)"))
+    steps.append(owned_dir(opts.contentdir, " (copies of users' kernels and initrds, served by TFTP)"))
     steps.append(owned_dir(LOG_DIR, " (the action log)"))
 
     # 3. PXELINUX itself, from the system's syslinux packages (plain PXE only).
@@ -433,6 +446,9 @@ def plan(opts: SetupOptions, env: Mapping[str, str]) -> list[Step]:
         config_step.is_done = lambda: True
         config_step.note = config_step.note or (diff and "it differs from what setup would write:\n" + diff)
     steps.append(config_step)
+    # Upgrades: the store leaves the TFTP root, and an existing config stops naming the old place.
+    steps.extend(move_store_step(root, opts.old_statedir, opts.statedir))
+    steps.extend(config_statedir_step(root, CONFIG_PATH, opts.old_statedir, opts.statedir))
 
     # 5. The per-minute tick: cron.d or a systemd timer.
     render = {"user": user, "prefix": opts.prefix}

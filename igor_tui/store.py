@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes t
 
     from tinydb import TinyDB
     from tinydb.table import Table
+
+    from .archive import ArchivedReservation
 else:
     from .values import dataclass, field
 
@@ -44,9 +46,8 @@ SCHEMA_VERSION = 1
 
 DOCUMENT_NAME = "igor.json"
 LOCK_NAME = "igor.lock"
+ARCHIVE_NAME = "archive.jsonl"  # see archive.py
 TEMP_PREFIX = ".igor.json."
-STALE_TEMP_SECONDS = 3600.0
-"""A temp file this old cannot belong to a live writer (writers hold the lock for milliseconds)."""
 
 _FILE_MODE = 0o644  # the TUI and `igor show` may run as other users than the writer
 _DIR_MODE = 0o755
@@ -508,6 +509,10 @@ class Transaction(Protocol):
     def add_reservation(self, res: Reservation) -> Reservation: ...
     def put_reservation(self, res: Reservation) -> None: ...
     def remove_reservation(self, res_id: int) -> None: ...
+    def archive_reservation(
+        self, res_id: int, *, why: str, by: str, when: datetime
+    ) -> Reservation | None: ...
+    def restore_reservation(self, res: Reservation) -> None: ...
     def blocks(self) -> list[Block]: ...
     def add_block(self, block: Block) -> Block: ...
     def remove_block(self, block_id: int) -> None: ...
@@ -539,6 +544,7 @@ class StoreTransaction:
             None if reservations is None else {r.id: r for r in reservations}
         )
         self._counters_checked: set[str] = set()
+        self.archived: list[ArchivedReservation] = []  # appended to the archive before the commit
 
     # -- plumbing
 
@@ -683,10 +689,40 @@ class StoreTransaction:
             self._reservations[res.id] = res
 
     def remove_reservation(self, res_id: int) -> None:
-        """Idempotent, so a retried cleanup never fails."""
+        """Idempotent, so a retried cleanup never fails. Ended reservations go through
+        `archive_reservation` instead: this is for records that never were a booking."""
         self._remove("reservations", res_id)
         if self._reservations is not None:
             self._reservations.pop(res_id, None)
+
+    def archive_reservation(self, res_id: int, *, why: str, by: str, when: datetime) -> Reservation | None:
+        """Take the reservation out of the store into the archive (see archive.py); None if it is gone.
+
+        A note left by `igor del` (the reservation stayed for igor-tick to tear down) supplies why, by
+        whom and when instead of the caller's "ended"."""
+        from .archive import ENDINGS_KEY, ArchivedReservation
+
+        res = self.reservation(res_id)
+        if res is None:
+            return None
+        endings = self.get_value(ENDINGS_KEY) or {}
+        note = endings.pop(str(res_id), None)
+        if note is not None:
+            self.set_value(ENDINGS_KEY, endings)
+            why, by = str(note.get("why", why)), str(note.get("by", by))
+            with contextlib.suppress(TypeError, ValueError):
+                when = _time_in(note["at"])
+        self.archived.append(ArchivedReservation(reservation=res, archived=when, why=why, by=by))
+        self.remove_reservation(res_id)
+        return res
+
+    def restore_reservation(self, res: Reservation) -> None:
+        """Put an archived reservation back under its own id (ids are never reused, so it is free)."""
+        if str(res.id) in self._raw("reservations"):
+            raise StoreError(f"reservation {res.id} ({res.name}) is already in the store")
+        self._insert("reservations", _stored_record(res), res.id)
+        if self._reservations is not None:
+            self._reservations[res.id] = res
 
     # -- blocks
 
@@ -748,6 +784,8 @@ class ReservationStore(Protocol):
 
     def snapshot(self) -> Snapshot: ...
     def transaction(self) -> AbstractContextManager[Transaction]: ...
+    def archived(self, name: str | None = None) -> list[ArchivedReservation]: ...
+    def sweep_leftovers(self) -> list[str]: ...
 
 
 class _DocumentStore:
@@ -771,6 +809,22 @@ class _DocumentStore:
 
     def _exclusive(self) -> AbstractContextManager[None]:
         raise NotImplementedError
+
+    def _read_archive(self) -> bytes:
+        raise NotImplementedError
+
+    def _append_archive(self, lines: list[bytes]) -> None:
+        raise NotImplementedError
+
+    def archived(self, name: str | None = None) -> list[ArchivedReservation]:
+        """Reservations taken out of the store (with `name`: of that name), one per id, oldest archival
+        first; lock-free (the archive is append-only). Ids the store holds again (restored, or a crash
+        before the removal committed) are left out, so the store's own answer always wins."""
+        from .archive import parse_lines
+
+        live = self.snapshot().reservations  # first: a damaged store is refused here too
+        payload = self._read_archive()
+        return parse_lines(payload, (r.id for r in live), name=name) if payload else []
 
     def snapshot(self) -> Snapshot:
         """Lock-free: writers replace the document atomically, so this sees the old or the new one.
@@ -804,6 +858,10 @@ class _DocumentStore:
                     tx._abort()
                     raise
                 payload = tx._finish()
+                if tx.archived:  # durable before the removal commits: a crash in between loses nothing
+                    from .archive import entry_line
+
+                    self._append_archive([entry_line(entry) for entry in tx.archived])
                 if payload is not None:
                     self._write_payload(payload)
         finally:
@@ -831,19 +889,37 @@ class TinyStore(_DocumentStore):
         self.directory = os.fspath(directory)
         self.path = os.path.join(self.directory, DOCUMENT_NAME)
         self.lock_path = os.path.join(self.directory, LOCK_NAME)
+        self.archive_path = os.path.join(self.directory, ARCHIVE_NAME)
         self.label = self.path
 
     def __repr__(self) -> str:
         return f"TinyStore({self.directory!r})"
 
     def _read_payload(self) -> bytes:
+        """The document's bytes; b"" only when there is no file at all (the one case of a new store).
+
+        A file that exists but is empty or blank is damage (a full disk, a bad restore, `> igor.json`),
+        never a new store: reading it as one let the next booking write over every other reservation."""
         try:
             with open(self.path, "rb") as handle:
-                return handle.read()
+                payload = handle.read()
         except FileNotFoundError:
             return b""  # no state directory or no document yet: an empty store
         except OSError as err:
             raise StoreError(f"cannot read the igor store {self.path}: {err.strerror or err}") from err
+        if not payload.strip():
+            raise _corrupt(self.label, "the file holds only whitespace" if payload else "the file is empty")
+        return payload
+
+    def _read_archive(self) -> bytes:
+        from .archive import read_file
+
+        return read_file(self.archive_path)
+
+    def _append_archive(self, lines: list[bytes]) -> None:
+        from .archive import append_file
+
+        append_file(self.archive_path, lines)
 
     def _ensure_directory(self) -> None:
         try:
@@ -923,21 +999,32 @@ class TinyStore(_DocumentStore):
         finally:
             lock.release()
 
-    def _remove_stale_temps(self) -> None:
-        """Temp files of writers killed mid-commit; best effort, they are harmless apart from space."""
-        cutoff = time.time() - STALE_TEMP_SECONDS
+    def _remove_leftover_temps(self) -> list[str]:
+        """Temp files of writers killed mid-commit, whatever their age. Only called with the store lock
+        held: a writer makes its temp file only while it holds that lock, so any temp file seen now
+        belongs to a writer that is gone. Best effort; they are harmless apart from space."""
+        removed: list[str] = []
         with contextlib.suppress(OSError), os.scandir(self.directory) as entries:
             for entry in entries:
                 if entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
                     with contextlib.suppress(OSError):
-                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                            os.unlink(entry.path)
+                        os.unlink(entry.path)
+                        removed.append(entry.name)
+        return removed
+
+    def sweep_leftovers(self) -> list[str]:
+        """Take the store lock and remove crash leftovers (igor-tick calls this each run, so they go at
+        the next tick rather than only once a later commit happens to look)."""
+        if not os.path.isdir(self.directory):
+            return []
+        with self._exclusive():
+            return self._remove_leftover_temps()
 
     def _write_payload(self, payload: bytes) -> None:
         """Temp file + fsync + rename: a reader or a crash sees the old document or the new, never a mix."""
         import tempfile  # writers only
 
-        self._remove_stale_temps()
+        self._remove_leftover_temps()
         try:
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=TEMP_PREFIX)
         except OSError as err:
@@ -975,6 +1062,7 @@ class MemoryStore(_DocumentStore):
         super().__init__(lock_timeout)
         self.label = "<memory store>"
         self._payload = b""
+        self._archive = b""
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -985,6 +1073,16 @@ class MemoryStore(_DocumentStore):
 
     def _write_payload(self, payload: bytes) -> None:
         self._payload = payload
+
+    def sweep_leftovers(self) -> list[str]:
+        """Nothing on disk, nothing left over."""
+        return []
+
+    def _read_archive(self) -> bytes:
+        return self._archive
+
+    def _append_archive(self, lines: list[bytes]) -> None:
+        self._archive += b"".join(lines)
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:

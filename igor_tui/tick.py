@@ -22,12 +22,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
+from .clockstep import ClockCheck
 from .errors import BackendError, IgorError, StoreError
 from .model import Install, NodeStatus, Reservation, floor_minute
 
 if TYPE_CHECKING:
     from .backends.base import Backends, BootSpec, NodeAddress
     from .clock import Clock
+    from .clockstep import ClockGuard
     from .content import ContentStore
     from .eventlog import EventLog
     from .hostlist import NodeNaming
@@ -242,10 +244,16 @@ class TickReport:
     probe_error: str = ""
     mailed: list[str] = field(default_factory=list)  # `notify: true`: "alice@example.com: demo, big"
     mail_errors: list[str] = field(default_factory=list)
+    clock: ClockCheck = field(default_factory=ClockCheck)  # held: a wall clock step holds teardowns
+    held: list[Action] = field(default_factory=list)  # what the step held (see clockstep.py)
+    clock_accepted: bool = False
+    swept: list[str] = field(default_factory=list)  # crash leftovers removed (see leftovers.py)
+    sweep_error: str = ""
 
     @property
     def failed(self) -> int:
-        return sum(1 for o in self.outcomes if not o.ok) + len(self.mail_errors)
+        """Failures, a held clock step included: it needs an admin, so cron's --quiet must print it."""
+        return sum(1 for o in self.outcomes if not o.ok) + len(self.mail_errors) + int(self.clock.held)
 
 
 class Ticker:
@@ -265,7 +273,11 @@ class Ticker:
         vlan_pool: tuple[int, int] = (0, 0),
         lock_path: str = "",
         last_path: str = "",
+        clock_guard: ClockGuard | None = None,
+        pxe_dir: str = "",
     ) -> None:
+        self.clock_guard = clock_guard
+        self.pxe_dir = pxe_dir
         self.store = store
         self.clock = clock
         self._backends = backends
@@ -310,22 +322,38 @@ class Ticker:
 
     # -- the run
 
-    def run(self, *, dry_run: bool = False, probe: bool = True) -> TickReport:
+    def run(
+        self, *, dry_run: bool = False, probe: bool = True, accept_clock_step: bool = False
+    ) -> TickReport:
         now = floor_minute(self.clock.now())
         report = TickReport(now=now, dry_run=dry_run)
         with self._single_runner():
+            guard = self.clock_guard
+            if guard is not None:
+                if accept_clock_step and not dry_run:
+                    guard.accept(self.clock.now())
+                    report.clock_accepted = True
+                report.clock = guard.check(self.clock.now())
             if probe and not dry_run and self.backends.liveness is not None:
                 self._probe(report)
             with self.store.transaction() as tx:
                 installs = read_installs(tx)
                 reservations = tx.reservations()
                 last = self._swap_last_run(tx, now, dry_run)
+                if not dry_run and self.lock_path:  # unused copies, under the lock (see leftovers.py)
+                    report.swept = self.content.collect({h for r in reservations for h in r.content_hashes()})
             if last:
                 gap = int((now - datetime.fromisoformat(last)).total_seconds() // 60)
                 report.caught_up_minutes = gap if gap > 2 else 0
-            report.planned = plan_actions(now, reservations, installs, self.policy)
+            if report.clock.held and report.clock.trusted is not None:
+                now = self._plan_held(report, reservations, installs)
+            else:
+                report.planned = plan_actions(now, reservations, installs, self.policy)
             if dry_run:
                 return report
+            if guard is not None:
+                guard.settle(self.clock.now(), report.clock)
+            self._sweep(report)
             failed: set[int] = set()
             for action in report.planned:
                 if action.res_id in failed:
@@ -336,6 +364,44 @@ class Ticker:
                 if not outcome.ok:
                     failed.add(action.res_id)
         return report
+
+    def _sweep(self, report: TickReport) -> None:
+        """Crash leftovers go now, not after an age (see leftovers.py for why each kind is safe)."""
+        if not self.lock_path:  # only the real, single-runner tick may touch other runs' temp files
+            return
+        from .leftovers import sweep
+
+        temps = [f"{self.last_path}.tmp"] if self.last_path else []
+        if self.clock_guard is not None:
+            temps.append(f"{self.clock_guard.path}.tmp")
+        try:
+            report.swept += sweep(self.store, self.content, self.pxe_dir, temps)
+        except (IgorError, OSError) as err:  # housekeeping: never worth failing the tick's real work over
+            report.sweep_error = str(err)
+
+    def _plan_held(
+        self, report: TickReport, reservations: list[Reservation], installs: dict[int, Install]
+    ) -> datetime:
+        """A held clock step: plan at the trusted time, hold every teardown (and what the wall clock would
+        have torn down or expired), log why; returns the time the actions run at."""
+        from .clockstep import hold_destructive
+
+        assert report.clock.trusted is not None
+        trusted = floor_minute(report.clock.trusted)
+        report.planned, held = hold_destructive(
+            plan_actions(trusted, reservations, installs, self.policy), installs
+        )
+        wall = [a for a in plan_actions(report.now, reservations, installs, self.policy) if a.step.teardown]
+        report.held = held + [a for a in wall if a not in held]
+        if not report.dry_run:
+            self.events.append(
+                self.clock.now(),
+                "clock-step",
+                reason=report.clock.reason,
+                step_minutes=report.clock.step_minutes,
+                held=len(report.held),
+            )
+        return trusted
 
     @contextlib.contextmanager
     def _single_runner(self) -> Iterator[None]:
@@ -510,7 +576,7 @@ class Ticker:
         inst = installs.get(action.res_id)
         if step is Step.EXPIRE:
             if res is not None:
-                tx.remove_reservation(res.id)
+                tx.archive_reservation(res.id, why="expired", by="igor-tick", when=now)
                 self._collect(tx)
             return
         if inst is None:
@@ -526,7 +592,7 @@ class Ticker:
         elif step is Step.FORGET:
             del installs[inst.res_id]
             if res is not None and res.has_ended(now):
-                tx.remove_reservation(res.id)
+                tx.archive_reservation(res.id, why="ended", by="igor-tick", when=now)
                 self._collect(tx)
         elif step is Step.SET_VLAN:
             installs[inst.res_id] = replace(inst, network=True, pending="")
@@ -614,19 +680,29 @@ def describe(action: Action, naming: NodeNaming) -> str:
 
 def render_report(report: TickReport, naming: NodeNaming, out: IO[str]) -> None:
     when = report.now.strftime("%Y-%m-%d %H:%M UTC")
+    if report.clock_accepted:
+        out.write("clock step accepted: the wall clock is trusted from now on\n")
     if report.caught_up_minutes:
         out.write(f"catching up: the last tick ran {report.caught_up_minutes} minutes ago\n")
+    if report.clock.held:
+        out.write(f"  HOLD  {report.clock.reason}\n")
+        out.writelines(f"  held  {describe(a, naming)}\n" for a in report.held)
     if report.dry_run:
         out.write(f"igor-tick {when} (dry run): {len(report.planned)} action(s) planned\n")
         out.writelines(f"  plan  {describe(a, naming)}\n" for a in report.planned)
         return
     done = len(report.outcomes)
-    summary = f"igor-tick {when}: {done} action(s), {report.failed} failed"
+    failures = report.failed - int(report.clock.held)  # the hold has its own line above
+    summary = f"igor-tick {when}: {done} action(s), {failures} failed"
     if report.probed:
         summary += f"; {report.probed} nodes probed, {len(report.down)} down"
     out.write(summary + "\n")
     if report.probe_error:
         out.write(f"  warn  liveness probe failed: {report.probe_error}\n")
+    if report.swept:
+        out.write(f"  ok    removed {len(report.swept)} crash leftover(s): {', '.join(report.swept)}\n")
+    if report.sweep_error:
+        out.write(f"  warn  removing crash leftovers failed: {report.sweep_error}\n")
     for o in report.outcomes:
         status = "ok  " if o.ok else "FAIL"
         line = f"  {status}  {describe(o.action, naming)}"
@@ -659,6 +735,18 @@ def report_json(report: TickReport, naming: NodeNaming) -> dict[str, Any]:
             for o in report.outcomes
         ],
         "failed": report.failed,
+        "clock": {
+            "held": report.clock.held,
+            "accepted": report.clock_accepted,
+            "step_minutes": report.clock.step_minutes,
+            "reason": report.clock.reason,
+            "held_actions": [
+                {"step": a.step.value, "id": a.res_id, "reservation": a.name, "nodes": list(a.nodes)}
+                for a in report.held
+            ],
+        },
+        "swept": report.swept,
+        "sweep_error": report.sweep_error,
         "probed": report.probed,
         "down": report.down,
         "probe_error": report.probe_error,

@@ -47,6 +47,7 @@ def main() -> int:
         json.dumps(
             {
                 "tftproot": str(DEMO / "tftp"),
+                "statedir": str(DEMO / "state"),
                 "prefix": "kn",
                 "start": 1,
                 "end": 64,

@@ -101,11 +101,12 @@ class Cluster:
 
     @property
     def statedir(self) -> Path:
-        return Path(self.config.get("statedir") or self.tftproot / "igor")
+        return Path(self.config["statedir"])
 
     @property
     def content_dir(self) -> Path:
-        return self.statedir / "content"
+        """Where kernel/initrd copies go: inside the TFTP root, unlike the private statedir."""
+        return Path(self.config.get("contentdir") or self.tftproot / "igor" / "content")
 
     @property
     def logfile(self) -> Path:
@@ -135,7 +136,7 @@ class Cluster:
         """Names in the content-addressed store (empty when it does not exist yet)."""
         if not self.content_dir.exists():
             return set()
-        return {p.name for p in self.content_dir.iterdir()}
+        return {p.name for p in self.content_dir.iterdir() if p.name != ".copying.lock"}  # copiers' lock
 
     def log_events(self) -> list[dict[str, Any]]:
         """The structured action log, one dict per line."""
@@ -154,6 +155,7 @@ def new_cluster(root: Path, **overrides: Any) -> Cluster:
     (root / "tftp").mkdir()
     config: dict[str, Any] = {
         "tftproot": str(root / "tftp"),
+        "statedir": str(root / "state"),  # never the real /var/lib/igor (the tests run as root)
         "prefix": "kn",
         "start": 1,
         "end": 20,

@@ -34,6 +34,10 @@ def test_verbs_flags_names_nodes_and_choices(cluster: Cluster) -> None:
     assert candidates(cluster, "completion", "") == ["bash", "zsh"]
     assert candidates(cluster, "--config", "") == ["__files__"]
     assert candidates(cluster, "frobnicate", "") == []
+    assert "restore" in verbs
+    assert candidates(cluster, "restore", "") == []  # nothing archived yet
+    cluster.run("del", "beta", check=0)
+    assert candidates(cluster, "restore", "") == ["beta"]  # archived names, not live ones
 
 
 def test_names_come_from_the_config_on_the_command_line(cluster: Cluster) -> None:

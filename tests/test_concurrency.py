@@ -35,7 +35,14 @@ def test_eight_processes_book_two_hundred_without_double_booking(tmp_path: Path)
     config = tmp_path / "igor.conf"
     config.write_text(
         json.dumps(
-            {"tftproot": str(tmp_path / "tftp"), "prefix": "kn", "start": 1, "end": 40, "timezone": "UTC"}
+            {
+                "tftproot": str(tmp_path / "tftp"),
+                "statedir": str(tmp_path / "state"),
+                "prefix": "kn",
+                "start": 1,
+                "end": 40,
+                "timezone": "UTC",
+            }
         )
     )
     config.chmod(0o600)
@@ -60,11 +67,11 @@ def test_eight_processes_book_two_hundred_without_double_booking(tmp_path: Path)
         acknowledged.update(out.split())
     assert len(acknowledged) == 200
 
-    stored = TinyStore(tmp_path / "tftp" / "igor").snapshot().reservations
+    stored = TinyStore(tmp_path / "state").snapshot().reservations
     assert len(stored) == 200
     assert {r.name for r in stored} == acknowledged
     assert sorted(r.id for r in stored) == list(range(1, 201))
     for a, b in itertools.combinations(stored, 2):
         if set(a.nodes) & set(b.nodes):
             assert not a.overlaps(b.start, b.end), f"{a.name} and {b.name} share a node at the same time"
-    json.loads((tmp_path / "tftp" / "igor" / "igor.json").read_text())  # the file itself parses
+    json.loads((tmp_path / "state" / "igor.json").read_text())  # the file itself parses

@@ -129,6 +129,14 @@ RULES = [
     pytest.param({"tftproot": ""}, ["tftproot", "''", "absolute"], id="tftproot-empty"),
     pytest.param({"statedir": "state"}, ["statedir", "'state'", "absolute"], id="statedir-relative"),
     pytest.param({"logfile": "igor.log"}, ["logfile", "'igor.log'", "absolute"], id="logfile-relative"),
+    pytest.param({"contentdir": "c"}, ["contentdir", "'c'", "absolute"], id="contentdir-relative"),
+    pytest.param(
+        {"contentdir": "/var/lib/igor/content"},
+        ["contentdir", "'/var/lib/igor/content'", "inside tftproot"],
+        id="contentdir-outside-the-tftp-root",
+    ),
+    pytest.param({"clockstepminutes": 0}, ["clockstepminutes", "0", "1 to 1440"], id="clockstep-zero"),
+    pytest.param({"clockstepminutes": "10"}, ["clockstepminutes", "'10'", "an integer"], id="clockstep-text"),
     pytest.param({"start": 5, "end": 3}, ["end", "3", "start 5"], id="end-before-start"),
     pytest.param({"start": -1}, ["start", "-1", "negative"], id="start-negative"),
     pytest.param({"end": 10**9}, ["end", "1000000000", "100000"], id="absurd-cluster"),
@@ -331,7 +339,9 @@ def test_defaults_are_classic_zero_values_plus_rack_geometry() -> None:
     assert config.path == "<memory>"
     assert (config.prefix, config.start, config.end, config.padlen) == ("", 0, 0, 0)
     assert (config.rackwidth, config.rackheight) == (8, 4)
-    assert config.statedir == "/srv/tftp/igor"
+    assert config.statedir == "/var/lib/igor"  # private state out of the TFTP root
+    assert config.contentdir == "/srv/tftp/igor/content"  # what nodes fetch stays in it
+    assert config.clockstepminutes == 10
     assert config.logfile == ""
     assert config.limits == Limits(nodelimit=0, timelimit=0, extendwithin=0)
     assert (config.expirationleadtime, config.concurrencylimit, config.commandretries) == (0, 0, 0)
@@ -439,7 +449,8 @@ def test_classic_sample_config_loads_unchanged(tmp_path: Path) -> None:
     for key, value in CLASSIC_SAMPLE.items():
         got = getattr(config, key)
         assert (dict(got) if isinstance(got, Mapping) else got) == value, key
-    assert config.statedir == "/tftpboot/igor"
+    assert config.statedir == "/var/lib/igor"
+    assert config.contentdir == "/tftpboot/igor/content"  # where classic kept its copies
     assert config.naming.all() == ("kn1", "kn2", "kn3", "kn4", "kn5")
 
 

@@ -25,7 +25,17 @@ print(json.dumps({"code": code, "heavy": heavy, "slow": slow, "err": err.getvalu
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "igor.conf"
-    path.write_text(json.dumps({"tftproot": str(tmp_path / "tftp"), "prefix": "kn", "start": 1, "end": 8}))
+    path.write_text(
+        json.dumps(
+            {
+                "tftproot": str(tmp_path / "tftp"),
+                "statedir": str(tmp_path / "state"),
+                "prefix": "kn",
+                "start": 1,
+                "end": 8,
+            }
+        )
+    )
     path.chmod(0o600)
     return path
 

@@ -131,7 +131,10 @@ def test_history_shows_every_event_with_who_and_when(ops: Cluster) -> None:
     lines = out.splitlines()
     assert lines[0] == "HISTORY OF demo (times in Europe/Berlin)"
     assert lines[1].split() == ["TIME", "EVENT", "BY", "ID", "DETAILS"]
-    rows = [line.split(None, 4) for line in lines[2:]]
+    blank = lines.index("")  # the archived copy follows the events
+    assert lines[blank + 1] == "ARCHIVED demo (times in Europe/Berlin)"
+    assert lines[blank + 3].split()[1:6] == ["deleted", "by", "daemon", "1", "daemon"]
+    rows = [line.split(None, 4) for line in lines[2:blank]]
     assert [(r[1], r[2], r[3]) for r in rows] == [
         ("created", "alice", "1"),
         ("extended", "alice", "1"),

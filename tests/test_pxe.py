@@ -215,7 +215,9 @@ def test_kernel_outside_the_tftp_root_is_refused(root: Path, everything: Path) -
     elsewhere.mkdir()
     (elsewhere / "kernel").write_bytes(b"k")
     before = tree(everything)
-    with pytest.raises(BackendError, match="state directory must be under the TFTP root"):
+    with pytest.raises(
+        BackendError, match=r"contentdir \(the copies nodes fetch\) must be under the TFTP root"
+    ):
         PxeBoot(str(root)).install(spec(root, kernel_path=str(elsewhere / "kernel")))
     dotdot = str(root / "igor" / ".." / ".." / "state" / "kernel")
     with pytest.raises(BackendError, match="outside the TFTP root"):

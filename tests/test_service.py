@@ -57,6 +57,7 @@ def make(tmp_path: Path) -> ServiceFactory:
     def factory(user: str = "alice", **overrides: Any) -> IgorService:
         raw: dict[str, Any] = {
             "tftproot": str(tmp_path / "tftp"),
+            "statedir": str(tmp_path / "state"),
             "prefix": "kn",
             "start": 1,
             "end": 10,
@@ -83,6 +84,11 @@ def sub(svc: IgorService, files: dict[str, str], name: str = "x", **kw: Any) -> 
         base["count"] = 1
     base.update(kw)
     return SubmitRequest(**base)
+
+
+def copies(content: Path) -> list[str]:
+    """The content area's copies: every name but the copiers' `.copying.lock`."""
+    return sorted(p.name for p in content.iterdir() if p.name != ".copying.lock")
 
 
 def events(tmp_path: Path) -> list[dict[str, Any]]:
@@ -245,14 +251,14 @@ def test_expired_reservations_are_dropped_and_files_collected(
     svc = make()
     svc.submit(sub(svc, files, "short", duration="10m"))
     content = Path(svc.content.directory)
-    assert len(list(content.iterdir())) == 2
+    assert len(copies(content)) == 2
     assert isinstance(svc.clock, FrozenClock)
     svc.clock.advance(timedelta(minutes=11))
     assert svc.view().reservations == ()
     other = SubmitRequest(name="next", kernel=files["kernel2"], initrd=files["initrd"], count=1)
     svc.submit(other)  # any write transaction does housekeeping
     assert [r.name for r in svc.store.snapshot().reservations] == ["next"]
-    assert len(list(content.iterdir())) == 2  # kernel-1 collected, kernel-2 and the shared initrd kept
+    assert len(copies(content)) == 2  # kernel-1 collected, kernel-2 and the shared initrd kept
     assert [e["event"] for e in events(tmp_path)] == ["created", "expired", "created"]
 
 
@@ -283,17 +289,17 @@ def test_edit_changes_only_what_is_given(make: ServiceFactory, files: dict[str, 
         "quiet",
     )
     assert edited.revision == res.revision + 1
-    assert {p.name for p in content.iterdir()} == {
+    assert set(copies(content)) == {
         res.kernel_hash,
         res.initrd_hash,
     }  # classic §11.4 bug fixed
     edited = svc.edit("a", EditRequest(kernel=files["kernel2"]))
     assert edited.kernel_args == "quiet"  # classic cleared args when -c was omitted
-    assert {p.name for p in content.iterdir()} == {edited.kernel_hash, res.initrd_hash}
+    assert set(copies(content)) == {edited.kernel_hash, res.initrd_hash}
     with pytest.raises(ValidationError, match="nothing to change"):
         svc.edit("a", EditRequest())
     svc.delete("a")
-    assert list(content.iterdir()) == []
+    assert copies(content) == []
 
 
 def test_edit_owner_and_group_permissions(make: ServiceFactory, files: dict[str, str]) -> None:

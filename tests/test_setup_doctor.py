@@ -114,15 +114,16 @@ def tree_state(root: Path) -> dict[str, tuple[int, int, int, int]]:
 def test_setup_installs_everything_with_owners_modes_and_contents(tmp_path: Path) -> None:
     root = make_root(tmp_path)
     proc = setup(root, "--nodes", "kn[1-4]", "--yes")
-    assert "14 change(s) made" in proc.stdout, proc.stdout
+    assert "15 change(s) made" in proc.stdout, proc.stdout
 
     log = (root / "useradd.log").read_text().splitlines()
     assert log == [
-        f"--system --user-group --home-dir /srv/tftp/igor --no-create-home --shell /usr/sbin/nologin "
+        f"--system --user-group --home-dir /var/lib/igor --no-create-home --shell /usr/sbin/nologin "
         f"--root {root} igor"
     ]
     for directory in ("srv/tftp/pxelinux.cfg", "srv/tftp/igor", "srv/tftp/igor/content", "var/log/igor"):
         assert mode_owner(root / directory) == (0o755, UID, UID), directory
+    assert mode_owner(root / "var/lib/igor") == (0o755, UID, UID), "private state: only igor writes it"
     assert (root / "srv/tftp").is_dir()
 
     conf = root / "etc/igor.conf"
@@ -130,9 +131,10 @@ def test_setup_installs_everything_with_owners_modes_and_contents(tmp_path: Path
     data = json.loads(conf.read_text())
     assert (data["tftproot"], data["statedir"], data["logfile"]) == (
         "/srv/tftp",
-        "/srv/tftp/igor",
+        "/var/lib/igor",
         "/var/log/igor/log",
     )
+    assert data["contentdir"] == "/srv/tftp/igor/content"
     assert (data["prefix"], data["start"], data["end"], data["padlen"]) == ("kn", 1, 4, 0)
     assert data["poweroncommand"] == "" and data["hosts"] == {} and data["admins"] == []
     assert data["#tftproot"].startswith("Required."), "the example's comments stay beside their keys"
@@ -163,7 +165,7 @@ def test_a_second_run_changes_nothing_and_says_so(tmp_path: Path) -> None:
     setup(root, "--yes")
     before = tree_state(root)
     proc = setup(root, "--yes")
-    assert "Nothing to change: 14 of 14 steps already in place." in proc.stdout
+    assert "Nothing to change: 15 of 15 steps already in place." in proc.stdout
     assert "todo" not in proc.stdout and "made" not in proc.stdout
     assert "differs" not in proc.stdout, "its own config must not show up as a difference"
     assert tree_state(root) == before
@@ -178,7 +180,7 @@ def test_without_a_terminal_or_yes_it_prints_the_plan_and_changes_nothing(tmp_pa
     assert "todo    directory /srv/tftp/pxelinux.cfg, owner igor:igor, mode 0755" in proc.stdout
     assert proc.stderr == (
         "igor: setup: nothing changed: there is no terminal to confirm on; run again with --yes to make "
-        "these 14 change(s)\n"
+        "these 15 change(s)\n"
     )
     assert tree_state(root) == before
 
@@ -242,6 +244,80 @@ def test_a_sudo_rule_visudo_rejects_never_goes_live(tmp_path: Path) -> None:
     assert len(proc.stderr.splitlines()) == 1
     assert not (root / "etc/sudoers.d/igor").exists()
     assert not list((root / "etc/sudoers.d").iterdir()), "the rejected temp file is removed"
+
+
+def old_layout(root: Path) -> dict[str, bytes]:
+    """An install made before statedir left the TFTP root: the config names <tftproot>/igor and the store,
+    its lock and igor-tick's state are there, beside the content copies."""
+    setup(root, "--yes")
+    conf = root / "etc/igor.conf"
+    data = json.loads(conf.read_text())
+    data.pop("contentdir")
+    data["statedir"] = "/srv/tftp/igor"
+    conf.write_text(json.dumps(data, indent=2) + "\n")
+    old = root / "srv/tftp/igor"
+    files = {
+        "igor.json": b'{"meta": {"1": {"schema_version": 1, "next_id": 2, "next_block_id": 1}}}',
+        "igor.lock": b"",
+        "tick.last": b"2026-12-01T10:00:00+00:00\n",
+        "archive.jsonl": b"",
+    }
+    for name, data_bytes in files.items():
+        (old / name).write_bytes(data_bytes)
+        os.chown(old / name, UID, UID)
+    (old / "content" / ("a" * 64)).write_bytes(b"kernel")
+    return files
+
+
+@needs_visudo
+def test_setup_moves_the_store_out_of_the_tftp_root_once(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    files = old_layout(root)
+    dry = setup(root, check=1)
+    assert "todo    move the store and igor-tick's state from /srv/tftp/igor to /var/lib/igor" in dry.stdout
+    assert "todo    config /etc/igor.conf: statedir /srv/tftp/igor -> /var/lib/igor" in dry.stdout
+    assert (root / "srv/tftp/igor/igor.json").exists(), "a dry run moves nothing"
+    # Until setup has run, igor refuses to start a second, empty store in the new place.
+    env = {**setup_env(tmp_path), "IGOR_CONFIG": str(root / "etc/igor.conf")}
+    conf = json.loads((root / "etc/igor.conf").read_text())
+    conf["tftproot"] = str(root / "srv/tftp")
+    conf["statedir"] = str(root / "var/lib/igor")
+    (tmp_path / "rooted.conf").write_text(json.dumps(conf))
+    refused = run_igor("show", env={**env, "IGOR_CONFIG": str(tmp_path / "rooted.conf")}, check=1)
+    assert refused.stderr == (
+        f"igor: the igor store is still at {root}/srv/tftp/igor/igor.json, inside the TFTP root; run "
+        f"'igor setup' as root to move it to {root}/var/lib/igor\n"
+    )
+    assert not (root / "var/lib/igor/igor.json").exists()
+
+    proc = setup(root, "--yes")
+    assert "made    move the store and igor-tick's state from /srv/tftp/igor to /var/lib/igor" in proc.stdout
+    for name, content in files.items():
+        assert (root / "var/lib/igor" / name).read_bytes() == content, name
+        assert mode_owner(root / "var/lib/igor" / name)[1:] == (UID, UID), name
+        assert not (root / "srv/tftp/igor" / name).exists(), name
+    assert (root / "srv/tftp/igor/content" / ("a" * 64)).read_bytes() == b"kernel", "copies stay served"
+    data = json.loads((root / "etc/igor.conf").read_text())
+    assert data["statedir"] == "/var/lib/igor"
+    assert mode_owner(root / "etc/igor.conf") == (0o600, UID, UID)
+    load_config(str(root / "etc/igor.conf"))
+    assert run_igor("show", env={**env, "IGOR_CONFIG": str(tmp_path / "rooted.conf")}).returncode == 0
+
+    before = tree_state(root)
+    again = setup(root, "--yes")
+    assert "Nothing to change" in again.stdout and "move the store" not in again.stdout
+    assert tree_state(root) == before
+
+
+@needs_visudo
+def test_setup_never_moves_a_store_over_another(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    files = old_layout(root)
+    (root / "var/lib/igor/igor.json").write_bytes(b"{}")
+    proc = setup(root, "--yes", check=1)
+    assert "both /srv/tftp/igor/igor.json and /var/lib/igor/igor.json exist" in proc.stdout
+    assert (root / "var/lib/igor/igor.json").read_bytes() == b"{}"
+    assert (root / "srv/tftp/igor/igor.json").read_bytes() == files["igor.json"]
 
 
 @needs_visudo

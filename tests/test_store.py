@@ -705,13 +705,28 @@ def test_missing_directory_or_file_is_an_empty_store(state: Path) -> None:
     assert TinyStore(state).snapshot().reservations == ()
 
 
-def test_an_empty_file_is_an_empty_store(state: Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [(b"", "the file is empty"), (b" \n\t\r\n", "the file holds only whitespace")],
+    ids=["zero-length", "whitespace"],
+)
+def test_an_empty_file_is_corrupt_never_a_new_store(state: Path, content: bytes, why: str) -> None:
+    """A truncated store (a full disk, a bad restore, `> igor.json`) used to read as a brand-new store:
+    the next booking then wrote a one-reservation document over it and every other booking was gone."""
     state.mkdir()
-    (state / "igor.json").write_bytes(b"")
-    assert TinyStore(state).snapshot().reservations == ()
-    with TinyStore(state).transaction() as tx:
-        assert tx.add_reservation(res()).id == 1
-    assert len(TinyStore(state).snapshot().reservations) == 1
+    path = state / "igor.json"
+    path.write_bytes(content)
+    store = TinyStore(state)
+    with pytest.raises(StoreError) as caught:
+        store.snapshot()
+    assert str(caught.value) == (
+        f"the igor store {path} is corrupt ({why}); igor will not start over from an empty store: "
+        "restore the file from a backup or move it aside"
+    )
+    with pytest.raises(StoreError, match="corrupt"), store.transaction() as tx:
+        tx.add_reservation(res())
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in state.iterdir()) == ["igor.json", "igor.lock"]
 
 
 @pytest.mark.parametrize(
@@ -720,7 +735,6 @@ def test_an_empty_file_is_an_empty_store(state: Path) -> None:
         (b"{not json", "not valid JSON"),
         (b'{"reservations": {"1": {"name": "x"', "not valid JSON"),
         (b"\xff\xfe{}", "not valid JSON"),
-        (b"   \n", "not valid JSON"),
         (b"[]", "not a JSON object"),
         (b'{"reservations": []}', "table 'reservations' is not a JSON object"),
         (b'{"reservations": {"1": 5}}', "holds a record that is not a JSON object"),
@@ -882,7 +896,9 @@ def test_the_default_lock_timeout_is_ten_seconds() -> None:
     assert MemoryStore().lock_timeout == 10.0
 
 
-def test_stale_temp_files_are_removed_by_writers(state: Path) -> None:
+def test_leftover_temp_files_are_removed_by_writers_whatever_their_age(state: Path) -> None:
+    """A writer makes its temp file only while holding the store lock, so whoever holds the lock knows
+    every temp file it sees is a dead writer's: no age rule needed (a fresh one goes too)."""
     store = TinyStore(state)
     with store.transaction() as tx:
         tx.add_reservation(res())
@@ -898,7 +914,10 @@ def test_stale_temp_files_are_removed_by_writers(state: Path) -> None:
     assert stale.exists()
     with store.transaction() as tx:
         tx.add_reservation(res())
-    assert not stale.exists() and fresh.exists() and other.exists()
+    assert not stale.exists() and not fresh.exists() and other.exists()
+    fresh.write_text("x")
+    assert store.sweep_leftovers() == [fresh.name]  # what igor-tick calls each run, without a commit
+    assert not fresh.exists() and other.exists()
 
 
 def test_a_foreign_document_layout_is_read_and_rewritten_canonically(state: Path) -> None:

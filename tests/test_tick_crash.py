@@ -151,6 +151,10 @@ def assert_everything_matches_the_store(
     active = [r for r in snap.reservations if r.is_active(now)]
     assert len(active) == len(snap.reservations) == 20, where
     assert not ended & {r.id for r in snap.reservations}, where
+    # Released under SIGKILLs, yet nothing destroyed: each is archived, once, saying who deleted it.
+    archived = {e.reservation.id: e for e in rig.store.archived()}
+    assert ended <= archived.keys(), where
+    assert {(archived[i].why, archived[i].by) for i in ended} <= {("deleted", "alice")}, where
     installs = rig.installs()
     assert installs.keys() == {r.id for r in active}, where
     for res in active:

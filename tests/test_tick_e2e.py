@@ -484,7 +484,10 @@ def test_install_and_teardown_through_igor_tick(make_cluster: ClusterFactory, sw
         report = json.loads(rig.tick("--json").stdout)
         assert set(report) == {
             "time", "dry_run", "caught_up_minutes", "planned", "actions", "failed", "probed", "down",
-            "probe_error",
+            "probe_error", "clock", "swept", "sweep_error",
+        }  # fmt: skip
+        assert report["clock"] == {
+            "held": False, "accepted": False, "step_minutes": 0, "reason": "", "held_actions": []
         }  # fmt: skip
         r2 = rig.res("r2")
         assert report["dry_run"] is False and report["failed"] == 0 and report["probe_error"] == ""

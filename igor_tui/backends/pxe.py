@@ -178,7 +178,7 @@ class PxeBoot:
         if os.path.commonpath([root, real]) != root or real == root:
             raise BackendError(
                 f"reservation {spec.label}: the {what} {path} is outside the TFTP root {self.tftproot}; "
-                "for PXE boot igor's state directory must be under the TFTP root"
+                "for PXE boot contentdir (the copies nodes fetch) must be under the TFTP root"
             )
         rel = "/" + os.path.relpath(real, root).replace(os.sep, "/")
         if not rel.isprintable() or any(ch.isspace() or ch in "'\\" for ch in rel):
