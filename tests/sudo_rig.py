@@ -152,11 +152,16 @@ class SudoRig:
         exported.update(env or {})
         return self._spawn(user, [*(f"{k}={v}" for k, v in exported.items()), *command, *args], timeout)
 
-    def run_service(self, *argv: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        """`argv` as the service user itself, as cron runs igor-tick (no sudo, so no SUDO_USER)."""
+    def run_service(
+        self, *argv: str, env: Mapping[str, str] | None = None, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        """`argv` as the service user itself, as cron runs igor-tick (no sudo, so no SUDO_USER). `env` adds
+        to cron's environment (e.g. libfaketime's variables, to step the tick's wall clock)."""
         program, *args = argv
-        exported = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "TZ=UTC", f"IGOR_CONFIG={self.config}"]
-        return self._spawn(SERVICE, [*exported, str(self.base / "lib" / "bin" / program), *args], timeout)
+        exported = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC", "IGOR_CONFIG": str(self.config)}
+        exported.update(env or {})
+        pairs = [f"{k}={v}" for k, v in exported.items()]
+        return self._spawn(SERVICE, [*pairs, str(self.base / "lib" / "bin" / program), *args], timeout)
 
     def _spawn(self, user: str, env_and_argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
         cwd = self.home(user) if user != SERVICE else self.statedir
@@ -279,6 +284,10 @@ def _layout(base: Path) -> None:
         "timezone": "UTC",
         "network": "",
         "networkpassword": SECRET,
+        # igor's own host map (loopback only) and no probing, so a real igor-tick never asks a resolver
+        # or touches the network: it writes boot files and nothing else
+        "hosts": {f"kn{i}": {"ip": f"127.0.2.{i}", "mac": f"52:54:00:00:02:{i:02x}"} for i in range(1, 21)},
+        "liveness": "none",
     }
     (base / "etc" / "igor.conf").write_text(json.dumps(config, indent=2) + "\n")
     _own(base / "etc" / "igor.conf", SERVICE, 0o600)
