@@ -2,7 +2,8 @@
 files, `.tmp` PXE files, `.incoming.` copies and kernel/initrd copies no reservation uses. Never a temp
 file a concurrent writer is still writing: store temps exist only while their writer holds the store lock
 (which the sweeping tick holds), PXE temps only while a tick holds tick.lock, and a copy in progress holds
-a shared lock on the content area's `.copying.lock` that the sweep must take exclusively first."""
+a shared lock on `statedir/.copying.lock` (private state, so not in the TFTP root) that the sweep must take
+exclusively first."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def test_a_copy_in_progress_is_left_alone(make_cluster: ClusterFactory) -> None:
     """A writer mid-copy (here: the test, holding the shared lock as ContentStore does) keeps its temp."""
     cluster = tick_site(make_cluster)
     paths = leftovers(cluster)
-    lock = os.open(cluster.content_dir / ".copying.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    lock = os.open(cluster.statedir / ".copying.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(lock, fcntl.LOCK_SH)
         tick(cluster, check=0)
