@@ -181,6 +181,8 @@ async def test_speculate_and_book_second_option(cluster: DemoCluster) -> None:
 
 
 async def select_row(pilot: object, app: object, name: str) -> None:
+    """Point at reservation `name` in the table (actions act on what the focused panel points at)."""
+    await pilot.press("2")  # type: ignore[attr-defined]
     dash = dashboard(app)  # type: ignore[arg-type]
     table = dash.query_one(ReservationTable)
     res = next(r for r in table.listed if r.name == name)

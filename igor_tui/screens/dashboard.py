@@ -20,6 +20,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from ..dates import when_text
 from ..errors import IgorError
 from ..model import ClusterView, Reservation, Slot
 from ..service import IgorService, SubmitRequest
@@ -413,6 +414,18 @@ class DashboardScreen(Screen[None]):
     # -- actions on the selected reservation
 
     def _need_selection(self) -> Reservation | None:
+        """The reservation an action acts on: what the user points at in the focused panel.
+
+        In the racks, the reservation holding the node under the cursor at the viewed time (or a word
+        that the node is free); in the table and the timeline, the highlighted row."""
+        view = self.view
+        if self.panel == "racks" and view is not None:
+            node = self._grid.cursor_node
+            holder = moment(view, self.at).holder.get(node)
+            if holder is None:
+                then = "" if self.at is None else f" at {when_text(self.at, self.tz, view.now, dated=True)}"
+                self.notify(f"{node} is free{then}: no reservation to act on", severity="warning")
+            return holder
         if self.selected is None:
             self.notify(
                 "select a reservation first (in the table, or a node in the racks)", severity="warning"

@@ -146,6 +146,7 @@ class ReservationScreen(ModalScreen[None]):
         Binding("e", "extend", "Extend", id="res.extend"),
         Binding("d", "delete", "Delete", id="res.delete"),
         Binding("p", "power", "Power", id="res.power"),
+        Binding("a", "edit_args", "Edit kernel args", id="res.args"),
     ]
 
     def __init__(self, service: IgorService, res: Reservation, changed: Callable[[], None]) -> None:
@@ -154,6 +155,13 @@ class ReservationScreen(ModalScreen[None]):
         self.res = res
         self.changed = changed
         self.writable = service.can_write(res)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the kernel-args field has the focus, letters are text and Esc only leaves the field."""
+        if action in ("extend", "delete", "power", "edit_args"):
+            focused = self.focused
+            return not isinstance(focused, Input)
+        return True
 
     def compose(self) -> ComposeResult:
         res, svc = self.res, self.service
@@ -180,8 +188,8 @@ class ReservationScreen(ModalScreen[None]):
         with Vertical(id="res-detail", classes="dialog"):
             yield Static("\n".join(lines), id="res-lines")
             if self.writable:
-                yield Static("[b]Edit kernel args[/] (Enter saves)")
-                yield Input(res.kernel_args, id="args", compact=True)
+                yield Static("[b]Kernel args[/] (a edits, Enter saves, Esc leaves the field)")
+                yield Input(res.kernel_args, id="args", compact=True, select_on_focus=False)
                 with Horizontal(classes="buttons"):
                     yield Button("Extend (e)", id="btn-extend", variant="primary")
                     if svc.power_configured and res.is_active(now):
@@ -204,9 +212,20 @@ class ReservationScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#res-detail").border_title = f"Reservation {self.res.name}"
+        # Focus on the actions, never in a text field: the advertised single-letter keys must act, not type.
+        self.query_one("#btn-close", Button).focus()
 
     def action_close(self) -> None:
+        """Esc leaves the kernel-args field first (back to the buttons), then closes the dialog."""
+        if isinstance(self.focused, Input):
+            self.query_one("#btn-close", Button).focus()
+            return
         self.dismiss(None)
+
+    def action_edit_args(self) -> None:
+        found = self.query("#args")
+        if found:
+            found.first(Input).focus()
 
     def _allowed(self) -> bool:
         if not self.writable:

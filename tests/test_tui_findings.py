@@ -1,0 +1,166 @@
+"""Pilot tests for issue 12's findings: each was written first and failed on the code before its fix.
+
+Every test drives the real app on the frozen demo cluster (08:00 UTC on Mon Jun 01 2026) with keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, Input
+from tui_rig import dashboard, demo_app, demo_cluster, settle, wait_for
+
+from igor_tui.demo import DemoCluster
+from igor_tui.model import Reservation
+from igor_tui.screens.details import ConfirmScreen, ReservationScreen
+from igor_tui.screens.submit import SubmitScreen
+from igor_tui.widgets.rack_grid import RackGrid
+from igor_tui.widgets.reservation_table import ReservationTable
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> DemoCluster:
+    return demo_cluster(tmp_path / "demo")
+
+
+def stored(cluster: DemoCluster, name: str) -> Reservation:
+    return next(r for r in cluster.service("ops").view().reservations if r.name == name)
+
+
+def toasts(app: object) -> list[str]:
+    return [n.message for n in app._notifications]  # type: ignore[attr-defined]
+
+
+async def focus_row(pilot: object, name: str) -> ReservationTable:
+    """Switch to the table (2) and put its cursor on reservation `name`."""
+    app = pilot.app  # type: ignore[attr-defined]
+    await pilot.press("2")  # type: ignore[attr-defined]
+    table = dashboard(app).query_one(ReservationTable)
+    res = next(r for r in table.listed if r.name == name)
+    table.select_reservation(res.id)
+    await settle(pilot)  # type: ignore[arg-type]
+    assert table.has_focus
+    return table
+
+
+# --------------------------------------------------------------------------- 1. keys never leak into text
+
+
+async def test_detail_dialog_keys_do_not_type_into_kernel_args(cluster: DemoCluster) -> None:
+    """Finding 1: Enter on your own reservation, then d: the delete confirmation opens; nothing is typed
+    into "Edit kernel args" and Enter does not save `dp` as the kernel arguments."""
+    before = stored(cluster, "kernel-ci")
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_row(pilot, "kernel-ci")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReservationScreen))
+        assert isinstance(app.screen.focused, Button)  # focus on the actions, not in a text field
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, ReservationScreen)
+        args = app.screen.query_one("#args", Input)
+        assert args.value == before.kernel_args
+        await pilot.press("enter")  # on a button: never saves the arguments
+        await settle(pilot)
+    assert stored(cluster, "kernel-ci").kernel_args == before.kernel_args
+
+
+async def test_kernel_args_are_entered_on_purpose(cluster: DemoCluster) -> None:
+    """Finding 1: `a` enters the kernel-args field (which then shows its focus); typing there edits and
+    Enter saves; Esc leaves the field without closing the dialog."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_row(pilot, "kernel-ci")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReservationScreen))
+        args = app.screen.query_one("#args", Input)
+        unfocused = args.styles.background
+        await pilot.press("a")
+        await settle(pilot)
+        assert args.has_focus and args.value.endswith("quiet")
+        assert args.styles.background != unfocused  # the field shows it has the focus
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ReservationScreen) and not args.has_focus
+        await pilot.press("a", "end", "space", "x")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: stored(cluster, "kernel-ci").kernel_args.endswith(" x"))
+
+
+# --------------------------------------------------------------------------- 2. act on what is pointed at
+
+
+async def test_delete_on_a_free_node_says_it_is_free(cluster: DemoCluster) -> None:
+    """Finding 5: the rack cursor on free kn300 after the table pointed at net-test: d says `kn300 is
+    free` and asks nothing about net-test."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_row(pilot, "net-test")
+        await pilot.press("1")
+        grid = dashboard(app).query_one(RackGrid)
+        grid.move_cursor_to("kn300")
+        await settle(pilot)
+        assert grid.has_focus
+        await pilot.press("d")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert any("kn300 is free" in t for t in toasts(app))
+
+
+async def test_delete_in_the_racks_targets_the_holder(cluster: DemoCluster) -> None:
+    """Finding 5: on a node of alice's kernel-ci in the racks, d asks to delete kernel-ci, by name."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        node = stored(cluster, "kernel-ci").nodes[0]
+        await focus_row(pilot, "net-test")
+        await pilot.press("1")
+        dashboard(app).query_one(RackGrid).move_cursor_to(node)
+        await settle(pilot)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "kernel-ci" in app.screen.question  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- 3. the plan before the booking
+
+
+async def test_form_shows_the_late_plan_and_why(cluster: DemoCluster) -> None:
+    """Finding 2: nodes free now but taken in two minutes: the form shows the plan it will book (a later
+    start) and one line saying why not now, before anything is booked; Enter books exactly that plan."""
+    app = demo_app(cluster)
+    svc = cluster.service("alice")
+    view = svc.view()
+    ceph = next(r for r in view.reservations if r.name == "ceph-lab")  # starts 2 minutes from now
+    nodes = svc.naming.compress(ceph.nodes[:4])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen))
+        screen = app.screen
+        for field, text in {
+            "name": "late",
+            "kernel": str(cluster.root / "vmlinuz"),
+            "initrd": str(cluster.root / "initrd.img"),
+            "nodes": nodes,
+            "duration": "1h",
+        }.items():
+            screen.query_one(f"#f-{field}", Input).value = text
+        await wait_for(pilot, lambda: "not now" in str(screen.query_one("#plan").render()))
+        plan = str(screen.query_one("#plan").render())
+        assert f"ceph-lab takes {ceph.nodes[0]} at 08:02" in plan
+        assert "earliest fit" in plan
+        assert "Plan:" in plan and nodes in plan
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SubmitScreen))
+    booked = stored(cluster, "late")
+    assert booked.start >= ceph.end
