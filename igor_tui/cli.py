@@ -7,6 +7,7 @@ TUI are imported by the verbs that need them, so `igor show` and cron stay fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import sys
@@ -469,16 +470,23 @@ def cmd_sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         else:
             render_slots(slots, svc.naming, tz, svc.now(), out)
         return 0
+    plan = None
+    if not ns.json:
+        # The plan first (errors are left to submit, which words them), so a late start can say why.
+        with contextlib.suppress(IgorError):
+            plan = svc.plan(req)
     res = svc.submit(req)
     if ns.json:
         dump_json(reservation_json(res, tz), out)
     else:
-        from .timeparse import format_time_zone
+        from .dates import span_text
 
         out.write(
-            f"Reservation {res.name} created for {format_time_zone(res.start, tz)} - "
-            f"{format_time_zone(res.end, tz)}\nNodes: {svc.naming.compress(res.nodes)}\n"
+            f"Reservation {res.name} created for {span_text(res.start, res.end, tz, svc.now())}\n"
+            f"Nodes: {svc.naming.compress(res.nodes)}\n"
         )
+        if plan is not None and plan.why_not and res.start > plan.asked:
+            out.write(f"Not at the time asked: {plan.why_not}\n")
     return 0
 
 
@@ -494,8 +502,8 @@ def cmd_del(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_extend(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
+    from .dates import when_zone
     from .output import dump_json, reservation_json
-    from .timeparse import format_time_zone
 
     if not ns.r:
         raise UsageError("extend needs -r NAME (see 'igor extend -h')")
@@ -504,7 +512,7 @@ def cmd_extend(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         dump_json(reservation_json(res, svc.config.tz), out)
     else:
         out.write(
-            f"Reservation {res.name} extended to {format_time_zone(res.end, svc.config.tz)}\n"
+            f"Reservation {res.name} extended to {when_zone(res.end, svc.config.tz, svc.now())}\n"
             f"Nodes: {svc.naming.compress(res.nodes)}\n"
         )
     return 0

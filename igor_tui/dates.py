@@ -57,6 +57,13 @@ def when_zone(when: datetime, tz: tzinfo, now: datetime, *, dated: bool = False)
     return f"{when_text(when, tz, now, dated=dated)} {zone_name(tz, when)}"
 
 
+def span_text(start: datetime, end: datetime, tz: tzinfo, now: datetime) -> str:
+    """`08:00 - 09:00 UTC`: a window with its zone named once (twice only when DST changes inside it)."""
+    first, last = zone_name(tz, start), zone_name(tz, end)
+    head = when_text(start, tz, now) + ("" if first == last else f" {first}")
+    return f"{head} - {when_text(end, tz, now)} {last}"
+
+
 def compact_text(when: datetime, tz: tzinfo, now: datetime) -> str:
     """The policy in a table cell: `07:23` today, `Dec 03 07:23` this year, `2027 Sep 25` otherwise.
 

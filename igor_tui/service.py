@@ -39,6 +39,7 @@ else:
 # `igor show` needs neither, and every module a CLI process imports costs start-up time.
 if TYPE_CHECKING:
     from .backends.base import Backends, PowerAction
+    from .booking_plan import Plan
     from .config import Config
     from .content import ContentStore
     from .notify import Mailer, Reminder
@@ -321,6 +322,51 @@ class IgorService:
         now = self.now()
         live = [r for r in snap.reservations if _is_live(r, now)]
         return speculate(self.nodes, live, request, blocks=snap.blocks, down=_down(snap.nodes), limit=limit)
+
+    def plan(self, req: SubmitRequest) -> Plan:
+        """What `submit` would book now, and why it starts later than asked (if it does).
+
+        The same scheduler call on the same inputs as `submit`, so a form showing this plan shows what
+        Enter books; `igor sub` prints the same "why not" sentence when the start is late."""
+        from .booking_plan import Plan, why_not
+        from .dates import when_text
+        from .scheduler import find_slot
+
+        request = self._request(req)
+        snap = self.store.snapshot()
+        now = self.now()
+        live = [r for r in snap.reservations if _is_live(r, now)]
+        down = _down(snap.nodes)
+        slot = find_slot(self.nodes, live, request, blocks=snap.blocks, down=down)
+        tz = self.config.tz
+        reason = why_not(
+            request,
+            slot,
+            now=now,
+            nodes=self.nodes,
+            reservations=live,
+            blocks=snap.blocks,
+            down=down,
+            compress=self._nodes_text,
+            when=lambda when: when_text(when, tz, now),
+        )
+        return Plan(asked=request.earliest, slot=slot, why_not=reason)
+
+    def past_reservations(self, start: datetime, end: datetime) -> list[Reservation]:
+        """Reservations that have ended and whose window overlaps [start, end), for looking back in time.
+
+        Read from the action log until the store keeps an archive of ended reservations (same name and
+        signature there); an unreadable or missing log means no known past, never an error on screen."""
+        from .past import past_from_events
+        from .stats import read_events
+
+        path = self.config.logfile
+        if not path:
+            return []
+        try:
+            return past_from_events(read_events(path), start, end, self.now(), self.naming.expand)
+        except OSError:
+            return []
 
     def submit(self, req: SubmitRequest) -> Reservation:
         """Validate, copy the boot files, then schedule and store in one locked transaction."""
@@ -1049,9 +1095,12 @@ class IgorService:
         if after:
             earliest = parse_start(after, now, self.config.tz)
             if earliest < now and not self.caller.is_admin:
+                from .dates import when_zone
+
+                tz = self.config.tz
                 raise ValidationError(
-                    f"start time {format_time_zone(earliest, self.config.tz)} is in the past "
-                    f"(now {format_time_zone(now, self.config.tz)})"
+                    f"start time {when_zone(earliest, tz, now)} is in the past "
+                    f"(now {when_zone(now, tz, now)})"
                 )
         if minutes > HORIZON_MINUTES or earliest > now + HORIZON - timedelta(minutes=minutes):
             raise ValidationError("igor books at most 10 years ahead: pick an earlier start or a shorter -t")

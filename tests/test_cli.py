@@ -132,6 +132,23 @@ def wall(moment: datetime, *, zone: bool = True) -> str:
     return f"{text} {local.tzname()}" if zone else text
 
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def policy(moment: datetime, *, zone: bool = True) -> str:
+    """The one date policy in Europe/Berlin, spelled out independently of igor's code: `08:54` today,
+    `Thu Dec 03 08:54` this year, `Thu Dec 03 2025 08:54` another year; the zone after it."""
+    local = moment.astimezone(BERLIN)
+    today = datetime.now(UTC).astimezone(BERLIN)
+    text = f"{local.hour:02d}:{local.minute:02d}"
+    if local.date() != today.date():
+        day = f"{WEEKDAYS[local.weekday()]} {MONTHS[local.month - 1]} {local.day:02d}"
+        if local.year != today.year:
+            day += f" {local.year}"
+        text = f"{day} {text}"
+    return f"{text} {local.tzname()}" if zone else text
+
+
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -356,19 +373,41 @@ def test_sub_prints_the_window_and_the_nodes(cluster: Cluster) -> None:
     after = minute_now()
     lines = out.splitlines()
     assert len(lines) == 2
-    match = re.fullmatch(r"Reservation first created for (.+) - (.+)", lines[0])
+    match = re.fullmatch(r"Reservation first created for (.+) - (.+) (CES?T)", lines[0])
     assert match is not None, lines[0]
     assert lines[1] == "Nodes: kn[1-3]"
     res = reservation(cluster, "first")
     start, end = when(res["start"]), when(res["end"])
     assert before <= start <= after  # starts in the current minute, so it is active at once
     assert end - start == timedelta(minutes=90)
-    assert match.group(1) == wall(start)
-    assert match.group(2) == wall(end)
-    assert re.fullmatch(r"[A-Z][a-z]{2} \d{1,2} \d\d:\d\d CES?T", match.group(1))
+    assert match.group(1) == policy(start, zone=False)  # today: the time alone, the zone named once
+    assert match.group(2) == policy(end, zone=False)
+    assert match.group(3) == start.astimezone(BERLIN).tzname()
 
     out = ok(cluster.run("sub", "-r", "single", *cluster.boot, "-w", "kn7"))
     assert out.splitlines()[1] == "Nodes: kn7"
+
+
+def test_sub_keeps_the_year_of_a_start_in_another_year(cluster: Cluster) -> None:
+    """Finding 8: a confirmation never hides that the start is next year."""
+    start = minute_now().replace(month=9, day=25, hour=11, minute=0) + timedelta(days=366)
+    out = ok(cluster.run("sub", "-r", "later", *cluster.boot, "-n", "1", "-a", iso(start)))
+    assert f"created for {policy(start, zone=False)} - " in out
+    assert str(start.astimezone(BERLIN).year) in out.splitlines()[0]
+
+
+def test_sub_says_why_the_start_is_later_than_asked(cluster: Cluster) -> None:
+    """Finding 2: nodes free now but taken soon: the booking lands after the blocker, and sub says why
+    in the sentence the TUI's form shows."""
+    soon = minute_now() + 30 * MINUTE
+    book(cluster, "blocker", "-w", "kn[1-2]", "-t", "1h", "-a", iso(soon), user="bob")
+    out = ok(cluster.run("sub", "-r", "wanted", *cluster.boot, "-w", "kn[1-2]", "-t", "1h"))
+    assert out.splitlines()[2] == (
+        f"Not at the time asked: kn[1-2] are free now but blocker takes kn1 at {policy(soon, zone=False)}; "
+        f"earliest fit: {policy(soon + HOUR, zone=False)}"
+    )
+    on_time = ok(cluster.run("sub", "-r", "free", *cluster.boot, "-w", "kn[5-6]", "-t", "1h"))
+    assert "Not at the time asked" not in on_time
 
 
 def test_sub_json_shape(cluster: Cluster) -> None:
@@ -500,7 +539,7 @@ SUB_ERRORS: list[tuple[str, tuple[str, ...], str, int, str]] = [
         ("-r", "x", *BOOT, "-n", "1", "-a", "2020-Jan-01-10:00"),
         "alice",
         1,
-        "start time Jan 1 10:00 CET is in the past (now ",
+        "start time Wed Jan 01 2020 10:00 CET is in the past (now ",
     ),
     (
         "kernel-missing",
@@ -664,7 +703,7 @@ def test_admins_skip_limits_and_may_start_in_the_past(make_cluster: ClusterFacto
     error(
         c.run("sub", "-r", "bob-past", *c.boot, "-n", "1", "-a", iso(past), user="bob"),
         1,
-        f"start time {wall(past)} is in the past (now ",
+        f"start time {policy(past)} is in the past (now ",
         exact=False,
     )
 
@@ -855,7 +894,7 @@ def test_extend_by_owner_until_the_next_reservation(cluster: Cluster) -> None:
     following = book(cluster, "next", "-w", "kn[1-3]", "-a", iso(end + 90 * MINUTE), user="bob")
 
     out = ok(cluster.run("extend", "-r", "e1", "-t", "1h"))
-    assert out == f"Reservation e1 extended to {wall(end + HOUR)}\nNodes: kn[2-4]\n"
+    assert out == f"Reservation e1 extended to {policy(end + HOUR)}\nNodes: kn[2-4]\n"
     error(
         cluster.run("extend", "-r", "e1", "-t", "1h"),
         1,
