@@ -5,11 +5,13 @@ Every test drives the real app on the frozen demo cluster (08:00 UTC on Mon Jun 
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
 from textual.widgets import Button, Input
-from tui_rig import dashboard, demo_app, demo_cluster, settle, wait_for
+from tui_rig import FROZEN_NOW, dashboard, demo_app, demo_cluster, settle, wait_for
 
 from igor_tui.demo import DemoCluster
 from igor_tui.model import Reservation
@@ -17,6 +19,7 @@ from igor_tui.screens.details import ConfirmScreen, ReservationScreen
 from igor_tui.screens.submit import SubmitScreen
 from igor_tui.widgets.rack_grid import RackGrid
 from igor_tui.widgets.reservation_table import ReservationTable
+from igor_tui.widgets.timeline import Timeline
 
 pytestmark = pytest.mark.slow
 
@@ -164,3 +167,32 @@ async def test_form_shows_the_late_plan_and_why(cluster: DemoCluster) -> None:
         await wait_for(pilot, lambda: not isinstance(app.screen, SubmitScreen))
     booked = stored(cluster, "late")
     assert booked.start >= ceph.end
+
+
+# --------------------------------------------------------------------------- 4. 80x24 keeps the viewed time
+
+
+def screen_lines(app: object) -> list[str]:
+    """The terminal as the user sees it, one string per row (from the app's own screenshot text)."""
+    from rich.console import Console
+
+    console = Console(width=app.size.width, record=True, file=open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
+    console.print(app.screen._compositor.render_update(full=True))  # type: ignore[attr-defined]
+    return console.export_text().splitlines()
+
+
+async def test_narrow_header_keeps_the_viewed_time(cluster: DemoCluster) -> None:
+    """Finding 4: at 80×24, t and → → : the top line shows the whole viewed moment (day and time), and
+    the timeline still shows what lies ahead (now is in the left half of the chart)."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        await pilot.press("right", "right")
+        await settle(pilot)
+        top = screen_lines(app)[0]
+        assert re.search(r"viewing: +Mon Jun 01 10:00 ", top), top
+        timeline = dashboard(app).query_one(Timeline)
+        now_col = timeline.column_of(FROZEN_NOW)
+        assert timeline._label_w <= now_col < timeline.size.width // 2

@@ -12,6 +12,7 @@ from datetime import datetime, tzinfo
 from typing import ClassVar
 
 from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -20,7 +21,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from ..dates import when_text
+from ..dates import when_text, zone_name
 from ..errors import IgorError
 from ..model import ClusterView, Reservation, Slot
 from ..service import IgorService, SubmitRequest
@@ -111,6 +112,7 @@ class DashboardScreen(Screen[None]):
 
     def on_resize(self, event: Resize) -> None:
         self._relayout(event.size.width, event.size.height)
+        self._update_status()
 
     def _relayout(self, width: int, height: int) -> None:
         """Wide terminals show all three panels; narrow ones (80×24 over SSH) show one as a tab."""
@@ -198,17 +200,33 @@ class DashboardScreen(Screen[None]):
             return
         if view is None:
             return
+        self.query_one("#status", StatusBar).update(self._status_text(view, self.size.width - 2))
+
+    def _status_text(self, view: ClusterView, width: int) -> str:
+        """The top line, fitted to `width`: the viewed moment is the last thing to go (finding 4), then
+        the clock and the caller; the cluster name and the counts go first on a narrow terminal."""
         m = moment(view, self.at)
-        local = view.now.astimezone(self.tz)
-        viewing = "NOW" if self.at is None else _when(self.at, self.tz)
-        admin = " (admin)" if view.is_admin else ""
-        text = (
-            f"[b]igor[/] · {self.cluster_title} · you: [b]{view.user}[/]{admin} · "
-            f"{local:%a %Y-%m-%d %H:%M} {local.tzname()}   viewing: [b reverse] {viewing} [/]   "
-            f"{len(m.down)} down · {len(set(m.blocked))} blocked · "
-            f"{len(m.holder)}/{len(view.nodes)} held"
-        )
-        self.query_one("#status", StatusBar).update(text)
+        tz, now = self.tz, view.now
+        if self.at is None:
+            viewing = "NOW"
+        else:
+            viewing = when_text(self.at, tz, now, dated=True) + (" (past)" if self.at < now else "")
+        look = f"viewing: [b reverse] {viewing} [/]"
+        clock = f"{when_text(now, tz, now, dated=True)} {zone_name(tz, now)}"
+        short_clock = f"{when_text(now, tz, now)} {zone_name(tz, now)}"
+        who = f"[b]{view.user}[/]" + (" (admin)" if view.is_admin else "")
+        down, blocked = len(m.down), len(set(m.blocked))
+        counts = f"{down} down · {blocked} blocked · {len(m.holder)}/{len(view.nodes)} held"
+        title = escape(self.cluster_title)
+        for text in (
+            f"[b]igor[/] · {title} · you: {who} · {clock}   {look}   {counts}",
+            f"{look} · {clock} · you: {who} · {counts}",
+            f"{look} · {short_clock} · {who} · {down} down · {blocked} blocked",
+            f"{look} · {short_clock} · {who}",
+        ):
+            if Text.from_markup(text).cell_len <= width:
+                return text
+        return look
 
     def _update_selection(self) -> None:
         res = self.selected

@@ -625,6 +625,8 @@ class Timeline(ScrollView, can_focus=True):
 
     def _keep_in_window(self, at: datetime) -> None:
         """Scroll time so a cursor that stepped off the chart is back on it, a quarter span from the edge."""
+        if self.size.width <= self._label_w + 1:
+            return  # not laid out yet (a tab just shown): no column width to judge by, keep the window
         last = self.origin + self.span - timedelta(seconds=self._sec_per_col())
         if at < self.origin:
             self.origin = self._minute(at - self.span / 4)
