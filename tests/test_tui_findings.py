@@ -17,6 +17,7 @@ from igor_tui.demo import DemoCluster
 from igor_tui.model import Reservation
 from igor_tui.screens.details import ConfirmScreen, ReservationScreen
 from igor_tui.screens.submit import SubmitScreen
+from igor_tui.service import SubmitRequest
 from igor_tui.widgets.rack_grid import RackGrid
 from igor_tui.widgets.reservation_table import ReservationTable
 from igor_tui.widgets.timeline import Timeline
@@ -196,3 +197,77 @@ async def test_narrow_header_keeps_the_viewed_time(cluster: DemoCluster) -> None
         timeline = dashboard(app).query_one(Timeline)
         now_col = timeline.column_of(FROZEN_NOW)
         assert timeline._label_w <= now_col < timeline.size.width // 2
+
+
+# --------------------------------------------------------------------------- 5. columns fit their content
+
+
+@pytest.mark.parametrize("size", [(120, 40), (180, 50)])
+async def test_table_columns_fit_and_never_cut_a_node_range(
+    cluster: DemoCluster, size: tuple[int, int]
+) -> None:
+    """Finding 3: every column fits in the table's width; START/END/LEFT are whole; NODES is either the
+    full list or whole ranges plus an ellipsis; the summary line names the full list."""
+    svc = cluster.service("bob")
+    svc.submit(
+        SubmitRequest(
+            name="sparse",
+            kernel=str(cluster.root / "vmlinuz"),
+            initrd=str(cluster.root / "initrd.img"),
+            nodes="kn[261-262,264,266,268,270,272,274,276,278,280,282,284]",
+            duration="1h",
+            after="+900d",
+        )
+    )
+    app = demo_app(cluster)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        table = await focus_row(pilot, "sparse")
+        columns = list(table.columns.values())
+        assert sum(c.width for c in columns) <= table.size.width
+        naming = svc.naming
+        for res in table.listed:
+            cells = [str(c) for c in table.get_row(str(res.id))]
+            for col, text in zip(columns[:-1], cells[:-1], strict=True):
+                assert len(text) < col.width, (col.label, text)
+                assert not text.endswith("…") or col.key.value in ("name", "owner"), text
+            full = naming.compress(res.nodes)
+            shown = cells[-1]
+            assert len(shown) < columns[-1].width
+            assert shown == full or (shown.endswith(",…]") and full.startswith(shown[:-2])), (shown, full)
+        assert naming.compress(stored(cluster, "sparse").nodes) in str(
+            dashboard(app).query_one("#detail-line").render()
+        )
+
+
+async def test_speculation_node_lists_are_never_cut_mid_range(cluster: DemoCluster) -> None:
+    """Finding 3: the options for 200 nodes show whole ranges plus an ellipsis (never
+    `kn[259-320,337-398,400-47`), and the line under the list has the highlighted option's full list."""
+    from textual.widgets import DataTable
+
+    from igor_tui.screens.speculate import SpeculateScreen
+
+    app = demo_app(cluster)
+    naming = cluster.service("alice").naming
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen))
+        app.screen.query_one("#f-nodes", Input).value = "200"
+        app.screen.query_one("#f-duration", Input).value = "3h"
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SpeculateScreen))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SpeculateScreen)
+        table = screen.query_one("#slots", DataTable)
+        nodes_col = list(table.columns.values())[-1]
+        assert sum(c.width for c in table.columns.values()) <= table.size.width
+        for i, slot in enumerate(screen.slots):
+            shown = str(table.get_row(str(i))[-1])
+            full = naming.compress(slot.nodes)
+            assert len(shown) < nodes_col.width
+            assert shown == full or (shown.endswith(",…]") and full.startswith(shown[:-2])), (shown, full)
+        first = naming.compress(screen.slots[0].nodes)
+        assert first in str(screen.query_one("#slot-line").render()).replace("\n", "")

@@ -21,18 +21,19 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from ..dates import when_text, zone_name
+from ..dates import relative_text, span_text, when_text, zone_name
 from ..errors import IgorError
 from ..model import ClusterView, Reservation, Slot
 from ..service import IgorService, SubmitRequest
 from ..viewstate import moment
-from ..widgets.rack_grid import RackGrid
-from ..widgets.reservation_table import ReservationTable, short_time, time_left
+from ..widgets.rack_grid import RACK_GAP, RackGrid
+from ..widgets.reservation_table import ReservationTable, res_flags, time_left
 from ..widgets.timeline import Timeline
 from .messages import ActionDone, ActionFailed, ViewFailed, ViewLoaded
 
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
+TABLE_MIN = 50
 PANELS = ("racks", "table", "timeline")
 PANEL_TITLES = {"racks": "Racks", "table": "Reservations", "timeline": "Timeline"}
 
@@ -118,6 +119,12 @@ class DashboardScreen(Screen[None]):
         """Wide terminals show all three panels; narrow ones (80×24 over SSH) show one as a tab."""
         self.narrow = width < NARROW_WIDTH or height < NARROW_HEIGHT
         self.set_class(self.narrow, "narrow")
+        if not self.narrow:
+            # Whole racks on the left, everything else for the table (at least TABLE_MIN columns).
+            per_rack = self._grid.rack_width + RACK_GAP
+            frame = 4  # the panel's border and the vertical scrollbar
+            racks = max(1, (width - TABLE_MIN - frame + RACK_GAP) // per_rack)
+            self.query_one("#panels").styles.grid_columns = f"{racks * per_rack - RACK_GAP + frame} 1fr"
         self.query_one(Footer).compact = self.narrow
         for name in PANELS:
             self.set_class(self.narrow and self.panel == name, f"show-{name}")
@@ -185,7 +192,6 @@ class DashboardScreen(Screen[None]):
         self._table.show(view)
         self._grid.show(view, self.at)
         self._timeline.show(view)
-        self.query_one("#table-panel").border_title = f"Reservations ({len(view.reservations)})"
         self._update_status()
         self._update_selection()
 
@@ -239,17 +245,39 @@ class DashboardScreen(Screen[None]):
         self._timeline.selected_id = res.id if res is not None else None
         line = ""
         if res is not None and view is not None:
-            state = "installed" if res.installed else "not installed yet"
-            if res.error:
-                state = f"[red]install error: {escape(res.error)}[/]"
-            held = escape(self.service.naming.compress(res.nodes))
-            start, end = short_time(res.start, self.tz, view.now), short_time(res.end, self.tz, view.now)
-            line = (
-                f"[b]{escape(res.name)}[/] ({res.owner}) {held} · {start}→{end} · "
-                f"{time_left(res, view.now)} · {state}"
-            )
+            line = self._summary(res, view)
+        elif self._table.filter_text.strip() and not self._table.listed:
+            needle = escape(self._table.filter_text.strip())
+            line = f"no reservation matches '{needle}' (Esc clears the filter)"
         self.query_one("#detail-line", Static).update(line)
         self.query_one("#summary", Static).update(line)
+        self._table_title()
+
+    def _summary(self, res: Reservation, view: ClusterView) -> str:
+        """The selected reservation in full: what a table cell or a narrow column had to leave out."""
+        state = "installed" if res.installed else "not installed yet"
+        if res.error:
+            state = f"[red]install error: {escape(res.error)}[/]"
+        held = escape(self.service.naming.compress(res.nodes))
+        tz, now = self.tz, view.now
+        left = f"starts {relative_text(res.start, now)}" if res.start > now else time_left(res, now)
+        flags = res_flags(res, now, self.service.can_write(res))
+        return (
+            f"[b]{escape(res.name)}[/] ({res.owner}) {held} · {span_text(res.start, res.end, tz, now)} · "
+            f"{left} · {flags or '-'} · {state}"
+        )
+
+    def _table_title(self) -> None:
+        """`Reservations (15)`, or with a filter `Reservations (2 of 15 match 'kn4')`."""
+        view = self.view
+        if view is None:
+            return
+        total = len(view.reservations)
+        needle = self._table.filter_text.strip()
+        title = f"Reservations ({total})"
+        if needle:
+            title = f"Reservations ({len(self._table.listed)} of {total} match '{needle}')"
+        self.query_one("#table-panel").border_title = title
 
     # ---------------------------------------------------------------------------------- widget messages
 
