@@ -271,3 +271,46 @@ async def test_speculation_node_lists_are_never_cut_mid_range(cluster: DemoClust
             assert shown == full or (shown.endswith(",…]") and full.startswith(shown[:-2])), (shown, full)
         first = naming.compress(screen.slots[0].nodes)
         assert first in str(screen.query_one("#slot-line").render()).replace("\n", "")
+
+
+# --------------------------------------------------------------------------- 6. overdrawn text
+
+_TOKEN = re.compile(r"^([│┊]|[│┊]?(\d\d:\d\d|[A-Z][a-z]{2}|\d\d|day|hours|week)[│┊]?)$")
+
+
+def _line_text(timeline: Timeline, y: int) -> str:
+    return "".join(seg.text for seg in timeline.render_line(y))
+
+
+@pytest.mark.parametrize("zoom", ["hours", "day", "week"])
+async def test_timeline_labels_never_run_together(cluster: DemoCluster, zoom: str) -> None:
+    """Finding 7: the axis labels, the now mark and the time-cursor label never touch or overwrite each
+    other (no `18:0021:00`, no `09:│Dec 3 10:00`) and none is cut at the right edge."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        timeline = dashboard(app).query_one(Timeline)
+        timeline.zoom = zoom
+        await pilot.press("t")
+        for _ in range(3):
+            await pilot.press("right")
+            await settle(pilot, rounds=1)
+            header = _line_text(timeline, 0)
+            for token in header.split():
+                assert _TOKEN.match(token), (token, header)
+
+
+async def test_now_line_and_cursor_never_split_a_bar_label(cluster: DemoCluster) -> None:
+    """Finding 7: a time cursor through the middle of `storage`'s label leaves the name whole."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        timeline = dashboard(app).query_one(Timeline)
+        storage = stored(cluster, "storage")
+        line = timeline.line_of_node(storage.nodes[0])
+        assert line is not None
+        label_col = timeline.column_of(storage.start) + 1
+        for offset in range(len("storage")):
+            timeline.cursor_time = timeline.time_at_column(label_col + offset)
+            await settle(pilot, rounds=1)
+            assert "storage" in _line_text(timeline, line + 1 - timeline.scroll_offset.y)

@@ -34,9 +34,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from igor_tui.dates import day_text, when_text
 from igor_tui.hostlist import NodeNaming
 from igor_tui.model import ClusterView, NodeState, Reservation, Slot
-from igor_tui.timeparse import format_wall_time
 from igor_tui.viewstate import racks
 from igor_tui.widgets.palette import (
     BLOCKED_GLYPH,
@@ -560,7 +560,8 @@ class Timeline(ScrollView, can_focus=True):
         return self.span.total_seconds() / max(1, self._chart_width())
 
     def _chart_width(self) -> int:
-        return max(1, self.size.width - self._label_w)
+        """Columns for time: the widget's width less the labels and a vertical scrollbar, if shown."""
+        return max(1, self.scrollable_content_region.width - self._label_w)
 
     def _col(self, ts: float) -> int:
         return math.floor((ts - _ts(self.origin)) / self._sec_per_col())
@@ -703,7 +704,9 @@ class Timeline(ScrollView, can_focus=True):
                 else self._over_style(styles[now_col], "timeline--now")
             )
         if cursor_col is not None:
-            chars[cursor_col] = CURSOR_GLYPH
+            # Like the now line: through a bar's name it only tints the letter, so `storage` stays whole.
+            if cells[cursor_col] != _TEXT:
+                chars[cursor_col] = CURSOR_GLYPH
             styles[cursor_col] = self._over_style(styles[cursor_col], "timeline--cursor")
         label_style = base + DOWN_STYLE if line.down else self._style("timeline--label")
         label = line.label[: self._label_w - 1].ljust(self._label_w)
@@ -774,9 +777,13 @@ class Timeline(ScrollView, can_focus=True):
         return segments
 
     def _ticks(self) -> list[tuple[int, str]]:
-        """(column, label) of each tick in the display zone: hours, every 3 h, or midnights."""
+        """(column, label) of each tick in the display zone: hours, every 3 h, or midnights.
+
+        A midnight (and every week tick) is labelled with its day in the one date policy (`Tue Jun 02`),
+        so it never reads as a time of day next to `03:00`."""
         every = _TICK_MINUTES[self.zoom]
         origin = self.origin
+        now = self.view.now if self.view is not None else origin
         when = _EPOCH + timedelta(minutes=math.floor((origin - _EPOCH) / _QUARTER) * 15)
         end = origin + self.span
         ticks: list[tuple[int, str]] = []
@@ -786,7 +793,7 @@ class Timeline(ScrollView, can_focus=True):
                 minutes = local.hour * 60 + local.minute
                 if minutes % every == 0:
                     if minutes == 0 or self.zoom == "week":
-                        text = f"{_WEEKDAYS[local.weekday()]} {local.day:02d}"
+                        text = day_text(when, self.tz, now)
                     else:
                         text = f"{local.hour:02d}:00"
                     ticks.append((self._col(_ts(when)), text))
@@ -794,32 +801,41 @@ class Timeline(ScrollView, can_focus=True):
         return ticks
 
     def _build_header(self) -> Strip:
+        """Tick labels, the now mark and the cursor's time, never overwriting each other: the cursor's
+        label is placed first, then every tick label with a blank column on both sides, then the now mark
+        if its column is still blank."""
         width = self._chart_w
         header = self._style("timeline--header")
         chars = [" "] * width
         styles = [header] * width
-        free_from = 0
-        for col, text in self._ticks():
-            if col >= free_from and col + len(text) <= width:
-                chars[col : col + len(text)] = text
-                free_from = col + len(text) + 1
+        taken = [False] * width
+
+        def put(start: int, text: str, style: Style | None = None, *, gap: int = 1) -> bool:
+            stop = start + len(text)
+            if start < 0 or stop > width or any(taken[max(0, start - gap) : min(width, stop + gap)]):
+                return False
+            chars[start:stop] = text
+            for c in range(start, stop):
+                taken[c] = True
+                if style is not None:
+                    styles[c] = style
+            return True
+
         now_col, cursor_col = self._markers()
-        if now_col is not None and chars[now_col] == " ":
-            chars[now_col] = NOW_GLYPH
-            styles[now_col] = header + self.get_component_rich_style("timeline--now", partial=True)
         if cursor_col is not None and self.cursor_time is not None:
             cursor_style = header + self.get_component_rich_style("timeline--cursor", partial=True)
-            text = format_wall_time(self.cursor_time.astimezone(self.tz))
-            marked = CURSOR_GLYPH + text
-            start = cursor_col if cursor_col + len(marked) <= width else cursor_col - len(text)
-            if start >= 0:
-                label = marked if start == cursor_col else text + CURSOR_GLYPH
-                chars[start : start + len(label)] = label
-                for c in range(start, start + len(label)):
-                    styles[c] = cursor_style
-            else:
-                chars[cursor_col] = CURSOR_GLYPH
-                styles[cursor_col] = cursor_style
+            now = self.view.now if self.view is not None else self.cursor_time
+            text = when_text(self.cursor_time, self.tz, now, dated=True)
+            placed = put(cursor_col, CURSOR_GLYPH + text, cursor_style, gap=0) or put(
+                cursor_col - len(text), text + CURSOR_GLYPH, cursor_style, gap=0
+            )
+            if not placed:
+                put(cursor_col, CURSOR_GLYPH, cursor_style, gap=0)
+        for col, text in self._ticks():
+            put(col, text)
+        if now_col is not None:  # only in a blank column: `09:00┊` reads fine, `09┊00` does not
+            now_style = header + self.get_component_rich_style("timeline--now", partial=True)
+            put(now_col, NOW_GLYPH, now_style, gap=0)
         label = self.zoom.ljust(self._label_w)
         segments = [Segment(label, header), *self._runs(chars, styles)]
         return Strip(segments, self._label_w + width).crop_extend(0, self.size.width, self.rich_style)
