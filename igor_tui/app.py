@@ -12,6 +12,7 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from .keynames import key_name
 from .screens.commands import IgorCommands
 from .screens.dashboard import DashboardScreen
 from .service import IgorService
@@ -43,6 +44,10 @@ class IgorApp(App[None]):
         self.background = background
         self.background_seconds = background_seconds
         self.cluster_title = title or service.naming.describe()
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Keys in the footer spelled as in the help and the legend (`Ctrl+P`, `Esc`, `Space`)."""
+        return binding.key_display or key_name(binding.key)
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen(self.service, self.cluster_title))

@@ -330,7 +330,7 @@ async def test_help_lists_bindings(cluster: DemoCluster) -> None:
         await settle(pilot)
         await pilot.press("question_mark")
         await settle(pilot)
-        text = str(app.screen.query_one("#help-text").render())
+        text = "\n".join(str(section.render()) for section in app.screen.query(".help-section"))
         for expected in ("Speculate", "Time cursor", "Zoom in", "Mark", "Book this slot"):
             assert expected in text
 

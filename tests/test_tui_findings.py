@@ -314,3 +314,48 @@ async def test_now_line_and_cursor_never_split_a_bar_label(cluster: DemoCluster)
             timeline.cursor_time = timeline.time_at_column(label_col + offset)
             await settle(pilot, rounds=1)
             assert "storage" in _line_text(timeline, line + 1 - timeline.scroll_offset.y)
+
+
+# --------------------------------------------------------------------------- 7. legend, help, key names
+
+
+async def test_legend_key_toggles_a_legend_panel(cluster: DemoCluster) -> None:
+    """Finding 6: L (named in the footer) shows what glyphs, flags and LEFT's `+` mean; L again hides."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert any("Legend" in line for line in screen_lines(app)[-1:])
+        await pilot.press("L")
+        await settle(pilot)
+        text = "\n".join(screen_lines(app))
+        for words in (
+            "✗ down",
+            "▒ blocked",
+            "A active",
+            "W you may change it",
+            "E install error",
+            "+2h = starts",
+        ):
+            assert words in text, words
+        await pilot.press("L")
+        await settle(pilot)
+        assert "A active" not in "\n".join(screen_lines(app))
+
+
+async def test_help_uses_columns_and_one_spelling_of_keys(cluster: DemoCluster) -> None:
+    """Finding 9: ? lays the key groups out in columns across the width, spells keys one way
+    (Ctrl+P, Esc, Space; never ctrl+r, ^p or escape) and includes the legend."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        footer = screen_lines(app)[-1]
+        assert "^p" not in footer and "Ctrl+P" in footer
+        await pilot.press("question_mark")
+        await settle(pilot)
+        lines = screen_lines(app)
+        text = "\n".join(lines)
+        assert any("Everywhere" in line and "Racks" in line for line in lines)  # side by side
+        assert "Ctrl+P" in text and "Esc" in text and "Space" in text
+        for wrong in ("ctrl+", "Ctrl+r", "^p", "escape", "question_mark"):
+            assert wrong not in text, wrong
+        assert "A active" in text

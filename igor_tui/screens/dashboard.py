@@ -26,6 +26,7 @@ from ..errors import IgorError
 from ..model import ClusterView, Reservation, Slot
 from ..service import IgorService, SubmitRequest
 from ..viewstate import moment
+from ..widgets.legend import legend_text
 from ..widgets.rack_grid import RACK_GAP, RackGrid
 from ..widgets.reservation_table import ReservationTable, res_flags, time_left
 from ..widgets.timeline import Timeline
@@ -57,6 +58,7 @@ class DashboardScreen(Screen[None]):
         Binding("p", "power", "Power", show=False, id="dash.power"),
         Binding("t", "time_cursor", "Time", id="dash.time"),
         Binding("slash", "filter", "Filter", show=False, id="dash.filter"),
+        Binding("L", "legend", "Legend", id="dash.legend"),
         Binding("question_mark", "help", "Help", id="dash.help"),
         Binding("q", "quit", "Quit", id="dash.quit"),
         Binding("1", "panel('racks')", "Racks", show=False, id="dash.panel.racks"),
@@ -100,12 +102,14 @@ class DashboardScreen(Screen[None]):
             with Vertical(id="timeline-panel", classes="panel"):
                 yield self._timeline
         yield Static(id="summary")
+        yield Static(id="legend")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#racks-panel").border_title = "Racks"
         self.query_one("#timeline-panel").border_title = f"Timeline · {self._timeline.zoom}"
         self.query_one("#filter").display = False
+        self.query_one("#legend").display = False
         self._relayout(self.app.size.width, self.app.size.height)
         self._grid.focus()
         self.load_view()
@@ -125,7 +129,12 @@ class DashboardScreen(Screen[None]):
             frame = 4  # the panel's border and the vertical scrollbar
             racks = max(1, (width - TABLE_MIN - frame + RACK_GAP) // per_rack)
             self.query_one("#panels").styles.grid_columns = f"{racks * per_rack - RACK_GAP + frame} 1fr"
-        self.query_one(Footer).compact = self.narrow
+        footer = self.query_one(Footer)
+        footer.compact = self.narrow
+        footer.show_command_palette = not self.narrow  # Ctrl+P still works; the help names it
+        legend = self.query_one("#legend", Static)
+        if legend.display:
+            legend.update(legend_text(width - 2))
         for name in PANELS:
             self.set_class(self.narrow and self.panel == name, f"show-{name}")
         self._draw_tabs()
@@ -357,6 +366,13 @@ class DashboardScreen(Screen[None]):
             self.action_panel("timeline")
         self._timeline.focus()
         self._timeline.action_toggle_cursor()
+
+    def action_legend(self) -> None:
+        """L: show or hide what the glyphs, flags and marks mean (the help shows it too)."""
+        legend = self.query_one("#legend", Static)
+        legend.display = not legend.display
+        if legend.display:
+            legend.update(legend_text(self.size.width - 2))
 
     def action_help(self) -> None:
         from .help import HelpScreen

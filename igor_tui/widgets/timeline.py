@@ -200,14 +200,14 @@ class Timeline(ScrollView, can_focus=True):
         Binding("right,l", "later", "Later", show=False, id="timeline.later"),
         Binding("shift+left", "page_earlier", "Half a span earlier", show=False, id="timeline.page_earlier"),
         Binding("shift+right", "page_later", "Half a span later", show=False, id="timeline.page_later"),
-        Binding("plus,equals_sign", "zoom_in", "Zoom in", key_display="+", id="timeline.zoom_in"),
-        Binding("minus", "zoom_out", "Zoom out", key_display="-", id="timeline.zoom_out"),
+        Binding("plus,equals_sign", "zoom_in", "Zoom in", show=False, id="timeline.zoom_in"),
+        Binding("minus", "zoom_out", "Zoom out", show=False, id="timeline.zoom_out"),
         Binding("up,k", "row_up", "Row up", show=False, id="timeline.row_up"),
         Binding("down,j", "row_down", "Row down", show=False, id="timeline.row_down"),
         Binding("pageup", "page_up", "Page up", show=False, id="timeline.page_up"),
         Binding("pagedown", "page_down", "Page down", show=False, id="timeline.page_down"),
-        Binding("t", "toggle_cursor", "Time cursor", id="timeline.toggle_cursor"),
-        Binding("escape", "cursor_off", "Back to now", id="timeline.cursor_off"),
+        Binding("t", "toggle_cursor", "Time cursor", show=False, id="timeline.toggle_cursor"),
+        Binding("escape", "cursor_off", "Back to now", show=False, id="timeline.cursor_off"),
     ]
 
     zoom: reactive[str] = reactive("day", init=False)
