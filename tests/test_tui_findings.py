@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from tui_rig import FROZEN_NOW, dashboard, demo_app, demo_cluster, settle, wait_
 
 from igor_tui.demo import DemoCluster
 from igor_tui.model import Reservation
-from igor_tui.screens.details import ConfirmScreen, ReservationScreen
+from igor_tui.screens.details import ConfirmScreen, ExtendScreen, ReservationScreen
 from igor_tui.screens.submit import SubmitScreen
 from igor_tui.service import SubmitRequest
 from igor_tui.widgets.rack_grid import RackGrid
@@ -359,3 +360,58 @@ async def test_help_uses_columns_and_one_spelling_of_keys(cluster: DemoCluster) 
         for wrong in ("ctrl+", "Ctrl+r", "^p", "escape", "question_mark"):
             assert wrong not in text, wrong
         assert "A active" in text
+
+
+# --------------------------------------------------------------------------- 8. one date policy, fresh facts
+
+
+async def test_detail_dialog_shows_the_new_end_after_extend(cluster: DemoCluster) -> None:
+    """Finding 8: extend from the detail dialog: the dialog stays and shows the new end, in the date
+    policy, with the relative times saying what they are relative to."""
+    before = stored(cluster, "kernel-ci")
+    new_end = before.end + timedelta(minutes=90)
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_row(pilot, "kernel-ci")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReservationScreen))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExtendScreen))
+        app.screen.query_one("#extend-by", Input).value = "90m"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReservationScreen))
+        lines = app.screen.query_one("#res-lines")
+        await wait_for(pilot, lambda: f"end     {new_end:%H:%M}" in str(lines.render()))
+        text = str(lines.render())
+        assert "left" in text.split("end", 1)[1].splitlines()[0]  # "(… left)" sits on the end line
+        assert "ago" in text.split("start", 1)[1].splitlines()[0]  # the start says it was before now
+        assert "UTC" in text and text.count("UTC") == 1  # the zone is named once
+
+
+async def test_dates_follow_one_policy_in_the_tui(cluster: DemoCluster) -> None:
+    """Finding 8: a booking next year shows its year in the table and its detail; today's times are
+    bare HH:MM; the header names the day and the zone."""
+    svc = cluster.service("alice")
+    svc.submit(
+        SubmitRequest(
+            name="next-year",
+            kernel=str(cluster.root / "vmlinuz"),
+            initrd=str(cluster.root / "initrd.img"),
+            count=2,
+            duration="1h",
+            after="2027-Sep-25-13:00",
+        )
+    )
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = await focus_row(pilot, "next-year")
+        res = next(r for r in table.listed if r.name == "next-year")
+        assert "2027 Sep 25" in [str(c) for c in table.get_row(str(res.id))]
+        summary = str(dashboard(app).query_one("#detail-line").render())
+        assert "Sat Sep 25 2027 13:00 - Sat Sep 25 2027 14:00 UTC" in summary
+        assert "Mon Jun 01 08:00 UTC" in screen_lines(app)[0]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReservationScreen))
+        assert "Sat Sep 25 2027 13:00" in str(app.screen.query_one("#res-lines").render())

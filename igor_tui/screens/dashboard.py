@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import ClassVar
 
 from rich.markup import escape
@@ -198,11 +198,21 @@ class DashboardScreen(Screen[None]):
         ):
             return
         self.view = view
+        self._refresh_dialogs(view)
         self._table.show(view)
         self._grid.show(view, self.at)
         self._timeline.show(view)
         self._update_status()
         self._update_selection()
+
+    def _refresh_dialogs(self, view: ClusterView) -> None:
+        """Open detail dialogs show the reservation as it is now (after an extend, an edit, a tick)."""
+        from .details import ReservationScreen
+
+        fresh = {r.id: r for r in view.reservations}
+        for screen in self.app.screen_stack:
+            if isinstance(screen, ReservationScreen) and screen.res.id in fresh:
+                screen.show(fresh[screen.res.id])
 
     def _update_status(self) -> None:
         view = self.view
@@ -452,7 +462,8 @@ class DashboardScreen(Screen[None]):
         self.marked = frozenset()
         self._grid.clear_marks()
         nodes = self.service.naming.compress(res.nodes)
-        self.notify(f"booked {res.name}: {nodes} from {_when(res.start, self.tz)}", title="igor")
+        when = span_text(res.start, res.end, self.tz, self.service.now())
+        self.notify(f"booked {res.name}: {nodes}, {when}", title="igor")
         self.selected = res
         self.load_view()
 
@@ -558,8 +569,3 @@ class DashboardScreen(Screen[None]):
     def on_action_failed(self, message: ActionFailed) -> None:
         self.notify(message.text, title="igor", severity="error", timeout=8)
         self.load_view()
-
-
-def _when(when: datetime, tz: tzinfo) -> str:
-    """A moment named unambiguously (weekday and date): "viewing: Tue Jun 02 15:00"."""
-    return when.astimezone(tz).strftime("%a %b %d %H:%M")
