@@ -415,3 +415,73 @@ async def test_dates_follow_one_policy_in_the_tui(cluster: DemoCluster) -> None:
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ReservationScreen))
         assert "Sat Sep 25 2027 13:00" in str(app.screen.query_one("#res-lines").render())
+
+
+# ---------------------------------------------------------------- 9. filter, sort, palette, toasts, Enter
+
+
+async def test_filter_counts_in_the_title_and_says_when_nothing_matches(cluster: DemoCluster) -> None:
+    """Finding 9: / kn4 puts "n of 15 match" in the title; zzz says no reservation matches 'zzz'."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        dash = dashboard(app)
+        await pilot.press("slash", "z", "z", "z")
+        await settle(pilot)
+        assert dash.query_one("#table-panel").border_title == "Reservations (0 of 15 match 'zzz')"
+        assert "no reservation matches 'zzz'" in str(dash.query_one("#detail-line").render())
+
+
+async def test_sorted_column_has_an_indicator(cluster: DemoCluster) -> None:
+    """Finding 9: the sorted column's header carries ▲ (▼ reversed); o moves it to the next key."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = await focus_row(pilot, "hpl")
+        labels = [str(c.label) for c in table.columns.values()]
+        assert "START ▲" in labels
+        await pilot.press("o")
+        await settle(pilot)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert "NAME ▲" in labels and "START" in labels
+        await pilot.press("O")
+        await settle(pilot)
+        assert "NAME ▼" in [str(c.label) for c in table.columns.values()]
+
+
+async def test_palette_offers_igor_commands_and_theme_only(cluster: DemoCluster) -> None:
+    """Finding 9: Textual's Screenshot, Maximize, Keys… are not offered; igor's commands and Theme are."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles == ["Theme"]
+
+
+async def test_one_toast_per_burst_of_marks(cluster: DemoCluster) -> None:
+    """Finding 9: marking three nodes in a row says so once (with the count), not three times."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        dashboard(app).query_one(RackGrid).move_cursor_to("kn161")
+        await pilot.press("space", "right", "space", "right", "space")
+        await pilot.pause(1.0)
+        await settle(pilot)
+        marks = [t for t in toasts(app) if "marked" in t]
+        assert marks == ["3 nodes marked (kn[161-163]): press n to book them"]
+
+
+async def test_enter_on_an_invalid_form_says_what_blocks_it(cluster: DemoCluster) -> None:
+    """Finding 9: Enter with an invalid name and no kernel says, under the form, which fields block."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen))
+        app.screen.query_one("#f-name", Input).value = "my demo!"
+        await settle(pilot)
+        await pilot.press("enter")
+        screen = app.screen
+        await wait_for(pilot, lambda: "not booked" in str(screen.query_one("#form-error").render()))
+        text = str(screen.query_one("#form-error").render())
+        assert "Name" in text and "Kernel" in text

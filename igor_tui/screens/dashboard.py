@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Vertical
 from textual.events import Resize
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from ..dates import relative_text, span_text, when_text, zone_name
@@ -35,6 +36,7 @@ from .messages import ActionDone, ActionFailed, ViewFailed, ViewLoaded
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
 TABLE_MIN = 50
+MARK_TOAST_DELAY = 0.6  # seconds of quiet after the last Space before the marks are announced
 PANELS = ("racks", "table", "timeline")
 PANEL_TITLES = {"racks": "Racks", "table": "Reservations", "timeline": "Timeline"}
 
@@ -82,6 +84,7 @@ class DashboardScreen(Screen[None]):
         self.narrow = False
         self.marked: frozenset[str] = frozenset()
         self.last_request: SubmitRequest | None = None
+        self._mark_toast: Timer | None = None
         self.view_error = ""  # why the last read of the store failed ("" = it worked)
         self._grid = RackGrid(service.naming, cfg.rackwidth, cfg.rackheight, id="grid")
         self._table = ReservationTable(service.naming, self.tz, service.can_write, id="table")
@@ -322,10 +325,19 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(NodeScreen(self.view, message.node, self.service))
 
     def on_rack_grid_marked_changed(self, message: RackGrid.MarkedChanged) -> None:
+        """One toast per burst of marks: it waits for the marking to pause, then says the total."""
         self.marked = frozenset(message.nodes)
-        if self.marked:
-            count = len(self.marked)
-            self.notify(f"{count} node(s) marked: press n to book them", timeout=2)
+        if self._mark_toast is not None:
+            self._mark_toast.stop()
+        self._mark_toast = self.set_timer(MARK_TOAST_DELAY, self._marks_said) if self.marked else None
+
+    def _marks_said(self) -> None:
+        self._mark_toast = None
+        count = len(self.marked)
+        if count:
+            nodes = self.service.naming.compress(self.marked)
+            what = f"{count} node{'s' if count != 1 else ''}"
+            self.notify(f"{what} marked ({nodes}): press n to book them", timeout=3)
 
     def on_timeline_cursor_moved(self, message: Timeline.CursorMoved) -> None:
         self.at = message.at
