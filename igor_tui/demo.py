@@ -75,6 +75,10 @@ def write_config(root: Path, *, timezone: str = "", nodes: int = NODES) -> Path:
         "admins": ["%wheel"],
         "hosts": hosts,
         "liveness": "none",
+        # The demo's power backend is the recording FakePower (DemoCluster.backends), so these templates
+        # are never run; they only tell igor that power is configured, so the power dialog is reachable.
+        "poweroncommand": "demo-fake-power on %s",
+        "poweroffcommand": "demo-fake-power off %s",
     }
     if timezone:
         data["timezone"] = timezone

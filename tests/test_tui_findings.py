@@ -15,7 +15,7 @@ from textual.widgets import Button, Input
 from tui_rig import FROZEN_NOW, dashboard, demo_app, demo_cluster, settle, wait_for
 
 from igor_tui.demo import DemoCluster
-from igor_tui.model import Reservation
+from igor_tui.model import ClusterView, Reservation
 from igor_tui.screens.details import ConfirmScreen, ExtendScreen, ReservationScreen
 from igor_tui.screens.submit import SubmitScreen
 from igor_tui.service import SubmitRequest
@@ -485,3 +485,44 @@ async def test_enter_on_an_invalid_form_says_what_blocks_it(cluster: DemoCluster
         await wait_for(pilot, lambda: "not booked" in str(screen.query_one("#form-error").render()))
         text = str(screen.query_one("#form-error").render())
         assert "Name" in text and "Kernel" in text
+
+
+# --------------------------------------------------------------------------- 10. loading, demo power
+
+
+async def test_demo_power_screen_is_reachable(cluster: DemoCluster) -> None:
+    """Finding 10: the demo has a (fake) power backend, so p on your active reservation opens the
+    power dialog and o powers its nodes on through it."""
+    from igor_tui.screens.details import PowerScreen
+
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_row(pilot, "kernel-ci")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, PowerScreen))
+        await pilot.press("o")
+        await wait_for(pilot, lambda: any(call[0] == "on" for call in cluster.power.calls))
+    assert set(cluster.power.calls[-1][1]) == set(stored(cluster, "kernel-ci").nodes)
+
+
+async def test_loading_shows_until_the_first_view(cluster: DemoCluster) -> None:
+    """Finding 10: while the first read of the store is under way, the screen says loading…"""
+    import threading
+
+    release = threading.Event()
+    app = demo_app(cluster)
+    real_view = app.service.view
+
+    def slow_view() -> ClusterView:
+        release.wait(10)
+        return real_view()
+
+    app.service.view = slow_view  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        assert "loading" in screen_lines(app)[0]
+        release.set()
+        await settle(pilot)
+        await wait_for(pilot, lambda: "viewing" in screen_lines(app)[0])
+        assert "loading" not in "\n".join(screen_lines(app))

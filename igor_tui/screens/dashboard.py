@@ -93,7 +93,7 @@ class DashboardScreen(Screen[None]):
     # ---------------------------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        yield StatusBar(f"[b]igor[/] · {escape(self.cluster_title)} · loading the cluster…", id="status")
         yield Static(id="tabs")
         with Container(id="panels"):
             with Vertical(id="racks-panel", classes="panel"):
@@ -115,6 +115,8 @@ class DashboardScreen(Screen[None]):
         self.query_one("#legend").display = False
         self._relayout(self.app.size.width, self.app.size.height)
         self._grid.focus()
+        for name in PANELS:
+            self.query_one(f"#{name}-panel").loading = True  # until the first view arrives
         self.load_view()
         self.set_interval(getattr(self.app, "refresh_seconds", 1.0), self.load_view, name="refresh")
 
@@ -200,6 +202,9 @@ class DashboardScreen(Screen[None]):
             view.status,
         ):
             return
+        if old is None:
+            for name in PANELS:
+                self.query_one(f"#{name}-panel").loading = False
         self.view = view
         self._refresh_dialogs(view)
         self._table.show(view)
