@@ -19,6 +19,7 @@ from .errors import IgorError, UsageError
 from .terminal import terminal_columns
 
 if TYPE_CHECKING:
+    from .model import ClusterView
     from .service import IgorService
 
 BOOL_WORDS = {
@@ -80,6 +81,7 @@ examples:
   igor show -owner alice -active
   igor show -n -r           sorted by name, reversed
   igor show -json           machine-readable
+  igor show -at 2026-Nov-24-14:00   what ran then (ended reservations come from the log)
 
 FLAGS: A active now, W writable by you, I installed by igor-tick, E install error.
 In the racks each node shows its number and a mark: the reservation's key letter
@@ -218,6 +220,12 @@ def _show_arguments(p: _Parser) -> None:
         "-t", dest="diagram", action=_BoolFlag, default=True, help="draw the racks (-t=false hides)"
     )
     p.add_argument("-e", action="store_true", help="only print install errors")
+    p.add_argument(
+        "-at",
+        metavar="TIME",
+        default="",
+        help="the racks and reservations at TIME, past or future (2026-Nov-24-14:00, +2h)",
+    )
 
 
 def _extend_arguments(p: _Parser) -> None:
@@ -543,10 +551,26 @@ def cmd_edit(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def _view_at(svc: IgorService, view: ClusterView, text: str, out: IO[str], *, json: bool) -> ClusterView:
+    """`show -at TIME`: the view as of TIME (a moment in the past also draws reservations that ended)."""
+    from .dates import when_zone
+    from .past import view_at
+    from .timeparse import parse_start
+
+    at = parse_start(text, view.now, svc.config.tz)
+    past = svc.past_reservations(at, view.now) if at < view.now else []
+    if not json:
+        tense = "past" if at < view.now else "booked so far" if at > view.now else "now"
+        out.write(f"At {when_zone(at, svc.config.tz, view.now, dated=True)} ({tense}):\n")
+    return view_at(view, past, at)
+
+
 def cmd_show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     from .output import ShowOptions, dump_json, render_errors, render_show, select, show_json
 
     view = svc.view()
+    if ns.at:
+        view = _view_at(svc, view, ns.at, out, json=ns.json)
     opts = ShowOptions(
         by_owner=ns.o,
         by_name=ns.n,

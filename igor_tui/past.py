@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .model import Reservation
+from .model import ClusterView, Reservation
 from .stats import collect_usage
+
+if TYPE_CHECKING:  # type checkers see the standard function; values.py has a faster one for the CLI
+    from dataclasses import replace
+else:
+    from .values import replace
 
 
 def past_from_events(
@@ -40,3 +45,13 @@ def past_from_events(
         )
     out.sort(key=lambda r: (r.start, r.id))
     return out
+
+
+def view_at(view: ClusterView, past: Iterable[Reservation], at: datetime) -> ClusterView:
+    """The cluster as it was (or is booked to be) at `at`: the view's clock set to `at`, holding the
+    reservations that had not ended by then, live ones and ended ones alike (`igor show -at`, the TUI's
+    time cursor before now). Node health stays the last observation: igor has no other."""
+    known = {r.id: r for r in past}
+    known.update((r.id, r) for r in view.reservations)
+    kept = tuple(sorted((r for r in known.values() if r.end > at), key=lambda r: (r.start, r.id)))
+    return replace(view, now=at, reservations=kept)

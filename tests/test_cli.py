@@ -1218,3 +1218,27 @@ def test_far_future_bookings_cannot_break_show_for_everyone(cluster: Cluster) ->
     assert proc.stderr == "igor: igor books at most 10 years ahead: pick an earlier start or a shorter -t\n"
     cluster.run("show", user="bob", check=0)
     cluster.run("sub", "-s", "-n", "2", "-a", "9999-12-31T23:59+00:00", check=1)
+
+
+def test_show_at_a_past_time_draws_what_held_the_nodes_then(cluster: Cluster) -> None:
+    """Finding 11: `igor show -at TIME` answers "what ran then": a reservation deleted since is in the
+    table (active, on its nodes) and in the racks at a time it held them; before it started it is not
+    active; a future time shows what is booked to hold the nodes then."""
+    now = minute_now()
+    book(cluster, "gone", "-w", "kn[2-3]", "-t", "3h", "-a", iso(now - 2 * HOUR), user="root")
+    ok(cluster.run("del", "gone", user="root"))
+    assert "gone" not in names_in(ok(cluster.run("show", "-t=false")))
+    then = ok(cluster.run("show", "-at", iso(now - HOUR)))
+    local = (now - HOUR).astimezone(BERLIN)
+    day = f"{WEEKDAYS[local.weekday()]} {MONTHS[local.month - 1]} {local.day:02d}"
+    assert then.splitlines()[0] == f"At {day} {local:%H:%M} {local.tzname()} (past):"
+    rows = {r["NAME"]: r for r in reservation_rows(then)}
+    assert rows["gone"]["FLAGS"].startswith("A") and rows["gone"]["NODES"] == "kn[2-3]"
+    key = rows["gone"]["K"]
+    assert re.search(rf"\|\s*2{key}\|\s*3{key}\|", then)  # kn2 and kn3 carry its key letter in the racks
+    before = {r["NAME"]: r for r in reservation_rows(ok(cluster.run("show", "-at", iso(now - 150 * MINUTE))))}
+    assert not before["gone"]["FLAGS"].startswith("A")
+    book(cluster, "later", "-w", "kn7", "-t", "1h", "-a", iso(now + 2 * HOUR))
+    ahead = {r["NAME"]: r for r in reservation_rows(ok(cluster.run("show", "-at", iso(now + 150 * MINUTE))))}
+    assert ahead["later"]["FLAGS"].startswith("A")
+    error(cluster.run("show", "-at", "soonish"), 1, "cannot parse start time 'soonish'", exact=False)

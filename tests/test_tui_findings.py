@@ -526,3 +526,32 @@ async def test_loading_shows_until_the_first_view(cluster: DemoCluster) -> None:
         await settle(pilot)
         await wait_for(pilot, lambda: "viewing" in screen_lines(app)[0])
         assert "loading" not in "\n".join(screen_lines(app))
+
+
+# --------------------------------------------------------------------------- 11. the past
+
+
+async def test_time_cursor_goes_back_and_draws_ended_reservations(cluster: DemoCluster) -> None:
+    """Finding 11: ← with the time cursor goes before now; the header says (past); the racks show who
+    held the nodes then (erin's gpu-old, ended 3 h ago, from the log) and the timeline draws it dimmed."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        dash = dashboard(app)
+        await pilot.press("t")
+        for _ in range(4):  # day zoom: 1 h per step, to 04:00, when gpu-old held kn[321-336]
+            await pilot.press("left")
+        await settle(pilot)
+        grid = dash.query_one(RackGrid)
+        await wait_for(pilot, lambda: grid.moment is not None and "kn321" in grid.moment.holder)
+        assert grid.moment is not None and grid.moment.holder["kn321"].name == "gpu-old"
+        assert re.search(r"viewing: +Mon Jun 01 04:00 \(past\)", screen_lines(app)[0])
+        for _ in range(3):  # to 01:00: the chart scrolls back, gpu-old (02:00-05:00) is whole on it
+            await pilot.press("left")
+        await settle(pilot)
+        timeline = dash.query_one(Timeline)
+        line = timeline.line_of_node("kn321")
+        assert line is not None
+        strip = timeline.render_line(line + 1 - timeline.scroll_offset.y)
+        assert "gpu-old" in strip.text
+        assert any(seg.text.strip() == "gpu-old" and seg.style is not None and seg.style.dim for seg in strip)

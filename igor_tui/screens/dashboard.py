@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from rich.markup import escape
@@ -21,6 +21,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
+from textual.worker import get_current_worker
 
 from ..dates import relative_text, span_text, when_text, zone_name
 from ..errors import IgorError
@@ -31,11 +32,12 @@ from ..widgets.legend import legend_text
 from ..widgets.rack_grid import RACK_GAP, RackGrid
 from ..widgets.reservation_table import ReservationTable, res_flags, time_left
 from ..widgets.timeline import Timeline
-from .messages import ActionDone, ActionFailed, ViewFailed, ViewLoaded
+from .messages import ActionDone, ActionFailed, PastLoaded, ViewFailed, ViewLoaded
 
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
 TABLE_MIN = 50
+PAST_MARGIN = timedelta(days=1)  # fetch the past a day further back than asked, so steps do not refetch
 MARK_TOAST_DELAY = 0.6  # seconds of quiet after the last Space before the marks are announced
 PANELS = ("racks", "table", "timeline")
 PANEL_TITLES = {"racks": "Racks", "table": "Reservations", "timeline": "Timeline"}
@@ -85,6 +87,8 @@ class DashboardScreen(Screen[None]):
         self.marked: frozenset[str] = frozenset()
         self.last_request: SubmitRequest | None = None
         self._mark_toast: Timer | None = None
+        self.past: tuple[Reservation, ...] = ()  # ended reservations, from IgorService.past_reservations
+        self._past_since: datetime | None = None  # how far back `past` reaches (None: not fetched yet)
         self.view_error = ""  # why the last read of the store failed ("" = it worked)
         self._grid = RackGrid(service.naming, cfg.rackwidth, cfg.rackheight, id="grid")
         self._table = ReservationTable(service.naming, self.tz, service.can_write, id="table")
@@ -208,10 +212,55 @@ class DashboardScreen(Screen[None]):
         self.view = view
         self._refresh_dialogs(view)
         self._table.show(view)
-        self._grid.show(view, self.at)
-        self._timeline.show(view)
+        ended = old is not None and {r.id for r in old.reservations} - {r.id for r in view.reservations}
+        if self._past_since is None or ended:
+            since = view.now - self._timeline.span if self._past_since is None else self._past_since
+            self._need_past(since, again=True)
+        drawn = self._drawn()
+        self._grid.show(drawn, self.at)
+        self._timeline.show(drawn)
         self._update_status()
         self._update_selection()
+
+    def _drawn(self) -> ClusterView:
+        """The view plus the ended reservations fetched for looking back (the table lists live ones only)."""
+        view = self.view
+        assert view is not None
+        if not self.past:
+            return view
+        live = {r.id for r in view.reservations}
+        extra = tuple(r for r in self.past if r.id not in live)
+        return replace(view, reservations=view.reservations + extra) if extra else view
+
+    def _need_past(self, since: datetime, *, again: bool = False) -> None:
+        """Fetch ended reservations back to `since` (a day more, so small steps do not refetch) when
+        the time cursor or the chart reaches before what is already known."""
+        view = self.view
+        if view is None or (since >= view.now and self._past_since is not None):
+            return
+        if again or self._past_since is None or since < self._past_since:
+            self.load_past(min(since, view.now) - PAST_MARGIN, view.now)
+
+    @work(thread=True, exclusive=True, group="past", exit_on_error=False)
+    def load_past(self, since: datetime, until: datetime) -> None:
+        """The log (or, later, the store's archive) is read off the UI thread; failures mean no past."""
+        try:
+            past = tuple(self.service.past_reservations(since, until))
+        except (IgorError, OSError):
+            past = ()
+        if not get_current_worker().is_cancelled:
+            self.post_message(PastLoaded(past, since))
+
+    def on_past_loaded(self, message: PastLoaded) -> None:
+        self.past = message.reservations
+        self._past_since = message.since
+        if self.view is not None:
+            drawn = self._drawn()
+            self._grid.show(drawn, self.at)
+            self._timeline.show(drawn)
+
+    def on_timeline_window_moved(self, message: Timeline.WindowMoved) -> None:
+        self._need_past(message.origin)
 
     def _refresh_dialogs(self, view: ClusterView) -> None:
         """Open detail dialogs show the reservation as it is now (after an extend, an edit, a tick)."""
@@ -238,7 +287,7 @@ class DashboardScreen(Screen[None]):
     def _status_text(self, view: ClusterView, width: int) -> str:
         """The top line, fitted to `width`: the viewed moment is the last thing to go (finding 4), then
         the clock and the caller; the cluster name and the counts go first on a narrow terminal."""
-        m = moment(view, self.at)
+        m = moment(self._drawn(), self.at)
         tz, now = self.tz, view.now
         if self.at is None:
             viewing = "NOW"
@@ -318,7 +367,7 @@ class DashboardScreen(Screen[None]):
     def on_rack_grid_cursor_moved(self, message: RackGrid.CursorMoved) -> None:
         if self.view is None:
             return
-        holder = moment(self.view, self.at).holder.get(message.node)
+        holder = moment(self._drawn(), self.at).holder.get(message.node)
         if holder is not None:
             self._table.select_reservation(holder.id)
 
@@ -347,7 +396,9 @@ class DashboardScreen(Screen[None]):
     def on_timeline_cursor_moved(self, message: Timeline.CursorMoved) -> None:
         self.at = message.at
         if self.view is not None:
-            self._grid.show(self.view, self.at)
+            if self.at is not None:
+                self._need_past(self.at)
+            self._grid.show(self._drawn(), self.at)
         self._update_status()
 
     def on_timeline_zoom_changed(self, message: Timeline.ZoomChanged) -> None:
@@ -385,7 +436,7 @@ class DashboardScreen(Screen[None]):
             self._timeline.cursor_time = None
             self.at = None
             if self.view is not None:
-                self._grid.show(self.view, None)
+                self._grid.show(self._drawn(), None)
             self._update_status()
 
     def action_time_cursor(self) -> None:
@@ -489,7 +540,7 @@ class DashboardScreen(Screen[None]):
         self._grid.preview = frozenset(slot.nodes) if slot is not None else frozenset()
         self._timeline.preview = slot
         if self.view is not None:
-            self._grid.show(self.view, slot.start if slot is not None else self.at)
+            self._grid.show(self._drawn(), slot.start if slot is not None else self.at)
         if slot is None or not slot.nodes:
             return
         # Bring the option into sight: its first node in the racks, its rows and start in the timeline.
@@ -511,10 +562,13 @@ class DashboardScreen(Screen[None]):
         view = self.view
         if self.panel == "racks" and view is not None:
             node = self._grid.cursor_node
-            holder = moment(view, self.at).holder.get(node)
+            holder = moment(self._drawn(), self.at).holder.get(node)
+            then = "" if self.at is None else f" at {when_text(self.at, self.tz, view.now, dated=True)}"
             if holder is None:
-                then = "" if self.at is None else f" at {when_text(self.at, self.tz, view.now, dated=True)}"
                 self.notify(f"{node} is free{then}: no reservation to act on", severity="warning")
+            elif holder.end <= view.now:
+                self.notify(f"{node} was {holder.name}'s{then}, which has ended", severity="warning")
+                return None
             return holder
         if self.selected is None:
             self.notify(

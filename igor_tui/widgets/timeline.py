@@ -235,6 +235,13 @@ class Timeline(ScrollView, can_focus=True):
             super().__init__(timeline)
             self.zoom = zoom
 
+    class WindowMoved(_TimelineMessage):
+        """The chart now starts at `origin` (scrolled or zoomed): the screen may fetch the past for it."""
+
+        def __init__(self, origin: datetime, timeline: Timeline | None = None) -> None:
+            super().__init__(timeline)
+            self.origin = origin
+
     class ReservationClicked(_TimelineMessage):
         """A bar was clicked: the screen selects that reservation in its table."""
 
@@ -265,7 +272,7 @@ class Timeline(ScrollView, can_focus=True):
         self._chart_w = 1
         self._strips: LRUCache[int, Strip] = LRUCache(2048)
         self._header: Strip | None = None
-        self._bar_styles: dict[tuple[int, bool, bool], Style] = {}
+        self._bar_styles: dict[tuple[int, bool, bool, bool], Style] = {}
         self._over: dict[tuple[Style, str], Style] = {}
 
     # ------------------------------------------------------------------------------------------ data in
@@ -342,8 +349,9 @@ class Timeline(ScrollView, can_focus=True):
                 self.scroll_to(y=line, animate=False, immediate=True)
         self.post_message(self.ZoomChanged(new, self))
 
-    def watch_origin(self) -> None:
+    def watch_origin(self, origin: datetime) -> None:
         self._invalidate_window()
+        self.post_message(self.WindowMoved(origin, self))
 
     def watch_cursor_time(self, at: datetime | None) -> None:
         if at is not None:
@@ -658,12 +666,15 @@ class Timeline(ScrollView, can_focus=True):
 
     def _bar_style(self, res: Reservation, selected: bool) -> Style:
         user = self.view.user if self.view is not None else ""
-        key = (res.id, res.owner == user, selected)
+        ended = self.view is not None and res.end <= self.view.now
+        key = (res.id, res.owner == user, selected, ended)
         style = self._bar_styles.get(key)
         if style is None:
             style = self.rich_style + reservation_style(res.id, mine=key[1])
             if selected:
                 style += Style(bold=True, reverse=True)
+            if ended:  # the past, from the log: its colour, dimmed
+                style += Style(dim=True)
             self._bar_styles[key] = style
         return style
 
