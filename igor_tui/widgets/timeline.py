@@ -705,19 +705,17 @@ class Timeline(ScrollView, can_focus=True):
         for bar in bars:
             self._paint_bar(bar, chars, styles, cells, width)
         now_col, cursor_col = self._markers()
-        if now_col is not None:
-            # On every line; through a bar's name it only tints the letter, so names stay readable.
-            if cells[now_col] != _TEXT:
-                chars[now_col] = NOW_GLYPH
+        # The now line and the time cursor run through every line but step around a bar's name, so a
+        # name never reads split (`sto│rage`) nor changes colour mid-word.
+        if now_col is not None and cells[now_col] != _TEXT:
+            chars[now_col] = NOW_GLYPH
             styles[now_col] = (
                 self._style("timeline--now")
                 if cells[now_col] == _BLANK
                 else self._over_style(styles[now_col], "timeline--now")
             )
-        if cursor_col is not None:
-            # Like the now line: through a bar's name it only tints the letter, so `storage` stays whole.
-            if cells[cursor_col] != _TEXT:
-                chars[cursor_col] = CURSOR_GLYPH
+        if cursor_col is not None and cells[cursor_col] != _TEXT:
+            chars[cursor_col] = CURSOR_GLYPH
             styles[cursor_col] = self._over_style(styles[cursor_col], "timeline--cursor")
         label_style = base + DOWN_STYLE if line.down else self._style("timeline--label")
         label = line.label[: self._label_w - 1].ljust(self._label_w)
