@@ -17,13 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from tui_rig import demo_app, demo_cluster  # noqa: E402
-from tui_scenes import SCENES, Scene  # noqa: E402
+from tui_scenes import SCENES, Scene, scene_root  # noqa: E402
 
 OUT = ROOT / "screenshots"
 
 
 async def shoot(scene: Scene, work: Path) -> Path:
-    app = demo_app(demo_cluster(work / scene.name))
+    app = demo_app(demo_cluster(scene_root(scene.name)))
     async with app.run_test(size=scene.size) as pilot:
         await scene.run(pilot)
         svg = OUT / f"{scene.name}.svg"

@@ -6,8 +6,11 @@ Each scene drives the real app on the frozen demo cluster with keys, then waits 
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -144,3 +147,11 @@ SCENES: tuple[Scene, ...] = (
     Scene("empty-filter", (120, 40), _empty_filter, "a filter that matches nothing says so"),
 )
 SCENE = {scene.name: scene for scene in SCENES}
+
+
+def scene_root(name: str) -> Path:
+    """Where a scene's demo cluster lives: a fixed path (emptied first), because the detail dialog
+    prints the boot files' paths and a picture must not change with pytest's numbered tmp dirs."""
+    root = Path(tempfile.gettempdir()) / "igor-tui-scenes" / name
+    shutil.rmtree(root, ignore_errors=True)
+    return root / "demo"
