@@ -89,6 +89,7 @@ class DashboardScreen(Screen[None]):
         self._mark_toast: Timer | None = None
         self.past: tuple[Reservation, ...] = ()  # ended reservations, from IgorService.past_reservations
         self._past_since: datetime | None = None  # how far back `past` reaches (None: not fetched yet)
+        self._drawn_cache: tuple[ClusterView, tuple[Reservation, ...], ClusterView] | None = None
         self.view_error = ""  # why the last read of the store failed ("" = it worked)
         self._grid = RackGrid(service.naming, cfg.rackwidth, cfg.rackheight, id="grid")
         self._table = ReservationTable(service.naming, self.tz, service.can_write, id="table")
@@ -228,9 +229,14 @@ class DashboardScreen(Screen[None]):
         assert view is not None
         if not self.past:
             return view
+        cached = self._drawn_cache
+        if cached is not None and cached[0] is view and cached[1] is self.past:
+            return cached[2]  # a time-cursor step must not rebuild it (1,000 reservations)
         live = {r.id for r in view.reservations}
         extra = tuple(r for r in self.past if r.id not in live)
-        return replace(view, reservations=view.reservations + extra) if extra else view
+        drawn = replace(view, reservations=view.reservations + extra) if extra else view
+        self._drawn_cache = (view, self.past, drawn)
+        return drawn
 
     def _need_past(self, since: datetime, *, again: bool = False) -> None:
         """Fetch ended reservations back to `since` (a day more, so small steps do not refetch) when
@@ -282,12 +288,21 @@ class DashboardScreen(Screen[None]):
             return
         if view is None:
             return
-        self.query_one("#status", StatusBar).update(self._status_text(view, self.size.width - 2))
+        # One line, always: no layout pass (a time-cursor step would otherwise re-lay out the screen).
+        self.query_one("#status", StatusBar).update(
+            self._status_text(view, self.size.width - 2), layout=False
+        )
 
     def _status_text(self, view: ClusterView, width: int) -> str:
         """The top line, fitted to `width`: the viewed moment is the last thing to go (finding 4), then
         the clock and the caller; the cluster name and the counts go first on a narrow terminal."""
-        m = moment(self._drawn(), self.at)
+        drawn, grid = self._drawn(), self._grid
+        # The grid has already worked out this moment for its cells: reuse it, it is the costly part.
+        m = (
+            grid.moment
+            if grid.view is drawn and grid.at == self.at and grid.moment
+            else moment(drawn, self.at)
+        )
         tz, now = self.tz, view.now
         if self.at is None:
             viewing = "NOW"

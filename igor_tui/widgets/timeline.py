@@ -214,7 +214,7 @@ class Timeline(ScrollView, can_focus=True):
     """"hours" (node rows, 6 h wide), "day" (rack rows, 24 h) or "week" (rack rows, 7 d)."""
     origin: reactive[datetime] = reactive(_EPOCH, init=False)
     """Time at the chart's left edge (aware UTC); set on the first `show()` so now sits 1/6 in."""
-    cursor_time: reactive[datetime | None] = reactive(None, init=False, bindings=True)
+    cursor_time: reactive[datetime | None] = reactive(None, init=False)
     """The time cursor, or None when off. Every change posts `CursorMoved`."""
     selected_id: reactive[int | None] = reactive(None, init=False)
     """The reservation selected elsewhere (table), drawn bold, reversed and with edges."""
