@@ -274,6 +274,8 @@ class Timeline(ScrollView, can_focus=True):
         self._header: Strip | None = None
         self._bar_styles: dict[tuple[int, bool, bool, bool], Style] = {}
         self._over: dict[tuple[Style, str], Style] = {}
+        self._part_styles: dict[str, Style] = {}
+        self._marker_cols: tuple[int | None, int | None] | None = None
 
     # ------------------------------------------------------------------------------------------ data in
 
@@ -370,6 +372,7 @@ class Timeline(ScrollView, can_focus=True):
         super().notify_style_update()
         self._bar_styles.clear()
         self._over.clear()
+        self._part_styles.clear()
         self._invalidate_paint()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -606,6 +609,7 @@ class Timeline(ScrollView, can_focus=True):
         self._invalidate_paint()
 
     def _invalidate_paint(self) -> None:
+        self._marker_cols = None
         self._strips.clear()
         self._header = None
         self.refresh()
@@ -662,7 +666,12 @@ class Timeline(ScrollView, can_focus=True):
         return strip
 
     def _style(self, component: str) -> Style:
-        return self.rich_style + self.get_component_rich_style(component, partial=True)
+        style = self._part_styles.get(component)
+        if style is None:
+            style = self._part_styles[component] = self.rich_style + self.get_component_rich_style(
+                component, partial=True
+            )
+        return style
 
     def _bar_style(self, res: Reservation, selected: bool) -> Style:
         user = self.view.user if self.view is not None else ""
@@ -688,6 +697,12 @@ class Timeline(ScrollView, can_focus=True):
         return style
 
     def _markers(self) -> tuple[int | None, int | None]:
+        """Columns of the now line and the cursor, worked out once per paint (not once per line)."""
+        if self._marker_cols is None:
+            self._marker_cols = self._marker_columns()
+        return self._marker_cols
+
+    def _marker_columns(self) -> tuple[int | None, int | None]:
         width = self._chart_w
         now_col = self._col(_ts(self.view.now)) if self.view is not None else None
         cursor_col = self._col(_ts(self.cursor_time)) if self.cursor_time is not None else None
