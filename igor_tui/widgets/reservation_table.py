@@ -41,6 +41,8 @@ DROP_ORDER = ("flags", "left", "end")
 """Columns left out, in this order, when the table is too narrow for them and a readable NODES column
 (the summary line under the table has the selected reservation's flags, time left and end)."""
 NODES_MIN = 14
+UNLAID_WIDTH = 46
+"""Columns for the rows before the table has a size: what it gets beside two racks at 120 columns."""
 NAME_MAX, OWNER_MAX = 20, 12  # longer names and owners end in an ellipsis; the summary line has them whole
 
 
@@ -205,7 +207,14 @@ class ReservationTable(DataTable[Text]):
         view = self.view
         if view is None:
             return
-        width = self.scrollable_content_region.width
+        # Room for a vertical scrollbar is always kept: widths that changed when it appears would
+        # rebuild 1,000 rows a second time right after the first paint. Before the table is laid out
+        # (or while its tab is hidden) the rows are built for the width it gets in a 120-column
+        # terminal, so the first paint there needs no second build either; the rows must exist even
+        # when hidden, because the rack cursor selects reservations through them.
+        width = self.size.width - self.styles.scrollbar_size_vertical
+        if width <= 0:
+            width = UNLAID_WIDTH
         signature = (view.reservations, view.now, self.sort_key, self.reverse, self.filter_text, width)
         if signature == self._signature:
             return
