@@ -38,6 +38,7 @@ NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
 TABLE_MIN = 50
 PAST_MARGIN = timedelta(days=1)  # fetch the past a day further back than asked, so steps do not refetch
+PAST_DELAY = 0.5  # seconds after the first view before the log is read for ended reservations
 MARK_TOAST_DELAY = 0.6  # seconds of quiet after the last Space before the marks are announced
 PANELS = ("racks", "table", "timeline")
 PANEL_TITLES = {"racks": "Racks", "table": "Reservations", "timeline": "Timeline"}
@@ -214,9 +215,12 @@ class DashboardScreen(Screen[None]):
         self._refresh_dialogs(view)
         self._table.show(view)
         ended = old is not None and {r.id for r in old.reservations} - {r.id for r in view.reservations}
-        if self._past_since is None or ended:
-            since = view.now - self._timeline.span if self._past_since is None else self._past_since
-            self._need_past(since, again=True)
+        if old is None:
+            # The first look back waits until the first picture is on the screen: reading the log
+            # in a worker still competes with the first paint for the interpreter.
+            self.set_timer(PAST_DELAY, lambda: self._need_past(view.now - self._timeline.span))
+        elif ended and self._past_since is not None:
+            self._need_past(self._past_since, again=True)
         drawn = self._drawn()
         self._grid.show(drawn, self.at)
         self._timeline.show(drawn)
