@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from rich.markup import escape
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,15 +22,16 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
-from ..dates import relative_text, span_text, when_text, zone_name
+from ..dates import span_text, when_text
 from ..errors import IgorError
 from ..model import ClusterView, Reservation, Slot
 from ..service import IgorService, SubmitRequest
 from ..viewstate import moment
 from ..widgets.legend import legend_text
 from ..widgets.rack_grid import RACK_GAP, RackGrid
-from ..widgets.reservation_table import ReservationTable, res_flags, time_left
+from ..widgets.reservation_table import ReservationTable
 from ..widgets.timeline import Timeline
+from .lines import status_text, summary_text
 from .messages import ActionDone, ActionFailed, PastLoaded, ViewFailed, ViewLoaded
 
 NARROW_WIDTH = 110
@@ -298,36 +298,11 @@ class DashboardScreen(Screen[None]):
         )
 
     def _status_text(self, view: ClusterView, width: int) -> str:
-        """The top line, fitted to `width`: the viewed moment is the last thing to go (finding 4), then
-        the clock and the caller; the cluster name and the counts go first on a narrow terminal."""
         drawn, grid = self._drawn(), self._grid
         # The grid has already worked out this moment for its cells: reuse it, it is the costly part.
-        m = (
-            grid.moment
-            if grid.view is drawn and grid.at == self.at and grid.moment
-            else moment(drawn, self.at)
-        )
-        tz, now = self.tz, view.now
-        if self.at is None:
-            viewing = "NOW"
-        else:
-            viewing = when_text(self.at, tz, now, dated=True) + (" (past)" if self.at < now else "")
-        look = f"viewing: [b reverse] {viewing} [/]"
-        clock = f"{when_text(now, tz, now, dated=True)} {zone_name(tz, now)}"
-        short_clock = f"{when_text(now, tz, now)} {zone_name(tz, now)}"
-        who = f"[b]{view.user}[/]" + (" (admin)" if view.is_admin else "")
-        down, blocked = len(m.down), len(set(m.blocked))
-        counts = f"{down} down · {blocked} blocked · {len(m.holder)}/{len(view.nodes)} held"
-        title = escape(self.cluster_title)
-        for text in (
-            f"[b]igor[/] · {title} · you: {who} · {clock}   {look}   {counts}",
-            f"{look} · {clock} · you: {who} · {counts}",
-            f"{look} · {short_clock} · {who} · {down} down · {blocked} blocked",
-            f"{look} · {short_clock} · {who}",
-        ):
-            if Text.from_markup(text).cell_len <= width:
-                return text
-        return look
+        m = grid.moment if grid.view is drawn and grid.at == self.at else None
+        m = m if m is not None else moment(drawn, self.at)
+        return status_text(view, m, at=self.at, tz=self.tz, title=self.cluster_title, width=width)
 
     def _update_selection(self) -> None:
         res = self.selected
@@ -349,18 +324,8 @@ class DashboardScreen(Screen[None]):
         self._table_title()
 
     def _summary(self, res: Reservation, view: ClusterView) -> str:
-        """The selected reservation in full: what a table cell or a narrow column had to leave out."""
-        state = "installed" if res.installed else "not installed yet"
-        if res.error:
-            state = f"[red]install error: {escape(res.error)}[/]"
-        held = escape(self.service.naming.compress(res.nodes))
-        tz, now = self.tz, view.now
-        left = f"starts {relative_text(res.start, now)}" if res.start > now else time_left(res, now)
-        flags = res_flags(res, now, self.service.can_write(res))
-        return (
-            f"[b]{escape(res.name)}[/] ({res.owner}) {held} · {span_text(res.start, res.end, tz, now)} · "
-            f"{left} · {flags or '-'} · {state}"
-        )
+        nodes = self.service.naming.compress(res.nodes)
+        return summary_text(res, view.now, self.tz, nodes, self.service.can_write(res))
 
     def _table_title(self) -> None:
         """`Reservations (15)`, or with a filter `Reservations (2 of 15 match 'kn4')`."""
