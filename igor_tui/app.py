@@ -6,12 +6,14 @@ back as messages, so the UI never freezes on a busy store or a slow switch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 
+from .keynames import key_name
 from .screens.commands import IgorCommands
 from .screens.dashboard import DashboardScreen
 from .service import IgorService
@@ -43,6 +45,16 @@ class IgorApp(App[None]):
         self.background = background
         self.background_seconds = background_seconds
         self.cluster_title = title or service.naming.describe()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Of Textual's own palette commands only Theme: Screenshot, Maximize or Keys are not igor's."""
+        for command in super().get_system_commands(screen):
+            if command.title == "Theme":
+                yield command
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Keys in the footer spelled as in the help and the legend (`Ctrl+P`, `Esc`, `Space`)."""
+        return binding.key_display or key_name(binding.key)
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen(self.service, self.cluster_title))

@@ -7,6 +7,7 @@ TUI are imported by the verbs that need them, so `igor show` and cron stay fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import sys
@@ -18,6 +19,7 @@ from .errors import IgorError, UsageError
 from .terminal import terminal_columns
 
 if TYPE_CHECKING:
+    from .model import ClusterView
     from .service import IgorService
 
 BOOL_WORDS = {
@@ -94,6 +96,7 @@ examples:
   igor show -owner alice -active
   igor show -n -r           sorted by name, reversed
   igor show -json           machine-readable
+  igor show -at 2026-Nov-24-14:00   what ran then (ended reservations come from the log)
 
 FLAGS: A active now, W writable by you, I installed by igor-tick, E install error.
 In the racks each node shows its number and a mark: the reservation's key letter
@@ -249,6 +252,12 @@ def _show_arguments(p: _Parser) -> None:
         "-t", dest="diagram", action=_BoolFlag, default=True, help="draw the racks (-t=false hides)"
     )
     p.add_argument("-e", action="store_true", help="only print install errors")
+    p.add_argument(
+        "-at",
+        metavar="TIME",
+        default="",
+        help="the racks and reservations at TIME, past or future (2026-Nov-24-14:00, +2h)",
+    )
 
 
 def _extend_arguments(p: _Parser) -> None:
@@ -512,16 +521,23 @@ def cmd_sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         else:
             render_slots(slots, svc.naming, tz, svc.now(), out)
         return 0
+    plan = None
+    if not ns.json:
+        # The plan first (errors are left to submit, which words them), so a late start can say why.
+        with contextlib.suppress(IgorError):
+            plan = svc.plan(req)
     res = svc.submit(req)
     if ns.json:
         dump_json(reservation_json(res, tz), out)
     else:
-        from .timeparse import format_time_zone
+        from .dates import span_text
 
         out.write(
-            f"Reservation {res.name} created for {format_time_zone(res.start, tz)} - "
-            f"{format_time_zone(res.end, tz)}\nNodes: {svc.naming.compress(res.nodes)}\n"
+            f"Reservation {res.name} created for {span_text(res.start, res.end, tz, svc.now())}\n"
+            f"Nodes: {svc.naming.compress(res.nodes)}\n"
         )
+        if plan is not None and plan.why_not and res.start > plan.asked:
+            out.write(f"Not at the time asked: {plan.why_not}\n")
     return 0
 
 
@@ -537,8 +553,8 @@ def cmd_del(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_extend(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
+    from .dates import when_zone
     from .output import dump_json, reservation_json
-    from .timeparse import format_time_zone
 
     if not ns.r:
         raise UsageError("extend needs -r NAME (see 'igor extend -h')")
@@ -547,7 +563,7 @@ def cmd_extend(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         dump_json(reservation_json(res, svc.config.tz), out)
     else:
         out.write(
-            f"Reservation {res.name} extended to {format_time_zone(res.end, svc.config.tz)}\n"
+            f"Reservation {res.name} extended to {when_zone(res.end, svc.config.tz, svc.now())}\n"
             f"Nodes: {svc.naming.compress(res.nodes)}\n"
         )
     return 0
@@ -578,10 +594,26 @@ def cmd_edit(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def _view_at(svc: IgorService, view: ClusterView, text: str, out: IO[str], *, json: bool) -> ClusterView:
+    """`show -at TIME`: the view as of TIME (a moment in the past also draws reservations that ended)."""
+    from .dates import when_zone
+    from .past import view_at
+    from .timeparse import parse_start
+
+    at = parse_start(text, view.now, svc.config.tz)
+    past = svc.past_reservations(at, view.now) if at < view.now else []
+    if not json:
+        tense = "past" if at < view.now else "booked so far" if at > view.now else "now"
+        out.write(f"At {when_zone(at, svc.config.tz, view.now, dated=True)} ({tense}):\n")
+    return view_at(view, past, at)
+
+
 def cmd_show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     from .output import ShowOptions, dump_json, render_errors, render_show, select, show_json
 
     view = svc.view()
+    if ns.at:
+        view = _view_at(svc, view, ns.at, out, json=ns.json)
     opts = ShowOptions(
         by_owner=ns.o,
         by_name=ns.n,

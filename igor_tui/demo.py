@@ -54,6 +54,14 @@ BOOKINGS: tuple[tuple[str, str, int | str, str, int, str], ...] = (
     ("bob", "scale-400", 400, "4h", 2880, "console=ttyS0"),
 )
 
+HISTORY: tuple[tuple[str, str, int | str, str, int, str], ...] = (
+    ("dave", "ceph-prep", 40, "10h", -1800, "console=ttyS0"),
+    ("bob", "mpi-old", "kn[41-120]", "6h", -720, "console=ttyS0"),
+    ("carol", "hpl-warmup", "kn[121-160]", "2h", -480, "console=ttyS0"),
+    ("erin", "gpu-old", "kn[321-336]", "3h", -360, "nomodeset"),
+)
+"""Bookings that ended before the demo starts: the first tick archives them, so the time cursor looks back."""
+
 
 def write_config(root: Path, *, timezone: str = "", nodes: int = NODES) -> Path:
     """The demo's igor.conf: every path under `root`, a hosts map on loopback (never contacted)."""
@@ -76,6 +84,10 @@ def write_config(root: Path, *, timezone: str = "", nodes: int = NODES) -> Path:
         "admins": ["%wheel"],
         "hosts": hosts,
         "liveness": "none",
+        # The demo's power backend is the recording FakePower (DemoCluster.backends), so these templates
+        # are never run; they only tell igor that power is configured, so the power dialog is reachable.
+        "poweroncommand": "demo-fake-power on %s",
+        "poweroffcommand": "demo-fake-power off %s",
     }
     if timezone:
         data["timezone"] = timezone
@@ -123,6 +135,7 @@ def build_demo(
     now: datetime | None = None,
     timezone: str = "",
     bookings: tuple[tuple[str, str, int | str, str, int, str], ...] = BOOKINGS,
+    history: tuple[tuple[str, str, int | str, str, int, str], ...] = HISTORY,
 ) -> DemoCluster:
     """Create the demo cluster under `root` (which must be empty or missing).
 
@@ -136,7 +149,7 @@ def build_demo(
     build_clock = FrozenClock(start)
     cluster = DemoCluster(root, config, build_clock, FakeBoot(), FakePower(), FakeLiveness(down=set(DOWN)))
     kernel, initrd = str(root / "vmlinuz"), str(root / "initrd.img")
-    for owner, name, nodes, duration, offset, args in sorted(bookings, key=lambda b: b[4]):
+    for owner, name, nodes, duration, offset, args in sorted(bookings + history, key=lambda b: b[4]):
         build_clock.set(start + timedelta(minutes=min(offset, 0)))
         cluster.service(owner).submit(
             SubmitRequest(

@@ -31,10 +31,19 @@ def archived_named(svc: IgorService, name: str) -> list[ArchivedReservation]:
 
 def past_reservations(svc: IgorService, start: datetime, end: datetime) -> list[Reservation]:
     """Archived reservations whose window overlaps [start, end), by start time: ended, deleted or
-    expired ones the store no longer holds."""
+    expired ones the store no longer holds, each ending when it really let go of its nodes."""
     if start.utcoffset() is None or end.utcoffset() is None:
         raise ValidationError("past_reservations needs timezone-aware start and end times")
-    found = [e.reservation for e in svc.store.archived() if e.reservation.overlaps(start, end)]
+    found: list[Reservation] = []
+    for entry in svc.store.archived():
+        res = entry.reservation
+        ended = min(res.end, entry.archived)  # deleted early: it held its nodes until then, not to its end
+        if ended <= res.start:
+            continue  # deleted before it started: it never held a node
+        if ended < res.end:
+            res = replace(res, end=ended)
+        if res.overlaps(start, end):
+            found.append(res)
     return sorted(found, key=lambda r: (r.start, r.id))
 
 

@@ -41,6 +41,7 @@ else:
 if TYPE_CHECKING:
     from .archive import ArchivedReservation
     from .backends.base import Backends, PowerAction
+    from .booking_plan import Plan
     from .clockstep import ClockGuard
     from .config import Config
     from .content import ContentStore
@@ -344,6 +345,35 @@ class IgorService:
         now = self.now()
         live = [r for r in snap.reservations if _is_live(r, now)]
         return speculate(self.nodes, live, request, blocks=snap.blocks, down=_down(snap.nodes), limit=limit)
+
+    def plan(self, req: SubmitRequest) -> Plan:
+        """What `submit` would book now, and why it starts later than asked (if it does).
+
+        The same scheduler call on the same inputs as `submit`, so a form showing this plan shows what
+        Enter books; `igor sub` prints the same "why not" sentence when the start is late."""
+        from .booking_plan import Plan, why_not
+        from .dates import when_text
+        from .scheduler import find_slot
+
+        request = self._request(req)
+        snap = self.store.snapshot()
+        now = self.now()
+        live = [r for r in snap.reservations if _is_live(r, now)]
+        down = _down(snap.nodes)
+        slot = find_slot(self.nodes, live, request, blocks=snap.blocks, down=down)
+        tz = self.config.tz
+        reason = why_not(
+            request,
+            slot,
+            now=now,
+            nodes=self.nodes,
+            reservations=live,
+            blocks=snap.blocks,
+            down=down,
+            compress=self._nodes_text,
+            when=lambda when: when_text(when, tz, now),
+        )
+        return Plan(asked=request.earliest, slot=slot, why_not=reason)
 
     def submit(self, req: SubmitRequest) -> Reservation:
         """Validate, copy the boot files, then schedule and store in one locked transaction."""
@@ -1107,9 +1137,12 @@ class IgorService:
         if after:
             earliest = parse_start(after, now, self.config.tz)
             if earliest < now and not self.caller.is_admin:
+                from .dates import when_zone
+
+                tz = self.config.tz
                 raise ValidationError(
-                    f"start time {format_time_zone(earliest, self.config.tz)} is in the past "
-                    f"(now {format_time_zone(now, self.config.tz)})"
+                    f"start time {when_zone(earliest, tz, now)} is in the past "
+                    f"(now {when_zone(now, tz, now)})"
                 )
         if minutes > HORIZON_MINUTES or earliest > now + HORIZON - timedelta(minutes=minutes):
             raise ValidationError("igor books at most 10 years ahead: pick an earlier start or a shorter -t")

@@ -51,6 +51,21 @@ def test_expiry_archives_and_past_reservations_finds_it_by_window(
     assert svc.past_reservations(res.start - 2 * hour, res.start) == []
 
 
+def test_the_past_shows_what_really_held_the_nodes(make: ServiceFactory, files: dict[str, str]) -> None:
+    """Deleted early: the past ends it at the deletion. Deleted before it started: it never held a node,
+    so the past leaves it out (the archive still has it for `igor history` and `igor restore`)."""
+    svc = make("alice")
+    cut = svc.submit(sub(svc, files, "cut", count=1, duration="3h"))
+    never = svc.submit(sub(svc, files, "never", count=1, duration="1h", after="+5h"))
+    svc.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    svc.delete("cut")
+    svc.delete("never")
+    day = timedelta(days=1)
+    past = svc.past_reservations(cut.start - day, cut.start + day)
+    assert [(r.name, r.start, r.end) for r in past] == [("cut", cut.start, cut.start + timedelta(hours=1))]
+    assert [e.reservation for e in svc.archived("never")] == [never]
+
+
 def test_restore_puts_it_back_for_admins_only(make: ServiceFactory, files: dict[str, str]) -> None:
     alice = make("alice")
     res = alice.submit(sub(alice, files, "demo", nodes="kn3", duration="2h"))

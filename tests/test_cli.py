@@ -151,6 +151,23 @@ def wall(moment: datetime, *, zone: bool = True) -> str:
     return f"{text} {local.tzname()}" if zone else text
 
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def policy(moment: datetime, *, zone: bool = True) -> str:
+    """The one date policy in Europe/Berlin, spelled out independently of igor's code: `08:54` today,
+    `Thu Dec 03 08:54` this year, `Thu Dec 03 2025 08:54` another year; the zone after it."""
+    local = moment.astimezone(BERLIN)
+    today = datetime.now(UTC).astimezone(BERLIN)
+    text = f"{local.hour:02d}:{local.minute:02d}"
+    if local.date() != today.date():
+        day = f"{WEEKDAYS[local.weekday()]} {MONTHS[local.month - 1]} {local.day:02d}"
+        if local.year != today.year:
+            day += f" {local.year}"
+        text = f"{day} {text}"
+    return f"{text} {local.tzname()}" if zone else text
+
+
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -386,19 +403,41 @@ def test_sub_prints_the_window_and_the_nodes(cluster: Cluster) -> None:
     after = minute_now()
     lines = out.splitlines()
     assert len(lines) == 2
-    match = re.fullmatch(r"Reservation first created for (.+) - (.+)", lines[0])
+    match = re.fullmatch(r"Reservation first created for (.+) - (.+) (CES?T)", lines[0])
     assert match is not None, lines[0]
     assert lines[1] == "Nodes: kn[1-3]"
     res = reservation(cluster, "first")
     start, end = when(res["start"]), when(res["end"])
     assert before <= start <= after  # starts in the current minute, so it is active at once
     assert end - start == timedelta(minutes=90)
-    assert match.group(1) == wall(start)
-    assert match.group(2) == wall(end)
-    assert re.fullmatch(r"[A-Z][a-z]{2} \d{1,2} \d\d:\d\d CES?T", match.group(1))
+    assert match.group(1) == policy(start, zone=False)  # today: the time alone, the zone named once
+    assert match.group(2) == policy(end, zone=False)
+    assert match.group(3) == start.astimezone(BERLIN).tzname()
 
     out = ok(cluster.run("sub", "-r", "single", *cluster.boot, "-w", "kn7"))
     assert out.splitlines()[1] == "Nodes: kn7"
+
+
+def test_sub_keeps_the_year_of_a_start_in_another_year(cluster: Cluster) -> None:
+    """Finding 8: a confirmation never hides that the start is next year."""
+    start = minute_now().replace(month=9, day=25, hour=11, minute=0) + timedelta(days=366)
+    out = ok(cluster.run("sub", "-r", "later", *cluster.boot, "-n", "1", "-a", iso(start)))
+    assert f"created for {policy(start, zone=False)} - " in out
+    assert str(start.astimezone(BERLIN).year) in out.splitlines()[0]
+
+
+def test_sub_says_why_the_start_is_later_than_asked(cluster: Cluster) -> None:
+    """Finding 2: nodes free now but taken soon: the booking lands after the blocker, and sub says why
+    in the sentence the TUI's form shows."""
+    soon = minute_now() + 30 * MINUTE
+    book(cluster, "blocker", "-w", "kn[1-2]", "-t", "1h", "-a", iso(soon), user="bob")
+    out = ok(cluster.run("sub", "-r", "wanted", *cluster.boot, "-w", "kn[1-2]", "-t", "1h"))
+    assert out.splitlines()[2] == (
+        f"Not at the time asked: kn[1-2] are free now but blocker takes kn1 at {policy(soon, zone=False)}; "
+        f"earliest fit: {policy(soon + HOUR, zone=False)}"
+    )
+    on_time = ok(cluster.run("sub", "-r", "free", *cluster.boot, "-w", "kn[5-6]", "-t", "1h"))
+    assert "Not at the time asked" not in on_time
 
 
 def test_sub_json_shape(cluster: Cluster) -> None:
@@ -530,7 +569,7 @@ SUB_ERRORS: list[tuple[str, tuple[str, ...], str, int, str]] = [
         ("-r", "x", *BOOT, "-n", "1", "-a", "2020-Jan-01-10:00"),
         "alice",
         1,
-        "start time Jan 1 10:00 CET is in the past (now ",
+        "start time Wed Jan 01 2020 10:00 CET is in the past (now ",
     ),
     (
         "kernel-missing",
@@ -696,7 +735,7 @@ def test_admins_skip_limits_and_may_start_in_the_past(make_cluster: ClusterFacto
     error(
         c.run("sub", "-r", "bob-past", *c.boot, "-n", "1", "-a", iso(past), user="bob"),
         1,
-        f"start time {wall(past)} is in the past (now ",
+        f"start time {policy(past)} is in the past (now ",
         exact=False,
     )
 
@@ -887,7 +926,7 @@ def test_extend_by_owner_until_the_next_reservation(cluster: Cluster) -> None:
     following = book(cluster, "next", "-w", "kn[1-3]", "-a", iso(end + 90 * MINUTE), user="bob")
 
     out = ok(cluster.run("extend", "-r", "e1", "-t", "1h"))
-    assert out == f"Reservation e1 extended to {wall(end + HOUR)}\nNodes: kn[2-4]\n"
+    assert out == f"Reservation e1 extended to {policy(end + HOUR)}\nNodes: kn[2-4]\n"
     error(
         cluster.run("extend", "-r", "e1", "-t", "1h"),
         1,
@@ -1212,3 +1251,27 @@ def test_far_future_bookings_cannot_break_show_for_everyone(cluster: Cluster) ->
     assert proc.stderr == "igor: igor books at most 10 years ahead: pick an earlier start or a shorter -t\n"
     cluster.run("show", user="bob", check=0)
     cluster.run("sub", "-s", "-n", "2", "-a", "9999-12-31T23:59+00:00", check=1)
+
+
+def test_show_at_a_past_time_draws_what_held_the_nodes_then(cluster: Cluster) -> None:
+    """Finding 11: `igor show -at TIME` answers "what ran then": a reservation deleted since is in the
+    table (active, on its nodes) and in the racks at a time it held them; before it started it is not
+    active; a future time shows what is booked to hold the nodes then."""
+    now = minute_now()
+    book(cluster, "gone", "-w", "kn[2-3]", "-t", "3h", "-a", iso(now - 2 * HOUR), user="root")
+    ok(cluster.run("del", "gone", user="root"))
+    assert "gone" not in names_in(ok(cluster.run("show", "-t=false")))
+    then = ok(cluster.run("show", "-at", iso(now - HOUR)))
+    local = (now - HOUR).astimezone(BERLIN)
+    day = f"{WEEKDAYS[local.weekday()]} {MONTHS[local.month - 1]} {local.day:02d}"
+    assert then.splitlines()[0] == f"At {day} {local:%H:%M} {local.tzname()} (past):"
+    rows = {r["NAME"]: r for r in reservation_rows(then)}
+    assert rows["gone"]["FLAGS"].startswith("A") and rows["gone"]["NODES"] == "kn[2-3]"
+    key = rows["gone"]["K"]
+    assert re.search(rf"\|\s*2{key}\|\s*3{key}\|", then)  # kn2 and kn3 carry its key letter in the racks
+    before = {r["NAME"]: r for r in reservation_rows(ok(cluster.run("show", "-at", iso(now - 150 * MINUTE))))}
+    assert not before["gone"]["FLAGS"].startswith("A")
+    book(cluster, "later", "-w", "kn7", "-t", "1h", "-a", iso(now + 2 * HOUR))
+    ahead = {r["NAME"]: r for r in reservation_rows(ok(cluster.run("show", "-at", iso(now + 150 * MINUTE))))}
+    assert ahead["later"]["FLAGS"].startswith("A")
+    error(cluster.run("show", "-at", "soonish"), 1, "cannot parse start time 'soonish'", exact=False)

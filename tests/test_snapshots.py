@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from tui_rig import demo_app, demo_cluster
-from tui_scenes import SCENE
+from tui_scenes import SCENE, scene_root
 
 pytestmark = [pytest.mark.snapshot, pytest.mark.slow]
 
@@ -21,7 +21,7 @@ SnapCompare = Callable[..., bool]
 
 def _compare(snap_compare: SnapCompare, tmp_path: Path, name: str) -> bool:
     scene = SCENE[name]
-    app = demo_app(demo_cluster(tmp_path / "demo"))
+    app = demo_app(demo_cluster(scene_root(name)))
     run_before: Any = scene.run
     return snap_compare(app, terminal_size=scene.size, run_before=run_before)
 
@@ -61,6 +61,43 @@ def test_timeline_time_cursor_day(snap_compare: SnapCompare, tmp_path: Path) -> 
 
 
 def test_help_screen(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    """The help screen: grouped bindings (Everywhere, Racks, Reservations table, Timeline, Submit form,
-    Speculation list, Reservation detail) and the glyph legend."""
+    """The help screen: the legend on top, then the grouped bindings (Everywhere, Racks, Reservations
+    table, Timeline, Submit form, Speculation list, Reservation detail) in three columns; keys spelled
+    Ctrl+P, Esc, Space."""
     assert _compare(snap_compare, tmp_path, "help")
+
+
+def test_time_cursor_80x24(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """80×24 with the time cursor 2 h ahead: the top line starts with "viewing: Mon Jun 01 10:00" whole;
+    the timeline tab shows now in its left part and the cursor's label clear of the tick labels; the
+    footer ends with ? Help and q Quit."""
+    assert _compare(snap_compare, tmp_path, "time-cursor-80x24")
+
+
+def test_past(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """The time cursor 6 h back: "viewing: Mon Jun 01 02:00 (past)"; the racks coloured by who held the
+    nodes then (mpi-old, hpl-warmup, gpu-old from the log); their bars dimmed on the timeline."""
+    assert _compare(snap_compare, tmp_path, "past")
+
+
+def test_detail_dialog(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """kernel-ci's detail: times as HH:MM (today) with "(started 50m ago)" / "(1h10m left)", the zone
+    once, the kernel-args field unlit (focus on the Close button), the buttons Extend, Power, Delete."""
+    assert _compare(snap_compare, tmp_path, "detail")
+
+
+def test_submit_late_plan(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """The form with four of ceph-lab's nodes: "Plan: 20:02 → 22:02 UTC on kn[161-164]" and the line
+    "! not now: kn[161-164] are free now but ceph-lab takes kn161 at 08:02; earliest fit: 20:02"."""
+    assert _compare(snap_compare, tmp_path, "submit-late-plan")
+
+
+def test_legend(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """L: the legend panel above the footer (racks, timeline, flags, left), entries wrapped to the width."""
+    assert _compare(snap_compare, tmp_path, "legend")
+
+
+def test_empty_filter(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """/zzz: the table's title reads "Reservations (0 of 15 match 'zzz')" and the line under it says
+    "no reservation matches 'zzz' (Esc clears the filter)"."""
+    assert _compare(snap_compare, tmp_path, "empty-filter")

@@ -198,6 +198,8 @@ async def test_speculate_and_book_second_option(cluster: DemoCluster) -> None:
 
 
 async def select_row(pilot: object, app: object, name: str) -> None:
+    """Point at reservation `name` in the table (actions act on what the focused panel points at)."""
+    await pilot.press("2")  # type: ignore[attr-defined]
     dash = dashboard(app)  # type: ignore[arg-type]
     table = dash.query_one(ReservationTable)
     res = next(r for r in table.listed if r.name == name)
@@ -345,7 +347,7 @@ async def test_help_lists_bindings(cluster: DemoCluster) -> None:
         await settle(pilot)
         await pilot.press("question_mark")
         await settle(pilot)
-        text = str(app.screen.query_one("#help-text").render())
+        text = "\n".join(str(section.render()) for section in app.screen.query(".help-section"))
         for expected in ("Speculate", "Time cursor", "Zoom in", "Mark", "Book this slot"):
             assert expected in text
 

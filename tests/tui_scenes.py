@@ -6,14 +6,19 @@ Each scene drives the real app on the frozen demo cluster with keys, then waits 
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input
 from tui_rig import no_blink, settle, wait_for
 
+from igor_tui.screens.details import ReservationScreen
 from igor_tui.screens.speculate import SpeculateScreen
+from igor_tui.widgets.reservation_table import ReservationTable
 
 Steps = Callable[[Pilot[None]], Awaitable[None]]
 
@@ -57,6 +62,57 @@ async def _timeline_day(pilot: Pilot[None]) -> None:
     await settle(pilot)
 
 
+async def _time_cursor_80(pilot: Pilot[None]) -> None:
+    await settle(pilot)
+    await pilot.press("t", "right", "right")
+    await settle(pilot)
+
+
+async def _past(pilot: Pilot[None]) -> None:
+    await settle(pilot)
+    await pilot.press("t", *["left"] * 6)  # 02:00, six hours ago: gpu-old, hpl-warmup just ended
+    await settle(pilot)
+    await pilot.pause(0.3)
+    await settle(pilot)
+
+
+async def _detail(pilot: Pilot[None]) -> None:
+    await settle(pilot)
+    await pilot.press("2")
+    table = pilot.app.screen.query_one(ReservationTable)
+    table.select_reservation(next(r.id for r in table.listed if r.name == "kernel-ci"))
+    await settle(pilot)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ReservationScreen))
+    await settle(pilot)
+
+
+async def _late_plan(pilot: Pilot[None]) -> None:
+    await settle(pilot)
+    await pilot.press("n")
+    await settle(pilot)
+    screen = pilot.app.screen
+    svc = pilot.app.service  # type: ignore[attr-defined]
+    ceph = next(r for r in svc.view().reservations if r.name == "ceph-lab")
+    screen.query_one("#f-name", Input).value = "late"
+    screen.query_one("#f-nodes", Input).value = svc.naming.compress(ceph.nodes[:4])
+    screen.query_one("#f-duration", Input).value = "2h"
+    await wait_for(pilot, lambda: "not now" in str(screen.query_one("#plan").render()))
+    await settle(pilot)
+
+
+async def _legend(pilot: Pilot[None]) -> None:
+    await settle(pilot)
+    await pilot.press("L")
+    await settle(pilot)
+
+
+async def _empty_filter(pilot: Pilot[None]) -> None:
+    await settle(pilot)
+    await pilot.press("slash", "z", "z", "z")
+    await settle(pilot)
+
+
 async def _help(pilot: Pilot[None]) -> None:
     await settle(pilot)
     await pilot.press("question_mark")
@@ -82,6 +138,20 @@ SCENES: tuple[Scene, ...] = (
     Scene("submit-error", (120, 40), _submit_error, "the submit form with inline errors"),
     Scene("speculation", (120, 40), _speculation, "speculation options, the second previewed"),
     Scene("timeline-day", (120, 40), _timeline_day, "time cursor 10 h ahead: racks redrawn for then"),
-    Scene("help", (120, 40), _help, "the help screen listing every binding"),
+    Scene("help", (120, 40), _help, "the help screen: legend, then every binding in columns"),
+    Scene("time-cursor-80x24", (80, 24), _time_cursor_80, "80x24 with the time cursor 2 h ahead"),
+    Scene("past", (120, 40), _past, "the time cursor 6 h back: ended reservations, dimmed"),
+    Scene("detail", (120, 40), _detail, "the detail dialog of alice's kernel-ci, focus on Close"),
+    Scene("submit-late-plan", (120, 40), _late_plan, "the form's plan: not now, and why"),
+    Scene("legend", (120, 40), _legend, "the legend panel (L)"),
+    Scene("empty-filter", (120, 40), _empty_filter, "a filter that matches nothing says so"),
 )
 SCENE = {scene.name: scene for scene in SCENES}
+
+
+def scene_root(name: str) -> Path:
+    """Where a scene's demo cluster lives: a fixed path (emptied first), because the detail dialog
+    prints the boot files' paths and a picture must not change with pytest's numbered tmp dirs."""
+    root = Path(tempfile.gettempdir()) / "igor-tui-scenes" / name
+    shutil.rmtree(root, ignore_errors=True)
+    return root / "demo"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from rich.markup import escape
@@ -18,19 +18,28 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Vertical
 from textual.events import Resize
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
+from textual.worker import get_current_worker
 
+from ..dates import span_text, when_text
 from ..errors import IgorError
 from ..model import ClusterView, Reservation, Slot
 from ..service import IgorService, SubmitRequest
 from ..viewstate import moment
-from ..widgets.rack_grid import RackGrid
-from ..widgets.reservation_table import ReservationTable, short_time, time_left
+from ..widgets.legend import legend_text
+from ..widgets.rack_grid import RACK_GAP, RackGrid
+from ..widgets.reservation_table import ReservationTable
 from ..widgets.timeline import Timeline
-from .messages import ActionDone, ActionFailed, ViewFailed, ViewLoaded
+from .lines import status_text, summary_text
+from .messages import ActionDone, ActionFailed, PastLoaded, ViewFailed, ViewLoaded
 
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
+TABLE_MIN = 50
+PAST_MARGIN = timedelta(days=1)  # fetch the past a day further back than asked, so steps do not refetch
+PAST_DELAY = 0.5  # seconds after the first view before the log is read for ended reservations
+MARK_TOAST_DELAY = 0.6  # seconds of quiet after the last Space before the marks are announced
 PANELS = ("racks", "table", "timeline")
 PANEL_TITLES = {"racks": "Racks", "table": "Reservations", "timeline": "Timeline"}
 
@@ -54,6 +63,7 @@ class DashboardScreen(Screen[None]):
         Binding("p", "power", "Power", show=False, id="dash.power"),
         Binding("t", "time_cursor", "Time", id="dash.time"),
         Binding("slash", "filter", "Filter", show=False, id="dash.filter"),
+        Binding("L", "legend", "Legend", id="dash.legend"),
         Binding("question_mark", "help", "Help", id="dash.help"),
         Binding("q", "quit", "Quit", id="dash.quit"),
         Binding("1", "panel('racks')", "Racks", show=False, id="dash.panel.racks"),
@@ -77,6 +87,10 @@ class DashboardScreen(Screen[None]):
         self.narrow = False
         self.marked: frozenset[str] = frozenset()
         self.last_request: SubmitRequest | None = None
+        self._mark_toast: Timer | None = None
+        self.past: tuple[Reservation, ...] = ()  # ended reservations, from IgorService.past_reservations
+        self._past_since: datetime | None = None  # how far back `past` reaches (None: not fetched yet)
+        self._drawn_cache: tuple[ClusterView, tuple[Reservation, ...], ClusterView] | None = None
         self.view_error = ""  # why the last read of the store failed ("" = it worked)
         self._grid = RackGrid(service.naming, cfg.rackwidth, cfg.rackheight, id="grid")
         self._table = ReservationTable(service.naming, self.tz, service.can_write, id="table")
@@ -85,7 +99,7 @@ class DashboardScreen(Screen[None]):
     # ---------------------------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        yield StatusBar(f"[b]igor[/] · {escape(self.cluster_title)} · loading the cluster…", id="status")
         yield Static(id="tabs")
         with Container(id="panels"):
             with Vertical(id="racks-panel", classes="panel"):
@@ -97,25 +111,41 @@ class DashboardScreen(Screen[None]):
             with Vertical(id="timeline-panel", classes="panel"):
                 yield self._timeline
         yield Static(id="summary")
+        yield Static(id="legend")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#racks-panel").border_title = "Racks"
         self.query_one("#timeline-panel").border_title = f"Timeline · {self._timeline.zoom}"
         self.query_one("#filter").display = False
+        self.query_one("#legend").display = False
         self._relayout(self.app.size.width, self.app.size.height)
         self._grid.focus()
+        for name in PANELS:
+            self.query_one(f"#{name}-panel").loading = True  # until the first view arrives
         self.load_view()
         self.set_interval(getattr(self.app, "refresh_seconds", 1.0), self.load_view, name="refresh")
 
     def on_resize(self, event: Resize) -> None:
         self._relayout(event.size.width, event.size.height)
+        self._update_status()
 
     def _relayout(self, width: int, height: int) -> None:
         """Wide terminals show all three panels; narrow ones (80×24 over SSH) show one as a tab."""
         self.narrow = width < NARROW_WIDTH or height < NARROW_HEIGHT
         self.set_class(self.narrow, "narrow")
-        self.query_one(Footer).compact = self.narrow
+        if not self.narrow:
+            # Whole racks on the left, everything else for the table (at least TABLE_MIN columns).
+            per_rack = self._grid.rack_width + RACK_GAP
+            frame = 4  # the panel's border and the vertical scrollbar
+            racks = max(1, (width - TABLE_MIN - frame + RACK_GAP) // per_rack)
+            self.query_one("#panels").styles.grid_columns = f"{racks * per_rack - RACK_GAP + frame} 1fr"
+        footer = self.query_one(Footer)
+        footer.compact = self.narrow
+        footer.show_command_palette = not self.narrow  # Ctrl+P still works; the help names it
+        legend = self.query_one("#legend", Static)
+        if legend.display:
+            legend.update(legend_text(width - 2))
         for name in PANELS:
             self.set_class(self.narrow and self.panel == name, f"show-{name}")
         self._draw_tabs()
@@ -178,13 +208,78 @@ class DashboardScreen(Screen[None]):
             view.status,
         ):
             return
+        if old is None:
+            for name in PANELS:
+                self.query_one(f"#{name}-panel").loading = False
         self.view = view
+        self._refresh_dialogs(view)
         self._table.show(view)
-        self._grid.show(view, self.at)
-        self._timeline.show(view)
-        self.query_one("#table-panel").border_title = f"Reservations ({len(view.reservations)})"
+        ended = old is not None and {r.id for r in old.reservations} - {r.id for r in view.reservations}
+        if old is None:
+            # The first look back waits until the first picture is on the screen: reading the log
+            # in a worker still competes with the first paint for the interpreter.
+            self.set_timer(PAST_DELAY, lambda: self._need_past(view.now - self._timeline.span))
+        elif ended and self._past_since is not None:
+            self._need_past(self._past_since, again=True)
+        drawn = self._drawn()
+        self._grid.show(drawn, self.at)
+        self._timeline.show(drawn)
         self._update_status()
         self._update_selection()
+
+    def _drawn(self) -> ClusterView:
+        """The view plus the ended reservations fetched for looking back (the table lists live ones only)."""
+        view = self.view
+        assert view is not None
+        if not self.past:
+            return view
+        cached = self._drawn_cache
+        if cached is not None and cached[0] is view and cached[1] is self.past:
+            return cached[2]  # a time-cursor step must not rebuild it (1,000 reservations)
+        live = {r.id for r in view.reservations}
+        extra = tuple(r for r in self.past if r.id not in live)
+        drawn = replace(view, reservations=view.reservations + extra) if extra else view
+        self._drawn_cache = (view, self.past, drawn)
+        return drawn
+
+    def _need_past(self, since: datetime, *, again: bool = False) -> None:
+        """Fetch ended reservations back to `since` (a day more, so small steps do not refetch) when
+        the time cursor or the chart reaches before what is already known."""
+        view = self.view
+        if view is None or (since >= view.now and self._past_since is not None):
+            return
+        if again or self._past_since is None or since < self._past_since:
+            self.load_past(min(since, view.now) - PAST_MARGIN, view.now)
+
+    @work(thread=True, exclusive=True, group="past", exit_on_error=False)
+    def load_past(self, since: datetime, until: datetime) -> None:
+        """The log (or, later, the store's archive) is read off the UI thread; failures mean no past."""
+        try:
+            past = tuple(self.service.past_reservations(since, until))
+        except (IgorError, OSError):
+            past = ()
+        if not get_current_worker().is_cancelled:
+            self.post_message(PastLoaded(past, since))
+
+    def on_past_loaded(self, message: PastLoaded) -> None:
+        self.past = message.reservations
+        self._past_since = message.since
+        if self.view is not None:
+            drawn = self._drawn()
+            self._grid.show(drawn, self.at)
+            self._timeline.show(drawn)
+
+    def on_timeline_window_moved(self, message: Timeline.WindowMoved) -> None:
+        self._need_past(message.origin)
+
+    def _refresh_dialogs(self, view: ClusterView) -> None:
+        """Open detail dialogs show the reservation as it is now (after an extend, an edit, a tick)."""
+        from .details import ReservationScreen
+
+        fresh = {r.id: r for r in view.reservations}
+        for screen in self.app.screen_stack:
+            if isinstance(screen, ReservationScreen) and screen.res.id in fresh:
+                screen.show(fresh[screen.res.id])
 
     def _update_status(self) -> None:
         view = self.view
@@ -197,17 +292,17 @@ class DashboardScreen(Screen[None]):
             return
         if view is None:
             return
-        m = moment(view, self.at)
-        local = view.now.astimezone(self.tz)
-        viewing = "NOW" if self.at is None else _when(self.at, self.tz)
-        admin = " (admin)" if view.is_admin else ""
-        text = (
-            f"[b]igor[/] · {self.cluster_title} · you: [b]{view.user}[/]{admin} · "
-            f"{local:%a %Y-%m-%d %H:%M} {local.tzname()}   viewing: [b reverse] {viewing} [/]   "
-            f"{len(m.down)} down · {len(set(m.blocked))} blocked · "
-            f"{len(m.holder)}/{len(view.nodes)} held"
+        # One line, always: no layout pass (a time-cursor step would otherwise re-lay out the screen).
+        self.query_one("#status", StatusBar).update(
+            self._status_text(view, self.size.width - 2), layout=False
         )
-        self.query_one("#status", StatusBar).update(text)
+
+    def _status_text(self, view: ClusterView, width: int) -> str:
+        drawn, grid = self._drawn(), self._grid
+        # The grid has already worked out this moment for its cells: reuse it, it is the costly part.
+        m = grid.moment if grid.view is drawn and grid.at == self.at else None
+        m = m if m is not None else moment(drawn, self.at)
+        return status_text(view, m, at=self.at, tz=self.tz, title=self.cluster_title, width=width)
 
     def _update_selection(self) -> None:
         res = self.selected
@@ -220,17 +315,29 @@ class DashboardScreen(Screen[None]):
         self._timeline.selected_id = res.id if res is not None else None
         line = ""
         if res is not None and view is not None:
-            state = "installed" if res.installed else "not installed yet"
-            if res.error:
-                state = f"[red]install error: {escape(res.error)}[/]"
-            held = escape(self.service.naming.compress(res.nodes))
-            start, end = short_time(res.start, self.tz, view.now), short_time(res.end, self.tz, view.now)
-            line = (
-                f"[b]{escape(res.name)}[/] ({res.owner}) {held} · {start}→{end} · "
-                f"{time_left(res, view.now)} · {state}"
-            )
+            line = self._summary(res, view)
+        elif self._table.filter_text.strip() and not self._table.listed:
+            needle = escape(self._table.filter_text.strip())
+            line = f"no reservation matches '{needle}' (Esc clears the filter)"
         self.query_one("#detail-line", Static).update(line)
         self.query_one("#summary", Static).update(line)
+        self._table_title()
+
+    def _summary(self, res: Reservation, view: ClusterView) -> str:
+        nodes = self.service.naming.compress(res.nodes)
+        return summary_text(res, view.now, self.tz, nodes, self.service.can_write(res))
+
+    def _table_title(self) -> None:
+        """`Reservations (15)`, or with a filter `Reservations (2 of 15 match 'kn4')`."""
+        view = self.view
+        if view is None:
+            return
+        total = len(view.reservations)
+        needle = self._table.filter_text.strip()
+        title = f"Reservations ({total})"
+        if needle:
+            title = f"Reservations ({len(self._table.listed)} of {total} match '{needle}')"
+        self.query_one("#table-panel").border_title = title
 
     # ---------------------------------------------------------------------------------- widget messages
 
@@ -244,7 +351,7 @@ class DashboardScreen(Screen[None]):
     def on_rack_grid_cursor_moved(self, message: RackGrid.CursorMoved) -> None:
         if self.view is None:
             return
-        holder = moment(self.view, self.at).holder.get(message.node)
+        holder = moment(self._drawn(), self.at).holder.get(message.node)
         if holder is not None:
             self._table.select_reservation(holder.id)
 
@@ -256,15 +363,26 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(NodeScreen(self.view, message.node, self.service))
 
     def on_rack_grid_marked_changed(self, message: RackGrid.MarkedChanged) -> None:
+        """One toast per burst of marks: it waits for the marking to pause, then says the total."""
         self.marked = frozenset(message.nodes)
-        if self.marked:
-            count = len(self.marked)
-            self.notify(f"{count} node(s) marked: press n to book them", timeout=2)
+        if self._mark_toast is not None:
+            self._mark_toast.stop()
+        self._mark_toast = self.set_timer(MARK_TOAST_DELAY, self._marks_said) if self.marked else None
+
+    def _marks_said(self) -> None:
+        self._mark_toast = None
+        count = len(self.marked)
+        if count:
+            nodes = self.service.naming.compress(self.marked)
+            what = f"{count} node{'s' if count != 1 else ''}"
+            self.notify(f"{what} marked ({nodes}): press n to book them", timeout=3)
 
     def on_timeline_cursor_moved(self, message: Timeline.CursorMoved) -> None:
         self.at = message.at
         if self.view is not None:
-            self._grid.show(self.view, self.at)
+            if self.at is not None:
+                self._need_past(self.at)
+            self._grid.show(self._drawn(), self.at)
         self._update_status()
 
     def on_timeline_zoom_changed(self, message: Timeline.ZoomChanged) -> None:
@@ -302,7 +420,7 @@ class DashboardScreen(Screen[None]):
             self._timeline.cursor_time = None
             self.at = None
             if self.view is not None:
-                self._grid.show(self.view, None)
+                self._grid.show(self._drawn(), None)
             self._update_status()
 
     def action_time_cursor(self) -> None:
@@ -310,6 +428,13 @@ class DashboardScreen(Screen[None]):
             self.action_panel("timeline")
         self._timeline.focus()
         self._timeline.action_toggle_cursor()
+
+    def action_legend(self) -> None:
+        """L: show or hide what the glyphs, flags and marks mean (the help shows it too)."""
+        legend = self.query_one("#legend", Static)
+        legend.display = not legend.display
+        if legend.display:
+            legend.update(legend_text(self.size.width - 2))
 
     def action_help(self) -> None:
         from .help import HelpScreen
@@ -389,7 +514,8 @@ class DashboardScreen(Screen[None]):
         self.marked = frozenset()
         self._grid.clear_marks()
         nodes = self.service.naming.compress(res.nodes)
-        self.notify(f"booked {res.name}: {nodes} from {_when(res.start, self.tz)}", title="igor")
+        when = span_text(res.start, res.end, self.tz, self.service.now())
+        self.notify(f"booked {res.name}: {nodes}, {when}", title="igor")
         self.selected = res
         self.load_view()
 
@@ -398,7 +524,7 @@ class DashboardScreen(Screen[None]):
         self._grid.preview = frozenset(slot.nodes) if slot is not None else frozenset()
         self._timeline.preview = slot
         if self.view is not None:
-            self._grid.show(self.view, slot.start if slot is not None else self.at)
+            self._grid.show(self._drawn(), slot.start if slot is not None else self.at)
         if slot is None or not slot.nodes:
             return
         # Bring the option into sight: its first node in the racks, its rows and start in the timeline.
@@ -413,6 +539,21 @@ class DashboardScreen(Screen[None]):
     # -- actions on the selected reservation
 
     def _need_selection(self) -> Reservation | None:
+        """The reservation an action acts on: what the user points at in the focused panel.
+
+        In the racks, the reservation holding the node under the cursor at the viewed time (or a word
+        that the node is free); in the table and the timeline, the highlighted row."""
+        view = self.view
+        if self.panel == "racks" and view is not None:
+            node = self._grid.cursor_node
+            holder = moment(self._drawn(), self.at).holder.get(node)
+            then = "" if self.at is None else f" at {when_text(self.at, self.tz, view.now, dated=True)}"
+            if holder is None:
+                self.notify(f"{node} is free{then}: no reservation to act on", severity="warning")
+            elif holder.end <= view.now:
+                self.notify(f"{node} was {holder.name}'s{then}, which has ended", severity="warning")
+                return None
+            return holder
         if self.selected is None:
             self.notify(
                 "select a reservation first (in the table, or a node in the racks)", severity="warning"
@@ -483,8 +624,3 @@ class DashboardScreen(Screen[None]):
     def on_action_failed(self, message: ActionFailed) -> None:
         self.notify(message.text, title="igor", severity="error", timeout=8)
         self.load_view()
-
-
-def _when(when: datetime, tz: tzinfo) -> str:
-    """A moment named unambiguously (weekday and date): "viewing: Tue Jun 02 15:00"."""
-    return when.astimezone(tz).strftime("%a %b %d %H:%M")

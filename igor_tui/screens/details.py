@@ -17,10 +17,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from ..dates import relative_text, when_text, when_zone, zone_name
 from ..errors import IgorError
 from ..model import ClusterView, Reservation
 from ..service import ExtendInfo, IgorService
-from ..timeparse import format_duration, format_time_zone
+from ..timeparse import format_duration
 from ..viewstate import moment, reservations_of
 from ..widgets.reservation_table import res_flags, time_left
 
@@ -99,14 +100,13 @@ class NodeScreen(ModalScreen[None]):
         status = view.status.get(node)
         if status is not None and status.checked is not None:
             detail = f" ({status.detail})" if status.detail else ""
-            lines.append(
-                f"last probe: {status.state.value} at {format_time_zone(status.checked, tz)}{escape(detail)}"
-            )
+            checked = when_text(status.checked, tz, view.now)
+            lines.append(f"last probe: {status.state.value} at {checked}{escape(detail)}")
         else:
             lines.append("last probe: none yet (igor-tick probes every minute)")
         block = m.blocked.get(node)
         if block is not None:
-            until = format_time_zone(block.end, tz) if block.end else "unblocked"
+            until = when_text(block.end, tz, view.now) if block.end else "unblocked"
             lines.append(
                 f"blocked: {escape(block.reason or 'maintenance')} (by {block.by or '?'}, until {until})"
             )
@@ -122,11 +122,12 @@ class NodeScreen(ModalScreen[None]):
             lines.append("next:")
             for res in upcoming:
                 lines.append(
-                    f"  {res.name} ({res.owner}) {format_time_zone(res.start, tz)} → "
-                    f"{format_time_zone(res.end, tz)}"
+                    f"  {res.name} ({res.owner}) {when_text(res.start, tz, view.now)} → "
+                    f"{when_text(res.end, tz, view.now)}"
                 )
         else:
             lines.append("next: nothing booked")
+        lines.append(f"(times in {zone_name(tz, view.now)})")
         with Vertical(id="node-detail", classes="dialog"):
             yield Static("\n".join(lines))
             yield Static("[dim]Esc close[/]")
@@ -146,6 +147,7 @@ class ReservationScreen(ModalScreen[None]):
         Binding("e", "extend", "Extend", id="res.extend"),
         Binding("d", "delete", "Delete", id="res.delete"),
         Binding("p", "power", "Power", id="res.power"),
+        Binding("a", "edit_args", "Edit kernel args", id="res.args"),
     ]
 
     def __init__(self, service: IgorService, res: Reservation, changed: Callable[[], None]) -> None:
@@ -155,7 +157,15 @@ class ReservationScreen(ModalScreen[None]):
         self.changed = changed
         self.writable = service.can_write(res)
 
-    def compose(self) -> ComposeResult:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the kernel-args field has the focus, letters are text and Esc only leaves the field."""
+        if action in ("extend", "delete", "power", "edit_args"):
+            focused = self.focused
+            return not isinstance(focused, Input)
+        return True
+
+    def _lines(self) -> str:
+        """The facts, in the date policy with the zone named once; relative times say what they are from."""
         res, svc = self.res, self.service
         tz = svc.config.tz
         now = svc.now()
@@ -164,11 +174,15 @@ class ReservationScreen(ModalScreen[None]):
             if res.profile
             else f"kernel {escape(res.kernel)}\n        initrd {escape(res.initrd)}"
         )
+        began = "starts" if res.start > now else "started"
+        ends = "ends" if res.end > now else "ended"
+        left = time_left(res, now) if res.is_active(now) else f"{ends} {relative_text(res.end, now)}"
         lines = [
             f"owner   {res.owner}" + (f"   group {res.group}" if res.group else ""),
             f"nodes   {_nodes(svc, res)} ({len(res.nodes)})",
-            f"start   {format_time_zone(res.start, tz)}",
-            f"end     {format_time_zone(res.end, tz)}   ({time_left(res, now)})",
+            f"start   {when_text(res.start, tz, now)}   ({began} {relative_text(res.start, now)})",
+            f"end     {when_text(res.end, tz, now)}   ({left})",
+            f"zone    {zone_name(tz, res.start)}",
             f"boot    {boot}",
             f"args    {escape(res.kernel_args) or '(none)'}",
             f"vlan    {res.vlan if res.vlan is not None else '(none)'}",
@@ -177,11 +191,23 @@ class ReservationScreen(ModalScreen[None]):
         ]
         if res.error:
             lines.append(f"[b red]error   {escape(res.error)}[/]")
+        return "\n".join(lines)
+
+    def show(self, res: Reservation) -> None:
+        """A fresher copy of the same reservation (an extend, an edit, igor-tick): redraw the facts."""
+        if res == self.res:
+            return
+        self.res = res
+        self.query_one("#res-lines", Static).update(self._lines())
+
+    def compose(self) -> ComposeResult:
+        res, svc = self.res, self.service
+        now = svc.now()
         with Vertical(id="res-detail", classes="dialog"):
-            yield Static("\n".join(lines), id="res-lines")
+            yield Static(self._lines(), id="res-lines")
             if self.writable:
-                yield Static("[b]Edit kernel args[/] (Enter saves)")
-                yield Input(res.kernel_args, id="args", compact=True)
+                yield Static("[b]Kernel args[/] (a edits, Enter saves, Esc leaves the field)")
+                yield Input(res.kernel_args, id="args", compact=True, select_on_focus=False)
                 with Horizontal(classes="buttons"):
                     yield Button("Extend (e)", id="btn-extend", variant="primary")
                     if svc.power_configured and res.is_active(now):
@@ -204,9 +230,20 @@ class ReservationScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#res-detail").border_title = f"Reservation {self.res.name}"
+        # Focus on the actions, never in a text field: the advertised single-letter keys must act, not type.
+        self.query_one("#btn-close", Button).focus()
 
     def action_close(self) -> None:
+        """Esc leaves the kernel-args field first (back to the buttons), then closes the dialog."""
+        if isinstance(self.focused, Input):
+            self.query_one("#btn-close", Button).focus()
+            return
         self.dismiss(None)
+
+    def action_edit_args(self) -> None:
+        found = self.query("#args")
+        if found:
+            found.first(Input).focus()
 
     def _allowed(self) -> bool:
         if not self.writable:
@@ -219,7 +256,8 @@ class ReservationScreen(ModalScreen[None]):
 
     def action_extend(self) -> None:
         if self._allowed():
-            self.app.push_screen(ExtendScreen(self.service, self.res, self._changed_and_close))
+            # The dialog stays and shows the new end: the dashboard hands it the fresh reservation.
+            self.app.push_screen(ExtendScreen(self.service, self.res, self.changed))
 
     def action_delete(self) -> None:
         if not self._allowed():
@@ -307,9 +345,10 @@ class ExtendScreen(ModalScreen[None]):
     def _describe(self, info: ExtendInfo) -> str:
         tz = self.service.config.tz
         res = self.res
-        parts = [f"ends {format_time_zone(res.end, tz)}"]
+        now = self.service.now()
+        parts = [f"ends {when_zone(res.end, tz, now)}"]
         if info.room.until is not None:
-            parts.append(f"can extend until {format_time_zone(info.room.until, tz)} — {info.reason}")
+            parts.append(f"can extend until {when_text(info.room.until, tz, now)} — {info.reason}")
         else:
             parts.append("nothing booked after it on its nodes")
         if info.limit_minutes is not None:
@@ -341,7 +380,7 @@ class ExtendScreen(ModalScreen[None]):
             return
         tz = self.service.config.tz
         self.app.call_from_thread(
-            self.notify, f"{res.name} now ends {format_time_zone(res.end, tz)}", title="igor"
+            self.notify, f"{res.name} now ends {when_zone(res.end, tz, self.service.now())}", title="igor"
         )
         self.app.call_from_thread(self.changed)
         self.app.call_from_thread(self.dismiss, None)

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from ..keynames import key_name, keys_name
+from ..widgets.legend import legend_text
 
 # Imported for their BINDINGS only (the help lists what each part of the screen answers to).
 from ..widgets.rack_grid import RackGrid
@@ -19,24 +23,8 @@ from .details import ReservationScreen
 from .speculate import SpeculateScreen
 from .submit import SubmitScreen
 
-
-def _key_name(key: str) -> str:
-    names = {
-        "slash": "/",
-        "question_mark": "?",
-        "escape": "Esc",
-        "enter": "Enter",
-        "space": "Space",
-        "plus": "+",
-        "minus": "-",
-        "equals_sign": "=",
-        "equal": "=",
-        "pageup": "PgUp",
-        "pagedown": "PgDn",
-    }
-    return ", ".join(
-        names.get(k, k.replace("ctrl+", "Ctrl+").replace("shift+", "Shift+")) for k in key.split(",")
-    )
+COLUMN_WIDTH = 40
+"""Cells per help column: the longest key list plus the longest description fit."""
 
 
 def binding_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
@@ -44,7 +32,7 @@ def binding_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
     for b in bindings:
         if not isinstance(b, Binding) or not b.description:
             continue
-        rows.setdefault(b.description, []).append(_key_name(b.key))
+        rows.setdefault(b.description, []).append(keys_name(b.key))
     return [(", ".join(keys), desc) for desc, keys in rows.items()]
 
 
@@ -54,37 +42,50 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     return [
         (
             "Everywhere",
-            [*binding_rows(DashboardScreen.BINDINGS), ("Ctrl+P", "Command palette"), ("Tab", "Next panel")],
+            [
+                *binding_rows(DashboardScreen.BINDINGS),
+                (key_name("ctrl+p"), "Command palette"),
+                ("Tab", "Next panel"),
+            ],
         ),
         ("Racks", binding_rows(RackGrid.BINDINGS)),
         ("Reservations table", [*binding_rows(ReservationTable.BINDINGS), ("Enter", "Open the reservation")]),
         ("Timeline", binding_rows(Timeline.BINDINGS)),
         ("Submit form", binding_rows(SubmitScreen.BINDINGS)),
-        ("Speculation list", [*binding_rows(SpeculateScreen.BINDINGS), ("↑ ↓", "Preview an option")]),
+        (
+            "Speculation list",
+            [
+                *binding_rows(SpeculateScreen.BINDINGS),
+                (f"{key_name('up')}, {key_name('down')}", "Preview an option"),
+            ],
+        ),
         ("Reservation detail", binding_rows(ReservationScreen.BINDINGS)),
     ]
 
 
 class HelpScreen(ModalScreen[None]):
-    """All keys, grouped by where they work."""
+    """All keys, grouped by where they work, in as many columns as the terminal holds, then the legend."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "close", "Close", id="help.close"),
     ]
 
     def compose(self) -> ComposeResult:
-        lines: list[str] = []
-        for title, rows in sections():
-            lines.append(f"[b]{title}[/]")
-            for keys, desc in rows:
-                lines.append(f"  {keys:<22} {desc}")
-            lines.append("")
-        lines.append("Colours: one per reservation everywhere; yours are bold, underlined and marked *.")
-        lines.append("Glyphs: ✗ down  ▒ blocked  • marked  * yours  · someone's")
-        lines.append("        ░ speculation preview  ┊ now  │ time cursor")
+        width = self.app.size.width
+        columns = max(1, min(3, (width - 6) // COLUMN_WIDTH))
         with Vertical(id="help", classes="dialog"):
             with VerticalScroll():
-                yield Static("\n".join(lines), id="help-text")
+                yield Static(
+                    "[b]Legend[/] (L toggles it on the dashboard)\n" + legend_text(width - 10),
+                    id="help-legend",
+                )
+                grid = Grid(id="help-grid")
+                grid.styles.grid_size_columns = columns
+                with grid:
+                    for title, rows in sections():
+                        keys_w = max(len(keys) for keys, _desc in rows)
+                        text = "\n".join(f"  {keys:<{keys_w}}  {desc}" for keys, desc in rows)
+                        yield Static(f"[b]{title}[/]\n{escape(text)}", classes="help-section")
             yield Static("[dim]Esc close[/]")
 
     def on_mount(self) -> None:

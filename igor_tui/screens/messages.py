@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual.message import Message
 
-from ..model import ClusterView
+from ..model import ClusterView, Reservation
 
 
 class ViewLoaded(Message):
@@ -16,6 +18,15 @@ class ViewLoaded(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, ViewLoaded)
+
+
+class PastLoaded(Message):
+    """Ended reservations overlapping [since, now), for the timeline and the racks at past moments."""
+
+    def __init__(self, reservations: tuple[Reservation, ...], since: datetime) -> None:
+        super().__init__()
+        self.reservations = reservations
+        self.since = since
 
 
 class ActionDone(Message):

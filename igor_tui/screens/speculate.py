@@ -18,10 +18,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from ..dates import span_text
 from ..errors import IgorError
 from ..model import Reservation, Slot
 from ..service import IgorService, SubmitRequest
 from ..timeparse import format_duration
+from ..widgets.fit import column_widths, fit_nodes
 from ..widgets.palette import PREVIEW_GLYPH
 from ..widgets.reservation_table import short_time
 
@@ -58,7 +60,8 @@ class SpeculateScreen(ModalScreen[SpeculationOutcome | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="speculation"):
-            yield DataTable[Text](id="slots", cursor_type="row")
+            yield DataTable[Text](id="slots", cursor_type="row", cell_padding=0)
+            yield Static("", id="slot-line")
             yield Static(
                 f"↑↓ preview ({PREVIEW_GLYPH} in racks, timeline) · [b]Enter[/] Book · Esc Back",
                 id="speculation-keys",
@@ -70,22 +73,48 @@ class SpeculateScreen(ModalScreen[SpeculationOutcome | None]):
         duration = format_duration(self.service._duration(req.duration))
         self.query_one("#speculation").border_title = f"When can I get {size} for {duration}?"
         table = self.query_one("#slots", DataTable)
-        for label in ("#", "START", "END", "FREE", "NODES"):
-            table.add_column(label)
-        tz = self.service.config.tz
-        now = self.service.now()
-        for i, slot in enumerate(self.slots, 1):
-            table.add_row(
-                Text(str(i)),
-                Text(short_time(slot.start, tz, now)),
-                Text(short_time(slot.end, tz, now)),
-                Text(str(slot.free), justify="right"),
-                Text(self.service.naming.compress(slot.nodes)),
-                key=str(i - 1),
-            )
+        self._fill(table, table.scrollable_content_region.width or 48)
         table.focus()
         if self.slots:
             self._preview(self.slots[0])
+            self._describe(self.slots[0])
+
+    def on_resize(self) -> None:
+        table = self.query_one("#slots", DataTable)
+        row = table.cursor_row
+        self._fill(table, table.scrollable_content_region.width)
+        table.move_cursor(row=row, animate=False)
+
+    def _fill(self, table: DataTable[Text], width: int) -> None:
+        """Columns as wide as what they show; node lists cut only after a whole range (the line under
+        the table has the highlighted option's full list)."""
+        tz, now = self.service.config.tz, self.service.now()
+        compress = self.service.naming.compress
+        texts = [
+            (str(i), short_time(s.start, tz, now), short_time(s.end, tz, now), str(s.free), compress(s.nodes))
+            for i, s in enumerate(self.slots, 1)
+        ]
+        headers = ["#", "START", "END", "FREE", "NODES"]
+        widths = column_widths(headers, texts, flexible=4, total=max(width, 30))
+        table.clear(columns=True)
+        for label, col_width in zip(headers, widths, strict=True):
+            table.add_column(label, width=col_width)
+        for i, (row, slot) in enumerate(zip(texts, self.slots, strict=True)):
+            table.add_row(
+                *(Text(cell) for cell in row[:3]),
+                Text(row[3]),
+                Text(fit_nodes(row[4], widths[4] - 1, len(slot.nodes))),
+                key=str(i),
+            )
+
+    def _describe(self, slot: Slot | None) -> None:
+        if slot is None:
+            return
+        tz, now = self.service.config.tz, self.service.now()
+        nodes = self.service.naming.compress(slot.nodes)
+        self.query_one("#slot-line", Static).update(
+            f"{span_text(slot.start, slot.end, tz, now)} on {len(slot.nodes)} node(s): {nodes}"
+        )
 
     @property
     def current(self) -> Slot | None:
@@ -96,6 +125,7 @@ class SpeculateScreen(ModalScreen[SpeculationOutcome | None]):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._preview(self.current)
+        self._describe(self.current)
 
     def action_back(self) -> None:
         self.dismiss(SpeculationOutcome(self.request))

@@ -11,6 +11,7 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -20,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, Select, Static
 
+from ..dates import when_text, zone_name
 from ..errors import IgorError
 from ..model import Reservation, Slot
 from ..service import IgorService, SubmitRequest
@@ -75,11 +77,14 @@ class PathSuggester(Suggester):
 class Checked(Message):
     """Worker result: per-field errors and per-field notes (file sizes, limits)."""
 
-    def __init__(self, errors: dict[str, str], notes: dict[str, str], show_all: bool) -> None:
+    def __init__(
+        self, errors: dict[str, str], notes: dict[str, str], show_all: bool, plan: str | None = None
+    ) -> None:
         super().__init__()
         self.errors = errors
         self.notes = notes
         self.show_all = show_all
+        self.plan = plan  # None: leave the plan line as it is
 
 
 def request_nodes(text: str) -> tuple[int, str]:
@@ -152,8 +157,9 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
                         )
                         yield Static("", classes="field-note", id=f"n-{field}")
                     yield Static("", classes="field-error", id=f"e-{field}")
+            yield Static("", id="plan")
             yield Static("", id="form-error")
-            book = "Enter Speculate" if self.speculate_first else "Enter Book first fit"
+            book = "Enter Speculate" if self.speculate_first else "Enter Book this plan"
             yield Static(f"[b]{book}[/] · Ctrl+S Speculate · Ctrl+B Book · Esc Cancel", id="form-keys")
 
     def on_mount(self) -> None:
@@ -221,7 +227,27 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
                 with suppress(IgorError):
                     notes[what] = "✓ " + _size(self.service.content.check(os.path.abspath(path), what))
         notes["duration"] = self._limit_note(req)
-        self.post_message(Checked(errors, notes, show_all))
+        self.post_message(Checked(errors, notes, show_all, self._plan_text(req, errors)))
+
+    def _plan_text(self, req: SubmitRequest, errors: dict[str, str]) -> str:
+        """The plan Enter would book, from the service call that books it, and why it is late if it is."""
+        if errors.keys() & {"nodes", "count", "duration", "after", "limits"}:
+            return "[dim]Plan: fill in nodes, duration and start to see when and where it would run[/]"
+        try:
+            plan = self.service.plan(req)
+        except IgorError as err:
+            return f"[b red]Plan: none: {escape(str(err))}[/]"
+        svc, slot = self.service, plan.slot
+        tz, now = svc.config.tz, svc.now()
+        nodes = escape(svc.naming.compress(slot.nodes))
+        text = (
+            f"[b]Plan:[/] {when_text(slot.start, tz, now)} → {when_text(slot.end, tz, now)} "
+            f"{zone_name(tz, slot.start)} on {nodes} ({len(slot.nodes)} node(s))"
+        )
+        if plan.late:
+            asked = "now" if plan.asked <= now else when_text(plan.asked, tz, now)
+            text += f"\n[b $warning]! not {asked}:[/] {escape(plan.why_not)}"
+        return text
 
     def _limit_note(self, req: SubmitRequest) -> str:
         """The limits while typing: "max 36h0m for 4 nodes", or "no limits (admin)"."""
@@ -238,6 +264,8 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
 
     def on_checked(self, message: Checked) -> None:
         self.errors = message.errors
+        if message.plan is not None and not self.speculate_first:
+            self.query_one("#plan", Static).update(message.plan)
         for field, note in message.notes.items():
             found = self.query(f"#n-{field}")
             if found:
@@ -313,6 +341,10 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
         errors = self.service.field_errors(req, booking=booking)
         if errors:
             self.post_message(Checked(errors, {}, show_all=True))
+            labels = {f: label for f, label, _hint in FIELDS} | {"count": "Nodes", "limits": "Duration"}
+            blocking = ", ".join(dict.fromkeys(labels.get(f, f) for f in errors))
+            what = "booked" if booking else "listed"
+            self.app.call_from_thread(self._form_error, f"not {what}: fix {blocking} first")
             return
         try:
             if booking:

@@ -129,7 +129,7 @@ class RackGrid(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Rack row down", show=False, id="rack-grid.page-down"),
         Binding("home", "first_node", "First node", show=False, id="rack-grid.first"),
         Binding("end", "last_node", "Last node", show=False, id="rack-grid.last"),
-        Binding("space", "toggle_mark", "Mark", id="rack-grid.mark"),
+        Binding("space", "toggle_mark", "Mark", show=False, id="rack-grid.mark"),
         Binding("enter", "select_node", "Open node", show=False, id="rack-grid.select"),
     ]
 

@@ -10,39 +10,44 @@ from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
+from ..dates import compact_text
 from ..hostlist import NodeNaming
 from ..model import ClusterView, Reservation
 from ..timeparse import format_duration
+from .fit import column_widths, fit_nodes
 from .palette import MINE_GLYPH, reservation_style
 
 SORTS: tuple[str, ...] = ("start", "name", "owner", "end", "size")
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("NAME", "name", 10),
-    ("OWNER", "owner", 6),
-    ("LEFT", "left", 7),
-    ("FL", "flags", 4),
-    ("START", "start", 9),
-    ("END", "end", 9),
-    ("NODES", "nodes", 18),
-)
-"""(label, key, width): widths include the one-space gap to the next column (cell padding is 0)."""
-
-
-def _cell(text: str, width: int, style: str | Style = "") -> Text:
-    """Text cut to leave the column's last character blank, with an ellipsis when cut."""
-    if len(text) >= width:
-        text = text[: max(0, width - 2)] + "…"
-    return Text(text, style=style)
-
-
 """Sort keys in the order `o` cycles through them."""
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("NAME", "name"),
+    ("OWNER", "owner"),
+    ("LEFT", "left"),
+    ("FL", "flags"),
+    ("START", "start"),
+    ("END", "end"),
+    ("NODES", "nodes"),
+)
+"""(label, key), most glanceable first; widths are computed from what is shown (see widgets/fit.py)."""
+SORT_COLUMN = {"start": "start", "name": "name", "owner": "owner", "end": "end", "size": "nodes"}
+"""Which column header carries the sort indicator for each sort key."""
+DROP_ORDER = ("flags", "left", "end")
+"""Columns left out, in this order, when the table is too narrow for them and a readable NODES column
+(the summary line under the table has the selected reservation's flags, time left and end)."""
+NODES_MIN = 14
+UNLAID_WIDTH = 46
+"""Columns for the rows before the table has a size: what it gets beside two racks at 120 columns."""
+NAME_MAX, OWNER_MAX = 20, 12  # longer names and owners end in an ellipsis; the summary line has them whole
+
+
+def _cap(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def time_left(res: Reservation, now: datetime, *, short: bool = False) -> str:
@@ -64,15 +69,9 @@ def time_left(res: Reservation, now: datetime, *, short: bool = False) -> str:
 
 
 def short_time(when: datetime, tz: tzinfo, now: datetime) -> str:
-    """At most 8 characters: `14:05` today, `Tu 14:05` within a week, `Jun 02` further away."""
-    local, today = when.astimezone(tz), now.astimezone(tz)
-    if local.date() == today.date():
-        return local.strftime("%H:%M")
-    if abs((local.date() - today.date()).days) < 7:
-        return local.strftime("%a")[:2] + local.strftime(" %H:%M")
-    if local.year == today.year:
-        return local.strftime("%b %d")
-    return local.strftime("%Y-%m")
+    """A time in a table cell, in the one date policy (dates.compact_text): `14:05` today, `Jun 02 14:05`
+    this year, `2027 Sep 25` another year."""
+    return compact_text(when, tz, now)
 
 
 def res_flags(res: Reservation, now: datetime, writable: bool) -> str:
@@ -142,11 +141,8 @@ class ReservationTable(DataTable[Text]):
         self.listed: list[Reservation] = []
         self._signature: object = None
 
-    def on_mount(self) -> None:
-        # Fixed widths, most glanceable first: the table shares a 120-column terminal with two racks, so
-        # NODES (the widest) goes last and the line under the table names the selection in full.
-        for label, key, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+    def on_resize(self) -> None:
+        self._rebuild()
 
     # -------------------------------------------------------------------------------- data in
 
@@ -211,42 +207,73 @@ class ReservationTable(DataTable[Text]):
         view = self.view
         if view is None:
             return
-        signature = (view.reservations, view.now, self.sort_key, self.reverse, self.filter_text)
+        # Room for a vertical scrollbar is always kept: widths that changed when it appears would
+        # rebuild 1,000 rows a second time right after the first paint. Before the table is laid out
+        # (or while its tab is hidden) the rows are built for the width it gets in a 120-column
+        # terminal, so the first paint there needs no second build either; the rows must exist even
+        # when hidden, because the rack cursor selects reservations through them.
+        width = self.size.width - self.styles.scrollbar_size_vertical
+        if width <= 0:
+            width = UNLAID_WIDTH
+        signature = (view.reservations, view.now, self.sort_key, self.reverse, self.filter_text, width)
         if signature == self._signature:
             return
         self._signature = signature
         keep = self.current.id if self.current is not None else None
         rows = self._sort([r for r in view.reservations if matches(r, self.filter_text, self.naming)])
         self.listed = rows
-        now, tz = view.now, self.tz
-        compress = self.naming.compressor()
-        self.clear()
-        widths = {key: width for _label, key, width in COLUMNS}
-        for res in rows:
-            mine = res.owner == view.user
-            swatch = reservation_style(res.id, mine)
-            name = _cell(res.name + (MINE_GLYPH if mine else ""), widths["name"], swatch)
-            try:
-                nodes = compress(res.nodes)
-            except ValueError:
-                nodes = ",".join(res.nodes)
-            flags = res_flags(res, now, self.can_write(res))
-            self.add_row(
-                name,
-                _cell(res.owner, widths["owner"]),
-                _cell(time_left(res, now, short=True), widths["left"]),
-                _cell(flags, widths["flags"], "bold red" if res.error else ""),
-                _cell(short_time(res.start, tz, now), widths["start"]),
-                _cell(short_time(res.end, tz, now), widths["end"]),
-                _cell(nodes, widths["nodes"]),
-                key=str(res.id),
-            )
+        texts = self._texts(view, rows)
+        arrow = " ▼" if self.reverse else " ▲"
+        sorted_by = SORT_COLUMN[self.sort_key]
+        keys = [key for _label, key in COLUMNS]
+        for optional in (None, *DROP_ORDER):
+            if optional is not None:
+                keys.remove(optional)
+            shown = [i for i, (_l, key) in enumerate(COLUMNS) if key in keys]
+            headers = [COLUMNS[i][0] + (arrow if COLUMNS[i][1] == sorted_by else "") for i in shown]
+            cells = [tuple(row[i] for i in shown) for row in texts]
+            widths = column_widths(headers, cells, flexible=len(shown) - 1, total=width)
+            if sum(widths[:-1]) + NODES_MIN <= width:
+                break
+        self.clear(columns=True)
+        for header, i, col_width in zip(headers, shown, widths, strict=True):
+            self.add_column(header, key=COLUMNS[i][1], width=col_width)
+        room = widths[-1] - 1
+        for res, row in zip(rows, cells, strict=True):
+            styled = [Text(cell) for cell in row[:-1]]
+            styled[0].stylize(reservation_style(res.id, res.owner == view.user))
+            if res.error and "flags" in keys:
+                styled[keys.index("flags")].stylize("bold red")
+            self.add_row(*styled, Text(fit_nodes(row[-1], room, len(res.nodes))), key=str(res.id))
         index = 0
         if keep is not None:
             index = next((i for i, r in enumerate(rows) if r.id == keep), 0)
         if rows:
             self.move_cursor(row=index, animate=False)
         self.post_message(self.Highlighted(self.current))
+
+    def _texts(self, view: ClusterView, rows: list[Reservation]) -> list[tuple[str, ...]]:
+        """Every cell's text, before widths are known (the widths are computed from these)."""
+        now, tz = view.now, self.tz
+        compress = self.naming.compressor()
+        texts: list[tuple[str, ...]] = []
+        for res in rows:
+            try:
+                nodes = compress(res.nodes)
+            except ValueError:
+                nodes = ",".join(res.nodes)
+            texts.append(
+                (
+                    _cap(res.name + (MINE_GLYPH if res.owner == view.user else ""), NAME_MAX),
+                    _cap(res.owner, OWNER_MAX),
+                    time_left(res, now, short=True),
+                    res_flags(res, now, self.can_write(res)),
+                    short_time(res.start, tz, now),
+                    short_time(res.end, tz, now),
+                    nodes,
+                )
+            )
+        return texts
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()

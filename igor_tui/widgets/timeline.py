@@ -34,9 +34,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from igor_tui.dates import day_text, when_text
 from igor_tui.hostlist import NodeNaming
 from igor_tui.model import ClusterView, NodeState, Reservation, Slot
-from igor_tui.timeparse import format_wall_time
 from igor_tui.viewstate import racks
 from igor_tui.widgets.palette import (
     BLOCKED_GLYPH,
@@ -200,21 +200,21 @@ class Timeline(ScrollView, can_focus=True):
         Binding("right,l", "later", "Later", show=False, id="timeline.later"),
         Binding("shift+left", "page_earlier", "Half a span earlier", show=False, id="timeline.page_earlier"),
         Binding("shift+right", "page_later", "Half a span later", show=False, id="timeline.page_later"),
-        Binding("plus,equals_sign", "zoom_in", "Zoom in", key_display="+", id="timeline.zoom_in"),
-        Binding("minus", "zoom_out", "Zoom out", key_display="-", id="timeline.zoom_out"),
+        Binding("plus,equals_sign", "zoom_in", "Zoom in", show=False, id="timeline.zoom_in"),
+        Binding("minus", "zoom_out", "Zoom out", show=False, id="timeline.zoom_out"),
         Binding("up,k", "row_up", "Row up", show=False, id="timeline.row_up"),
         Binding("down,j", "row_down", "Row down", show=False, id="timeline.row_down"),
         Binding("pageup", "page_up", "Page up", show=False, id="timeline.page_up"),
         Binding("pagedown", "page_down", "Page down", show=False, id="timeline.page_down"),
-        Binding("t", "toggle_cursor", "Time cursor", id="timeline.toggle_cursor"),
-        Binding("escape", "cursor_off", "Back to now", id="timeline.cursor_off"),
+        Binding("t", "toggle_cursor", "Time cursor", show=False, id="timeline.toggle_cursor"),
+        Binding("escape", "cursor_off", "Back to now", show=False, id="timeline.cursor_off"),
     ]
 
     zoom: reactive[str] = reactive("day", init=False)
     """"hours" (node rows, 6 h wide), "day" (rack rows, 24 h) or "week" (rack rows, 7 d)."""
     origin: reactive[datetime] = reactive(_EPOCH, init=False)
     """Time at the chart's left edge (aware UTC); set on the first `show()` so now sits 1/6 in."""
-    cursor_time: reactive[datetime | None] = reactive(None, init=False, bindings=True)
+    cursor_time: reactive[datetime | None] = reactive(None, init=False)
     """The time cursor, or None when off. Every change posts `CursorMoved`."""
     selected_id: reactive[int | None] = reactive(None, init=False)
     """The reservation selected elsewhere (table), drawn bold, reversed and with edges."""
@@ -234,6 +234,13 @@ class Timeline(ScrollView, can_focus=True):
         def __init__(self, zoom: str, timeline: Timeline | None = None) -> None:
             super().__init__(timeline)
             self.zoom = zoom
+
+    class WindowMoved(_TimelineMessage):
+        """The chart now starts at `origin` (scrolled or zoomed): the screen may fetch the past for it."""
+
+        def __init__(self, origin: datetime, timeline: Timeline | None = None) -> None:
+            super().__init__(timeline)
+            self.origin = origin
 
     class ReservationClicked(_TimelineMessage):
         """A bar was clicked: the screen selects that reservation in its table."""
@@ -265,8 +272,10 @@ class Timeline(ScrollView, can_focus=True):
         self._chart_w = 1
         self._strips: LRUCache[int, Strip] = LRUCache(2048)
         self._header: Strip | None = None
-        self._bar_styles: dict[tuple[int, bool, bool], Style] = {}
+        self._bar_styles: dict[tuple[int, bool, bool, bool], Style] = {}
         self._over: dict[tuple[Style, str], Style] = {}
+        self._part_styles: dict[str, Style] = {}
+        self._marker_cols: tuple[int | None, int | None] | None = None
 
     # ------------------------------------------------------------------------------------------ data in
 
@@ -342,8 +351,9 @@ class Timeline(ScrollView, can_focus=True):
                 self.scroll_to(y=line, animate=False, immediate=True)
         self.post_message(self.ZoomChanged(new, self))
 
-    def watch_origin(self) -> None:
+    def watch_origin(self, origin: datetime) -> None:
         self._invalidate_window()
+        self.post_message(self.WindowMoved(origin, self))
 
     def watch_cursor_time(self, at: datetime | None) -> None:
         if at is not None:
@@ -362,6 +372,7 @@ class Timeline(ScrollView, can_focus=True):
         super().notify_style_update()
         self._bar_styles.clear()
         self._over.clear()
+        self._part_styles.clear()
         self._invalidate_paint()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -560,7 +571,8 @@ class Timeline(ScrollView, can_focus=True):
         return self.span.total_seconds() / max(1, self._chart_width())
 
     def _chart_width(self) -> int:
-        return max(1, self.size.width - self._label_w)
+        """Columns for time: the widget's width less the labels and a vertical scrollbar, if shown."""
+        return max(1, self.scrollable_content_region.width - self._label_w)
 
     def _col(self, ts: float) -> int:
         return math.floor((ts - _ts(self.origin)) / self._sec_per_col())
@@ -597,6 +609,7 @@ class Timeline(ScrollView, can_focus=True):
         self._invalidate_paint()
 
     def _invalidate_paint(self) -> None:
+        self._marker_cols = None
         self._strips.clear()
         self._header = None
         self.refresh()
@@ -625,6 +638,8 @@ class Timeline(ScrollView, can_focus=True):
 
     def _keep_in_window(self, at: datetime) -> None:
         """Scroll time so a cursor that stepped off the chart is back on it, a quarter span from the edge."""
+        if self.size.width <= self._label_w + 1:
+            return  # not laid out yet (a tab just shown): no column width to judge by, keep the window
         last = self.origin + self.span - timedelta(seconds=self._sec_per_col())
         if at < self.origin:
             self.origin = self._minute(at - self.span / 4)
@@ -651,16 +666,24 @@ class Timeline(ScrollView, can_focus=True):
         return strip
 
     def _style(self, component: str) -> Style:
-        return self.rich_style + self.get_component_rich_style(component, partial=True)
+        style = self._part_styles.get(component)
+        if style is None:
+            style = self._part_styles[component] = self.rich_style + self.get_component_rich_style(
+                component, partial=True
+            )
+        return style
 
     def _bar_style(self, res: Reservation, selected: bool) -> Style:
         user = self.view.user if self.view is not None else ""
-        key = (res.id, res.owner == user, selected)
+        ended = self.view is not None and res.end <= self.view.now
+        key = (res.id, res.owner == user, selected, ended)
         style = self._bar_styles.get(key)
         if style is None:
             style = self.rich_style + reservation_style(res.id, mine=key[1])
             if selected:
                 style += Style(bold=True, reverse=True)
+            if ended:  # the past, from the log: its colour, dimmed
+                style += Style(dim=True)
             self._bar_styles[key] = style
         return style
 
@@ -674,6 +697,12 @@ class Timeline(ScrollView, can_focus=True):
         return style
 
     def _markers(self) -> tuple[int | None, int | None]:
+        """Columns of the now line and the cursor, worked out once per paint (not once per line)."""
+        if self._marker_cols is None:
+            self._marker_cols = self._marker_columns()
+        return self._marker_cols
+
+    def _marker_columns(self) -> tuple[int | None, int | None]:
         width = self._chart_w
         now_col = self._col(_ts(self.view.now)) if self.view is not None else None
         cursor_col = self._col(_ts(self.cursor_time)) if self.cursor_time is not None else None
@@ -691,16 +720,16 @@ class Timeline(ScrollView, can_focus=True):
         for bar in bars:
             self._paint_bar(bar, chars, styles, cells, width)
         now_col, cursor_col = self._markers()
-        if now_col is not None:
-            # On every line; through a bar's name it only tints the letter, so names stay readable.
-            if cells[now_col] != _TEXT:
-                chars[now_col] = NOW_GLYPH
+        # The now line and the time cursor run through every line but step around a bar's name, so a
+        # name never reads split (`sto│rage`) nor changes colour mid-word.
+        if now_col is not None and cells[now_col] != _TEXT:
+            chars[now_col] = NOW_GLYPH
             styles[now_col] = (
                 self._style("timeline--now")
                 if cells[now_col] == _BLANK
                 else self._over_style(styles[now_col], "timeline--now")
             )
-        if cursor_col is not None:
+        if cursor_col is not None and cells[cursor_col] != _TEXT:
             chars[cursor_col] = CURSOR_GLYPH
             styles[cursor_col] = self._over_style(styles[cursor_col], "timeline--cursor")
         label_style = base + DOWN_STYLE if line.down else self._style("timeline--label")
@@ -772,9 +801,13 @@ class Timeline(ScrollView, can_focus=True):
         return segments
 
     def _ticks(self) -> list[tuple[int, str]]:
-        """(column, label) of each tick in the display zone: hours, every 3 h, or midnights."""
+        """(column, label) of each tick in the display zone: hours, every 3 h, or midnights.
+
+        A midnight (and every week tick) is labelled with its day in the one date policy (`Tue Jun 02`),
+        so it never reads as a time of day next to `03:00`."""
         every = _TICK_MINUTES[self.zoom]
         origin = self.origin
+        now = self.view.now if self.view is not None else origin
         when = _EPOCH + timedelta(minutes=math.floor((origin - _EPOCH) / _QUARTER) * 15)
         end = origin + self.span
         ticks: list[tuple[int, str]] = []
@@ -784,7 +817,7 @@ class Timeline(ScrollView, can_focus=True):
                 minutes = local.hour * 60 + local.minute
                 if minutes % every == 0:
                     if minutes == 0 or self.zoom == "week":
-                        text = f"{_WEEKDAYS[local.weekday()]} {local.day:02d}"
+                        text = day_text(when, self.tz, now)
                     else:
                         text = f"{local.hour:02d}:00"
                     ticks.append((self._col(_ts(when)), text))
@@ -792,32 +825,41 @@ class Timeline(ScrollView, can_focus=True):
         return ticks
 
     def _build_header(self) -> Strip:
+        """Tick labels, the now mark and the cursor's time, never overwriting each other: the cursor's
+        label is placed first, then every tick label with a blank column on both sides, then the now mark
+        if its column is still blank."""
         width = self._chart_w
         header = self._style("timeline--header")
         chars = [" "] * width
         styles = [header] * width
-        free_from = 0
-        for col, text in self._ticks():
-            if col >= free_from and col + len(text) <= width:
-                chars[col : col + len(text)] = text
-                free_from = col + len(text) + 1
+        taken = [False] * width
+
+        def put(start: int, text: str, style: Style | None = None, *, gap: int = 1) -> bool:
+            stop = start + len(text)
+            if start < 0 or stop > width or any(taken[max(0, start - gap) : min(width, stop + gap)]):
+                return False
+            chars[start:stop] = text
+            for c in range(start, stop):
+                taken[c] = True
+                if style is not None:
+                    styles[c] = style
+            return True
+
         now_col, cursor_col = self._markers()
-        if now_col is not None and chars[now_col] == " ":
-            chars[now_col] = NOW_GLYPH
-            styles[now_col] = header + self.get_component_rich_style("timeline--now", partial=True)
         if cursor_col is not None and self.cursor_time is not None:
             cursor_style = header + self.get_component_rich_style("timeline--cursor", partial=True)
-            text = format_wall_time(self.cursor_time.astimezone(self.tz))
-            marked = CURSOR_GLYPH + text
-            start = cursor_col if cursor_col + len(marked) <= width else cursor_col - len(text)
-            if start >= 0:
-                label = marked if start == cursor_col else text + CURSOR_GLYPH
-                chars[start : start + len(label)] = label
-                for c in range(start, start + len(label)):
-                    styles[c] = cursor_style
-            else:
-                chars[cursor_col] = CURSOR_GLYPH
-                styles[cursor_col] = cursor_style
+            now = self.view.now if self.view is not None else self.cursor_time
+            text = when_text(self.cursor_time, self.tz, now, dated=True)
+            placed = put(cursor_col, CURSOR_GLYPH + text, cursor_style, gap=0) or put(
+                cursor_col - len(text), text + CURSOR_GLYPH, cursor_style, gap=0
+            )
+            if not placed:
+                put(cursor_col, CURSOR_GLYPH, cursor_style, gap=0)
+        for col, text in self._ticks():
+            put(col, text)
+        if now_col is not None:  # only in a blank column: `09:00┊` reads fine, `09┊00` does not
+            now_style = header + self.get_component_rich_style("timeline--now", partial=True)
+            put(now_col, NOW_GLYPH, now_style, gap=0)
         label = self.zoom.ljust(self._label_w)
         segments = [Segment(label, header), *self._runs(chars, styles)]
         return Strip(segments, self._label_w + width).crop_extend(0, self.size.width, self.rich_style)
