@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -45,24 +45,26 @@ class ArchivedReservation:
     by: str
 
 
-def entry_line(entry: ArchivedReservation) -> bytes:
-    """One archive line (JSON, newline-terminated)."""
-    from .store import reservation_to_record
+Encode = Callable[[Reservation], Mapping[str, Any]]
+Decode = Callable[[Mapping[str, Any]], Reservation]
+"""The store's reservation codec, handed in by the store so the archive's lines hold the same records as
+the store document (and this module does not import the store back)."""
 
+
+def entry_line(entry: ArchivedReservation, encode: Encode) -> bytes:
+    """One archive line (JSON, newline-terminated)."""
     record = {
         "archived": entry.archived.isoformat(),
         "why": entry.why,
         "by": entry.by,
-        "reservation": reservation_to_record(entry.reservation),
+        "reservation": encode(entry.reservation),
     }
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
 
 
-def _entry(record: Mapping[str, Any]) -> ArchivedReservation:
-    from .store import reservation_from_record
-
+def _entry(record: Mapping[str, Any], decode: Decode) -> ArchivedReservation:
     return ArchivedReservation(
-        reservation=reservation_from_record(record["reservation"]),
+        reservation=decode(record["reservation"]),
         archived=datetime.fromisoformat(record["archived"]),
         why=str(record.get("why", "")),
         by=str(record.get("by", "")),
@@ -70,7 +72,7 @@ def _entry(record: Mapping[str, Any]) -> ArchivedReservation:
 
 
 def parse_lines(
-    payload: bytes, live_ids: Iterable[int] = (), *, name: str | None = None
+    payload: bytes, decode: Decode, live_ids: Iterable[int] = (), *, name: str | None = None
 ) -> list[ArchivedReservation]:
     """The archive's entries, one per reservation id (its last line), without ids the store still holds,
     oldest archival first; with `name`, only reservations of that name. A torn last line (a crash
@@ -86,7 +88,7 @@ def parse_lines(
         if not line.strip() or needle not in line:
             continue
         try:
-            entry = _entry(json.loads(line))
+            entry = _entry(json.loads(line), decode)
         except (ValueError, KeyError, TypeError):
             continue
         if name is not None and entry.reservation.name != name:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,3 +152,15 @@ def render_contrib(name: str, *, user: str, prefix: str) -> str:
 def lib_dir(prefix: str) -> str:
     """The virtualenv igor-tui lives in; the wrapper, sudo rule and tick all run its programs."""
     return os.path.join(prefix, "lib", "igor-tui")
+
+
+@dataclass
+class Step:
+    """One change setup may make. `is_done` inspects the root; `apply` makes the change; `blocked` says
+    why the step cannot be taken (and how to fix that), in which case setup does the others and fails."""
+
+    what: str
+    is_done: Callable[[], bool]
+    apply: Callable[[], None]
+    blocked: str = ""
+    note: str = ""

@@ -33,6 +33,7 @@ from .deploy import (
     SYSTEMD_DIR,
     TIMER_WANTS,
     Root,
+    Step,
     find_account,
     lib_dir,
     read_data,
@@ -102,18 +103,6 @@ class SetupOptions:
             raise UsageError("setup: --cobbler-profile is only used with --cobbler")
         if self.nodes and not _NODES.fullmatch(self.nodes):
             raise UsageError(f"setup: --nodes {self.nodes!r}: expected PREFIX[FIRST-LAST], e.g. kn[1-64]")
-
-
-@dataclass
-class Step:
-    """One change setup may make. `is_done` inspects the root; `apply` makes the change; `blocked` says
-    why the step cannot be taken (and how to fix that), in which case setup does the others and fails."""
-
-    what: str
-    is_done: Callable[[], bool]
-    apply: Callable[[], None]
-    blocked: str = ""
-    note: str = ""
 
 
 # --------------------------------------------------------------------------------------- the config

@@ -10,7 +10,8 @@ from .deploy import Root
 from .errors import IgorError
 
 if TYPE_CHECKING:
-    from .setup import SetupOptions, Step
+    from .deploy import Step
+    from .setup import SetupOptions
 
 
 def grub_steps(

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING
 from .statedir import STORE_NAME, move_state
 
 if TYPE_CHECKING:
-    from .deploy import Root
-    from .setup import Step
+    from .deploy import Root, Step
 
 
 def move_store_step(root: Root, old: str, new: str) -> list[Step]:
     """The move, planned only while a store is still in `old`."""
-    from .setup import Step
+    from .deploy import Step
 
     old_store, new_store = root(os.path.join(old, STORE_NAME)), root(os.path.join(new, STORE_NAME))
     if not os.path.lexists(old_store):
@@ -64,7 +63,7 @@ def _named_statedir(path: str) -> str | None:
 def config_statedir_step(root: Root, config: str, old: str, new: str) -> list[Step]:
     """Change only the statedir value of an existing config that names the old place; every other byte
     (comments, secrets, the admin's layout), the owner and the mode stay as they are."""
-    from .setup import Step
+    from .deploy import Step
 
     real = root(config)
     if _named_statedir(real) != os.path.normpath(old):

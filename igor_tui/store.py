@@ -824,7 +824,9 @@ class _DocumentStore:
 
         live = self.snapshot().reservations  # first: a damaged store is refused here too
         payload = self._read_archive()
-        return parse_lines(payload, (r.id for r in live), name=name) if payload else []
+        return (
+            parse_lines(payload, reservation_from_record, (r.id for r in live), name=name) if payload else []
+        )
 
     def snapshot(self) -> Snapshot:
         """Lock-free: writers replace the document atomically, so this sees the old or the new one.
@@ -861,7 +863,7 @@ class _DocumentStore:
                 if tx.archived:  # durable before the removal commits: a crash in between loses nothing
                     from .archive import entry_line
 
-                    self._append_archive([entry_line(entry) for entry in tx.archived])
+                    self._append_archive([entry_line(entry, reservation_to_record) for entry in tx.archived])
                 if payload is not None:
                     self._write_payload(payload)
         finally:
