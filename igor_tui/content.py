@@ -109,17 +109,12 @@ class ContentStore:
             lock = self._copying_lock(fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:  # busy (a copy is running), or no content area yet
             return []
-        removed: list[str] = []
+        from .tempfiles import remove_files
+
         try:
-            with contextlib.suppress(OSError), os.scandir(self.directory) as entries:
-                for entry in entries:
-                    if entry.name.startswith(_INCOMING) and entry.is_file(follow_symlinks=False):
-                        with contextlib.suppress(OSError):
-                            os.unlink(entry.path)
-                            removed.append(entry.name)
+            return remove_files(self.directory, lambda name: name.startswith(_INCOMING))
         finally:
             os.close(lock)
-        return removed
 
     def _copy_locked(self, fd: int, source: str, what: str) -> str:
         try:

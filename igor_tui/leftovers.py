@@ -19,6 +19,8 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from .tempfiles import is_dot_tmp, remove_files
+
 if TYPE_CHECKING:
     from .content import ContentStore
     from .store import ReservationStore
@@ -41,12 +43,4 @@ def sweep(
 
 def _pxe_temps(cfg: str) -> list[str]:
     """`.<name>.<random>.tmp`: the atomic writes of a tick that was killed (only ticks write here)."""
-    removed: list[str] = []
-    with contextlib.suppress(OSError), os.scandir(cfg) as entries:
-        for entry in entries:
-            name = entry.name
-            if name.startswith(".") and name.endswith(".tmp") and entry.is_file(follow_symlinks=False):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
-                    removed.append(name)
-    return removed
+    return remove_files(cfg, is_dot_tmp)

@@ -1005,14 +1005,9 @@ class TinyStore(_DocumentStore):
         """Temp files of writers killed mid-commit, whatever their age. Only called with the store lock
         held: a writer makes its temp file only while it holds that lock, so any temp file seen now
         belongs to a writer that is gone. Best effort; they are harmless apart from space."""
-        removed: list[str] = []
-        with contextlib.suppress(OSError), os.scandir(self.directory) as entries:
-            for entry in entries:
-                if entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
-                    with contextlib.suppress(OSError):
-                        os.unlink(entry.path)
-                        removed.append(entry.name)
-        return removed
+        from .tempfiles import remove_files
+
+        return remove_files(self.directory, lambda name: name.startswith(TEMP_PREFIX))
 
     def sweep_leftovers(self) -> list[str]:
         """Take the store lock and remove crash leftovers (igor-tick calls this each run, so they go at

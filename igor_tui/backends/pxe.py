@@ -11,10 +11,10 @@ import hashlib
 import os
 import re
 import tempfile
-import time
 from dataclasses import dataclass, replace
 
 from ..errors import BackendError
+from ..tempfiles import is_dot_tmp, remove_files
 from . import grub
 from .base import BootRecord, BootSpec, NodeAddress
 from .resolve import pxe_hex, pxe_mac
@@ -323,14 +323,4 @@ STALE_TEMP_SECONDS = 60
 def _remove_stale_temps(cfg: str) -> None:
     """A tick killed inside an atomic write leaves `.<name>.<random>.tmp`; only one tick runs at a time,
     so a temp file older than a minute belongs to nobody and is removed."""
-    cutoff = time.time() - STALE_TEMP_SECONDS
-    with contextlib.suppress(OSError), os.scandir(cfg) as entries:
-        for entry in entries:
-            if (
-                entry.name.startswith(".")
-                and entry.name.endswith(".tmp")
-                and entry.is_file(follow_symlinks=False)
-            ):
-                with contextlib.suppress(OSError):
-                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                        os.unlink(entry.path)
+    remove_files(cfg, is_dot_tmp, older_than=STALE_TEMP_SECONDS)

@@ -1,0 +1,32 @@
+"""Removing a dead writer's temp files: the one directory sweep the store, the content area, the PXE
+backend and igor-tick's clean-up share. Each caller decides, from the lock it holds, which files can only
+belong to a writer that is gone; this only lists and unlinks, best effort (leftovers cost space, not
+correctness, so a file that vanishes or resists is passed over)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+
+
+def remove_files(directory: str, match: Callable[[str], bool], older_than: float | None = None) -> list[str]:
+    """Unlink the regular files of `directory` whose name `match`es (and, with `older_than`, whose mtime
+    is that many seconds old); returns the names removed. A missing directory removes nothing."""
+    cutoff = time.time() - older_than if older_than is not None else None
+    removed: list[str] = []
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if not match(entry.name) or not entry.is_file(follow_symlinks=False):
+                continue
+            with contextlib.suppress(OSError):
+                if cutoff is None or entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+    return removed
+
+
+def is_dot_tmp(name: str) -> bool:
+    """`.<name>.<random>.tmp`: the atomic writes of boot files (pxe.py's `_atomic_write`)."""
+    return name.startswith(".") and name.endswith(".tmp")
