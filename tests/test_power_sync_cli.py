@@ -7,20 +7,12 @@ and how `sync` shows and repairs a switch port changed behind igor's back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from conftest import ClusterFactory
-from test_tick_e2e import SWITCH_PASSWORD, VLAN_MIN, FaultySwitch, Rig, build_rig
+from test_tick_e2e import SWITCH_PASSWORD, VLAN_MIN, FaultySwitch, Rig, build_rig, switch
 
-
-@pytest.fixture
-def switch() -> Iterator[FaultySwitch]:
-    fake = FaultySwitch(password=SWITCH_PASSWORD).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+__all__ = ["switch"]  # the test switch fixture, defined once in test_tick_e2e
 
 
 @pytest.fixture

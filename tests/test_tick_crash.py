@@ -18,7 +18,7 @@ import random
 import re
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,18 +27,18 @@ import pytest
 from cobbler_server import CobblerServer, cobbler_server
 from conftest import ClusterFactory, igor_env
 from test_tick_e2e import (
-    SWITCH_PASSWORD,
     FaultySwitch,
     Rig,
     build_rig,
     cobbler_cleanup,
     cobbler_rig,
+    switch,
     tick_executable,
 )
 
 from igor_tui.model import Reservation, floor_minute
 
-__all__ = ["cobbler_server"]
+__all__ = ["cobbler_server", "switch"]  # fixtures (the test switch is defined once in test_tick_e2e)
 
 pytestmark = pytest.mark.slow
 
@@ -70,15 +70,6 @@ class KillStats:
     late_kills: int = 0  # killed after the start-up floor, i.e. while the tick was at work
     leaked_temps: list[str] = field(default_factory=list)  # temp files of killed atomic writes
     finished: list[float] = field(default_factory=list)
-
-
-@pytest.fixture
-def switch() -> Iterator[FaultySwitch]:
-    fake = FaultySwitch(password=SWITCH_PASSWORD).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 def run_tick(rig: Rig) -> tuple[float, subprocess.CompletedProcess[str]]:

@@ -11,15 +11,25 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 from conftest import ClusterFactory
 from test_tick_crash import SEED, crash_rounds
-from test_tick_e2e import PXE_TEMP, SWITCH_PASSWORD, FaultySwitch, Rig, back_to_back, build_rig, pxe_names
+from test_tick_e2e import (
+    PXE_TEMP,
+    FaultySwitch,
+    Rig,
+    back_to_back,
+    build_rig,
+    pxe_names,
+    switch,
+)
 
 from igor_tui.backends import grub
 from igor_tui.model import Reservation
+
+__all__ = ["switch"]  # the test switch fixture, defined once in test_tick_e2e
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +38,6 @@ ODD = ",".join(f"kn{i}" for i in range(1, NODES + 1, 2))  # kn1, kn3, ...: every
 SITE_GRUB = "exit\n"  # the site's grub/grub.cfg: igor never touches it
 GRUB_TEMP = re.compile(r"\.grub\.cfg-" + PXE_TEMP.pattern.removeprefix(r"\."))
 MIN_KILLS = 6  # the PXELINUX-only crash test (test_tick_crash.py) does the bulk of the kills
-
-
-@pytest.fixture
-def switch() -> Iterator[FaultySwitch]:
-    fake = FaultySwitch(password=SWITCH_PASSWORD).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 class MixedRig(Rig):
