@@ -18,15 +18,11 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import StoreError
 from .model import Reservation
-
-if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
-    from dataclasses import dataclass
-else:
-    from .values import dataclass
+from .values import dataclass
 
 ARCHIVE_NAME = "archive.jsonl"
 ENDINGS_KEY = "endings"

@@ -19,13 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
-    from dataclasses import dataclass
+from .values import dataclass
 
+if TYPE_CHECKING:
     from .model import Install
     from .tick import Action
-else:
-    from .values import dataclass
+
 
 BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 STATE_NAME = "tick.clock"

@@ -14,11 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from igor_tui.errors import ConfigError
 from igor_tui.model import Limits
-
-if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
-    from dataclasses import dataclass
-else:
-    from igor_tui.values import dataclass
+from igor_tui.values import dataclass
 
 if TYPE_CHECKING:
     from igor_tui.hostlist import NodeNaming

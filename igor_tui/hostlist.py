@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from igor_tui.errors import ValidationError
-
-if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
-    from dataclasses import dataclass
-else:
-    from igor_tui.values import dataclass
+from igor_tui.values import dataclass
 
 
 def _is_digits(text: str) -> bool:

@@ -7,12 +7,9 @@ import grp
 import os
 import pwd
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
-    from dataclasses import dataclass
-else:
-    from .values import dataclass
+from .values import dataclass
 
 
 class UserDirectory(Protocol):

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
-    from dataclasses import dataclass, field
-else:
-    from .values import dataclass, field
+from .values import dataclass, field
 
 MINUTE = timedelta(minutes=1)
 

@@ -11,11 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 from .model import ClusterView, NodeState, Reservation, Slot
 from .terminal import terminal_columns
 from .timeparse import format_input_time, format_time_zone, format_wall_time
-
-if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
-    from dataclasses import dataclass
-else:
-    from .values import dataclass
+from .values import dataclass
 
 if TYPE_CHECKING:
     from .hostlist import NodeNaming

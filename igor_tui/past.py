@@ -8,14 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from .model import ClusterView, Reservation
-
-if TYPE_CHECKING:  # type checkers see the standard function; values.py has a faster one for the CLI
-    from dataclasses import replace
-else:
-    from .values import replace
+from .values import replace
 
 
 def view_at(view: ClusterView, past: Iterable[Reservation], at: datetime) -> ClusterView:

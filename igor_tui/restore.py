@@ -12,11 +12,7 @@ from typing import TYPE_CHECKING
 
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .timeparse import format_time_zone
-
-if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
-    from dataclasses import replace
-else:
-    from .values import replace
+from .values import replace
 
 if TYPE_CHECKING:
     from .archive import ArchivedReservation

@@ -18,15 +18,10 @@ import heapq
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from .errors import LimitError, ScheduleError
 from .model import Block, Limits, Request, Reservation, Slot
-
-if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
-    from dataclasses import dataclass
-else:
-    from .values import dataclass
+from .values import dataclass
 
 _FOREVER = 1 << 62
 

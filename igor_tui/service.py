@@ -30,11 +30,7 @@ from .identity import Caller, SystemDirectory, UserDirectory, caller_name, resol
 from .model import Block, ClusterView, NodeState, Request, Reservation, Slot, floor_minute
 from .timeparse import format_duration, format_time_zone, parse_duration, parse_start
 from .trust import Principal, principal
-
-if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
-    from dataclasses import dataclass, replace
-else:
-    from .values import dataclass, replace
+from .values import dataclass, replace
 
 # The scheduler and the content store (hashlib, tempfile) are imported by the methods that use them:
 # `igor show` needs neither, and every module a CLI process imports costs start-up time.

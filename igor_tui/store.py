@@ -17,17 +17,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import StoreError
 from .model import Block, NodeState, NodeStatus, Reservation
-from .values import field_names, replace
+from .values import dataclass, field, field_names, replace
 
-if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
-    from dataclasses import dataclass, field
-
+if TYPE_CHECKING:
     from tinydb import TinyDB
     from tinydb.table import Table
 
     from .archive import ArchivedReservation
-else:
-    from .values import dataclass, field
+
 
 try:
     import fcntl

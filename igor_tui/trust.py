@@ -16,15 +16,10 @@ import os
 import pwd
 import stat
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from .errors import ConfigError, ValidationError
 from .identity import SERVICE_USER, caller_name, service_uids
-
-if TYPE_CHECKING:  # type checkers see the standard decorator; values.py makes the same classes faster
-    from dataclasses import dataclass, replace
-else:
-    from .values import dataclass, replace
+from .values import dataclass, replace
 
 MAX_SYMLINK_HOPS = 40
 """Linux's own limit (MAXSYMLINKS) for one path resolution."""

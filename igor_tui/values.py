@@ -10,8 +10,9 @@ signature, defaults, `default_factory` and `__post_init__`), `__repr__`, `__eq__
 `__setattr__`/`__delattr__` raising `dataclasses.FrozenInstanceError`, `__match_args__`, `__slots__`, pickle
 state; `dataclasses.fields`, `replace`, `asdict` and `is_dataclass` work, because `__dataclass_fields__`
 and `__dataclass_params__` are the standard decorator's own, made on first use (by whoever imported
-`dataclasses` to ask). Type checkers are shown the standard decorator (the modules import it under
-TYPE_CHECKING), and tests/test_values.py compares every class igor makes here with the standard one's.
+`dataclasses` to ask). `dataclass` is marked `typing.dataclass_transform`, so type checkers read the
+classes it makes as dataclasses and modules import it plainly; tests/test_values.py compares every class
+igor makes here with the standard one's.
 
 Only the plain case is made here: frozen, no base class, no ClassVar/InitVar/KW_ONLY, no hand-written
 dunder methods, `field()` with nothing but `default_factory`. Anything else goes to `dataclasses` itself.
@@ -23,7 +24,7 @@ import sys
 from _thread import get_ident
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any, TypeVar, dataclass_transform
 
 _T = TypeVar("_T")
 
@@ -75,6 +76,7 @@ _SPECS: dict[type, tuple[dict[str, Any], dict[str, Any]]] = {}
 """(annotations, defaults) of every class made here, for `_Lazy`."""
 
 
+@dataclass_transform(field_specifiers=(field,))
 def dataclass(
     cls: type[_T] | None = None, /, *, frozen: bool = False, slots: bool = False, **options: Any
 ) -> Any:
