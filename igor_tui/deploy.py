@@ -24,7 +24,6 @@ PXELINUX_FILES = {
     "pxelinux.0": "/usr/lib/PXELINUX/pxelinux.0",
     "ldlinux.c32": "/usr/lib/syslinux/modules/bios/ldlinux.c32",
 }
-CONTRIB_FILES = ("igor.cron", "igor-tick.service", "igor-tick.timer", "igor.sudoers", "igor-wrapper.sh")
 
 
 class Root:

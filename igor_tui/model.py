@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 from .values import dataclass, field
 
-MINUTE = timedelta(minutes=1)
-
 
 def floor_minute(when: datetime) -> datetime:
     """Whole minutes are igor's resolution; flooring keeps "now" inside the current minute."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import logging
 import os
@@ -139,7 +140,7 @@ def _seconds(value: float) -> str:
     return f"{value:g}s"
 
 
-class _TemplatePower:
+class _TemplatePower(abc.ABC):
     """What both backends share: templates, the action vocabulary, the cycle sequence and the parallel
     retrying runner. Subclasses only say how one argv is run (`_session` yields that function)."""
 
@@ -204,10 +205,10 @@ class _TemplatePower:
         except ValueError as err:
             raise BackendError(f"power {step} is misconfigured: {key} {template!r} {err}") from None
 
-    @contextlib.contextmanager
-    def _session(self, action: str) -> Iterator[Runner]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+    @abc.abstractmethod
+    def _session(self, action: str) -> contextlib.AbstractContextManager[Runner]:
+        """The runner for one `power()` call: a subclass opens what its commands need (one SSH
+        connection for all nodes) and closes it when the call is done."""
 
 
 class CommandPower(_TemplatePower):
