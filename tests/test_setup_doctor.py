@@ -45,8 +45,11 @@ printf '%s:x:4242:4242::/nonexistent:/usr/sbin/nologin\\n' "$user" >> "$root/etc
 printf '%s:x:4242:\\n' "$user" >> "$root/etc/group"
 """
 
+HAVE_VISUDO = shutil.which("visudo", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+"""Where setup and doctor find visudo with the test environment's PATH (both add the sbin dirs)."""
+
 needs_visudo = pytest.mark.skipif(
-    shutil.which("visudo", path="/usr/sbin:/sbin:/usr/bin") is None,
+    HAVE_VISUDO is None,
     reason="visudo not installed (Debian package sudo): setup refuses the sudo rule without it",
 )
 
@@ -175,7 +178,9 @@ def test_a_second_run_changes_nothing_and_says_so(tmp_path: Path) -> None:
 def test_without_a_terminal_or_yes_it_prints_the_plan_and_changes_nothing(tmp_path: Path) -> None:
     root = make_root(tmp_path)
     before = tree_state(root)
-    proc = setup(root, check=1)
+    # A visudo stand-in, so the plan has its sudo-rule step with or without sudo installed; a plan that
+    # is only printed never runs it.
+    proc = setup(root, check=1, IGOR_SETUP_VISUDO="/bin/false")
     assert "todo    service user igor: useradd --system" in proc.stdout
     assert "todo    directory /srv/tftp/pxelinux.cfg, owner igor:igor, mode 0755" in proc.stdout
     assert proc.stderr == (
@@ -417,10 +422,13 @@ def failures(result: dict[str, Any]) -> list[dict[str, str]]:
 def test_doctor_passes_on_a_fresh_install(installed: Path) -> None:
     result = doctor(installed, check=0)
     statuses = {c["name"]: c["status"] for c in result["checks"]}
+    # visudo checks the rule where it is installed; without it (no sudo package) doctor can only warn.
+    # The check is absent when the rule is unreadable (root-only): the admin's run does it.
+    assert statuses.pop("sudo", None) in (None, "ok" if HAVE_VISUDO else "warn"), result
     assert set(statuses.values()) == {"ok"}, result
     expected = {"user", "config", "config-mode", "programs", "deployment", "directories", "pxelinux", "nodes"}
     expected |= {"power", "store", "lock", "tick", "sudo-rule", "store-location", "tftp-secrets"}
-    assert set(statuses) - {"sudo"} == expected  # sudo: checked with visudo where it is installed
+    assert set(statuses) == expected  # "sudo" was popped above
 
 
 @pytest.fixture
