@@ -1,4 +1,5 @@
-"""The CLI (and later igor-tick) must not pay for Textual, and plain output must not pay for rich."""
+"""The CLI (and later igor-tick) must not pay for Textual, plain output not for rich, and nothing that
+resolves no node for dnspython."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from igor_tui.cli import run
 out, err = io.StringIO(), io.StringIO()
 code = run(sys.argv[1:], out, err, os.environ)
 top = {m.split(".")[0] for m in sys.modules}
-heavy = sorted(top & {"textual", "rich", "paramiko", "requests"})
+heavy = sorted(top & {"textual", "rich", "paramiko", "requests", "dns"})
 slow = sorted(top & {"dataclasses", "inspect", "orjson", "uuid"})
 print(json.dumps({"code": code, "heavy": heavy, "slow": slow, "err": err.getvalue()}))
 """

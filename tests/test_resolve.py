@@ -9,8 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from igor_tui.backends.base import NodeAddress
+from igor_tui.backends.dnsquery import address_in, parse_reply
 from igor_tui.backends.resolve import pxe_hex, pxe_mac, resolve_nodes, system_resolver
 from igor_tui.config import HostAddress
 from igor_tui.errors import BackendError
@@ -327,3 +330,38 @@ def test_names_that_cannot_be_dns_names_are_unknown(dns: DnsServer) -> None:
 def test_a_bad_dnsserver_setting_is_a_clear_error(bad: str) -> None:
     with pytest.raises(BackendError, match="dnsserver"):
         resolve_nodes(["kn1"], {}, dnsserver=bad, resolver=no_system_dns)
+
+
+# ------------------------------------------------------------------------- any datagram that arrives
+
+
+def _cname_reply() -> bytes:
+    """A true reply for kn1: a CNAME to node-one.lab (compression pointer), then its A record."""
+    question = _wire("kn1") + struct.pack("!HH", 1, 1)
+    records: list[tuple[int | bytes, int, bytes]] = [(0xC00C, 5, _wire("node-one.lab"))]
+    records.append((0xC000 | (12 + len(question) + 12), 1, socket.inet_aton("127.0.7.1")))
+    return DnsServer._reply(4242, question, 0, records)
+
+
+def test_the_reply_the_fuzzing_starts_from_is_understood() -> None:
+    reply = parse_reply(_cname_reply())
+    assert reply is not None and reply.id == 4242
+    assert address_in(reply) == ("127.0.7.1", True)
+
+
+@given(st.binary(max_size=600))
+def test_any_datagram_is_parsed_or_ignored_never_raised(packet: bytes) -> None:
+    reply = parse_reply(packet)
+    if reply is not None:
+        ip, _ = address_in(reply)
+        assert ip == "" or socket.inet_aton(ip)
+
+
+@given(st.integers(min_value=0, max_value=200), st.binary(min_size=1, max_size=6))
+def test_a_damaged_true_reply_is_parsed_or_ignored_never_raised(at: int, junk: bytes) -> None:
+    packet = bytearray(_cname_reply())
+    packet[at : at + len(junk)] = junk
+    reply = parse_reply(bytes(packet))
+    if reply is not None:
+        ip, _ = address_in(reply)
+        assert ip == "" or socket.inet_aton(ip)
