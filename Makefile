@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo demo-cli bench screenshots clean
+.PHONY: test deps lint typecheck pytest demo demo-cli bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e '.[test,lint]'
 	touch $(STAMP)
 
-test: $(STAMP) lint typecheck pytest
+test: deps $(STAMP) lint typecheck pytest
+
+# The Debian packages the suite needs: installed when root with apt, else one line says what skips.
+deps:
+	scripts/test-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check igor_tui tests bench scripts
@@ -33,6 +37,7 @@ demo-cli: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 screenshots: $(STAMP)
+	scripts/test-deps screenshots
 	$(BIN)/python scripts/make_screenshots.py
 
 bench: $(STAMP)
