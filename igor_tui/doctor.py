@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING
 
 from .deploy import (
     CRON_PATH,
@@ -38,8 +38,8 @@ from .errors import IgorError
 
 if TYPE_CHECKING:
     from .config import Config
+    from .doctor_security import Status
 
-Status = Literal["ok", "warn", "fail"]
 TICK_STALE_MINUTES = 3
 """The tick runs every minute; a little slack for a slow run or a busy cron before it counts as stopped."""
 LOCK_WAIT_SECONDS = 2.0

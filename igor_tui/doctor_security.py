@@ -12,16 +12,17 @@ import os
 import re
 import stat
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .deploy import lib_dir, render_contrib
 
 if TYPE_CHECKING:
     from .config import Config
     from .deploy import Root
-    from .doctor import Status
 
-Report = Callable[[str, "Status", str, str], None]
+Status = Literal["ok", "warn", "fail"]
+"""A check's outcome. Defined here, not in doctor.py, so the import runs one way: doctor -> these checks."""
+Report = Callable[[str, Status, str, str], None]
 """Doctor.add: (check name, status, message, fix)."""
 MAX_LISTED = 5
 WALK_LIMIT = 100_000

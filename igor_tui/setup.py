@@ -415,7 +415,7 @@ def plan(opts: SetupOptions, env: Mapping[str, str]) -> list[Step]:
     if opts.uefi and not opts.cobbler:
         from .setup_grub import grub_steps
 
-        steps.extend(grub_steps(opts, root, owned_dir, root_file))
+        steps.extend(grub_steps(opts.tftproot, root, owned_dir, root_file))
 
     # 4. The config: written once, never overwritten; a difference is shown, not applied.
     config_text = render_config(opts)
