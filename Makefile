@@ -23,6 +23,7 @@ deps:
 lint: $(STAMP)
 	$(BIN)/ruff check igor_tui tests bench scripts
 	$(BIN)/ruff format --check igor_tui tests bench scripts
+	$(BIN)/lint-imports  # the layer contracts in pyproject.toml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -44,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_cli.py
 
 clean:
-	rm -rf $(VENV) .demo .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .bench .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
