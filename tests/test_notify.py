@@ -30,8 +30,8 @@ from igor_tui.errors import ConfigError
 from igor_tui.eventlog import EventLog
 from igor_tui.identity import StaticDirectory, resolve_caller
 from igor_tui.model import Reservation
-from igor_tui.notify import due_reminders
 from igor_tui.service import IgorService, SubmitRequest
+from igor_tui.service.notify import due_reminders
 from igor_tui.store import MemoryStore
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # 10:00 in Berlin

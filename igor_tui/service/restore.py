@@ -2,7 +2,7 @@
 `igor restore` (admins), which puts an archived reservation back if its window has not passed and its
 nodes are still free.
 
-Kept out of service.py (the facade delegates here) so the facade does not keep growing.
+Kept out of the facade (it delegates here) so the facade does not keep growing.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .errors import Conflict, NotFound, PermissionDenied, ValidationError
-from .timeparse import format_time_zone
-from .values import replace
+from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
+from ..timeparse import format_time_zone
+from ..values import replace
 
 if TYPE_CHECKING:
-    from .archive import ArchivedReservation
-    from .model import Block, Reservation
-    from .service import IgorService
+    from ..archive import ArchivedReservation
+    from ..model import Block, Reservation
+    from .facade import IgorService
 
 
 def archived_named(svc: IgorService, name: str) -> list[ArchivedReservation]:
