@@ -12,9 +12,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from ..dates import when_text, when_zone
 from ..errors import IgorError, PermissionDenied, ScheduleError, ValidationError
 from ..model import Reservation, Slot
-from ..timeparse import format_duration, format_time_zone
+from ..timeparse import format_duration
 from ..values import dataclass, replace
 from . import checks
 from .housekeeping import collect_unused, down_nodes, is_live
@@ -133,7 +134,6 @@ def plan(svc: IgorService, req: SubmitRequest) -> Plan:
     The same scheduler call on the same inputs as `submit`, so a form showing this plan shows what
     Enter books; `igor sub` prints the same "why not" sentence when the start is late."""
     from ..booking_plan import Plan, why_not
-    from ..dates import when_text
     from ..scheduler import find_slot
 
     request = checks.build_request(svc, req)
@@ -264,7 +264,7 @@ def extend_info(svc: IgorService, name: str) -> ExtendInfo:
     except IgorError as err:
         within, reason = False, str(err)
     if not reason and room.until is not None:
-        reason = f"{room.blocker} starts {format_time_zone(room.until, svc.config.tz)}"
+        reason = f"{room.blocker} starts {when_zone(room.until, svc.config.tz, view.now)}"
     return ExtendInfo(room=room, limit_minutes=limit, within_window=within, reason=reason)
 
 
@@ -335,5 +335,5 @@ def no_room(svc: IgorService, res: Reservation, minutes: int, room: ExtensionRoo
     tail = f"it can be extended by at most {format_duration(most)}" if most > 0 else "it cannot be extended"
     return (
         f"cannot extend {res.name} by {format_duration(minutes)}: {room.blocker} starts "
-        f"{format_time_zone(room.until, tz)}; {tail}"
+        f"{when_zone(room.until, tz, svc.now())}; {tail}"
     )

@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ..dates import when_zone
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..model import Request, Reservation
-from ..timeparse import format_duration, format_time_zone, parse_duration, parse_start
+from ..timeparse import format_duration, parse_duration, parse_start
 
 if TYPE_CHECKING:
     from .booking import SubmitRequest
@@ -78,8 +79,6 @@ def earliest_start(svc: IgorService, after: str, minutes: int) -> datetime:
     if after:
         earliest = parse_start(after, now, svc.config.tz)
         if earliest < now and not svc.caller.is_admin:
-            from ..dates import when_zone
-
             tz = svc.config.tz
             raise ValidationError(
                 f"start time {when_zone(earliest, tz, now)} is in the past (now {when_zone(now, tz, now)})"
@@ -88,7 +87,7 @@ def earliest_start(svc: IgorService, after: str, minutes: int) -> datetime:
         raise ValidationError("igor books at most 10 years ahead: pick an earlier start or a shorter -t")
     if earliest + timedelta(minutes=minutes) <= now:
         raise ValidationError(
-            f"a reservation from {format_time_zone(earliest, svc.config.tz)} for "
+            f"a reservation from {when_zone(earliest, svc.config.tz, now)} for "
             f"{format_duration(minutes)} would already have ended"
         )
     return earliest

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ..dates import when_zone
 from ..errors import ValidationError
 from ..model import Reservation, floor_minute
-from ..timeparse import format_time_zone
 from ..values import dataclass, replace
 from . import checks
 
@@ -89,7 +89,7 @@ def _carried_over(
         return reasons, None
     assert entry.start is not None and entry.end is not None
     if entry.end <= now:
-        reasons.append(f"it ended {format_time_zone(entry.end, svc.config.tz)}")
+        reasons.append(f"it ended {when_zone(entry.end, svc.config.tz, now)}")
     nodes: tuple[str, ...] = ()
     try:
         checks.check_name(entry.name)

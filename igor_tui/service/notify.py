@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from ..dates import when_text
 from ..errors import BackendError, IgorError, ValidationError
-from ..timeparse import format_duration, format_time_zone
+from ..timeparse import format_duration
 from ..values import dataclass, replace
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def compose(
         res = r.res
         text = (
             f"  {res.name}: {nodes(res.nodes)}, "
-            f"{format_time_zone(res.start, tz)} to {format_time_zone(res.end, tz)}"
+            f"{when_text(res.start, tz, now)} to {when_text(res.end, tz, now)}"
         )
         if r.kind == "ending":
             left = int((res.end - now).total_seconds() // 60)

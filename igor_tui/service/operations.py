@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ..dates import when_zone
 from ..errors import NotFound, PermissionDenied, ValidationError
 from ..model import Block, Reservation
-from ..timeparse import format_time_zone, parse_start
+from ..timeparse import parse_start
 from ..values import dataclass, replace
 from . import checks
 
@@ -148,8 +149,7 @@ def block(svc: IgorService, nodes: str, *, reason: str, start: str = "", duratio
         end = begin + timedelta(minutes=checks.duration_minutes(duration))
         if end <= now:
             raise ValidationError(
-                f"a block from {format_time_zone(begin, svc.config.tz)} for {duration} would already "
-                "have ended"
+                f"a block from {when_zone(begin, svc.config.tz, now)} for {duration} would already have ended"
             )
     with svc.store.transaction() as tx:
         live = svc._housekeep(tx, now)
