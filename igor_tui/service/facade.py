@@ -258,10 +258,12 @@ class IgorService:
 
     # ---------------------------------------------------------- shared by the modules of the service
 
+    # The TUI's speculation screen and restore.py ask these two checks through the service.
     _duration = staticmethod(checks.duration_minutes)
     _check_unique = staticmethod(checks.check_unique)
 
     def _require_admin(self, what: str) -> None:
+        """Admin-only verbs (block, sync, notify, import …) refuse everyone else in the same words."""
         if not self.caller.is_admin:
             raise PermissionDenied(f"only admins may {what}")
 
