@@ -36,7 +36,7 @@ class HistoryEvent:
     kind: str  # "created", "extended", "tick", "power", "notified" …
     time: str  # ISO 8601 as logged ("" if the line had none)
     by: str
-    res_id: int | None
+    res_id: int | str | None  # an int as igor logs it; foreign text in an edited log is kept as it is
     record: Mapping[str, Any]
 
 
@@ -68,7 +68,7 @@ def history_event(record: Mapping[str, Any]) -> HistoryEvent:
         kind=kind,
         time=str(record["time"]) if isinstance(record.get("time"), str) else "",
         by=str(record.get("by", "igor-tick" if kind == "tick" else "")),
-        res_id=res_id if isinstance(res_id, int) else None,
+        res_id=res_id if isinstance(res_id, int | str) else None,
         record=record,
     )
 
