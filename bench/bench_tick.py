@@ -2,7 +2,7 @@
 
 (1) `igor-tick --no-probe` with nothing to do on a 520-node cluster whose store holds 5,000 reservations, all
     installed and complete or in the future (built in one TinyStore transaction with the install records
-    written by igor_tui.tick.write_installs): median wall time of the whole process. Target <= 150 ms.
+    written by service.tick_executor.write_installs): median wall time of the whole process. Target <= 150 ms.
 (2) Installing one 64-node reservation with PXE files (hosts map kn1..kn64 -> 127.0.3.x): the tick's own
     `ms` for install-boot from `--json`, and the whole process; then the same with the FakeEapi test
     switch on 127.0.0.1 for the set-vlan step. Target <= 1 s, power excluded (none is configured).
@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from igor_tui.model import Install, Reservation, floor_minute
+from igor_tui.service.tick_executor import write_installs
 from igor_tui.store import TinyStore
-from igor_tui.tick import write_installs
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -711,7 +711,7 @@ def cmd_sync(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_tick(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
-    from .tick import dump
+    from .tick_report import dump
 
     report = svc.tick(dry_run=ns.dry_run, probe=not ns.no_probe, accept_clock_step=ns.accept_clock_step)
     if not ns.quiet or report.failed:

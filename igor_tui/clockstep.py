@@ -23,7 +23,7 @@ from .values import dataclass
 
 if TYPE_CHECKING:
     from .model import Install
-    from .tick import Action
+    from .tickplan import Action
 
 
 BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"

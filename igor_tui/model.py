@@ -137,6 +137,16 @@ class ClusterView:
     status: dict[str, NodeStatus] = field(default_factory=dict)
 
 
+class InstallStage(enum.StrEnum):
+    """The step igor-tick had begun but not recorded as done (`Install.pending`); a StrEnum so the stored
+    documents keep the plain strings they always held ("" when no step is under way)."""
+
+    NONE = ""
+    VLAN = "vlan"
+    BOOT = "boot"
+    POWER = "power"
+
+
 @dataclass(frozen=True, slots=True)
 class Install:
     """What igor-tick has done on real systems for one reservation, recorded step by step.
@@ -156,7 +166,7 @@ class Install:
     boot: dict[str, object] | None = None
     powered: bool = False
     complete: bool = False
-    pending: str = ""
+    pending: InstallStage = InstallStage.NONE
     error: str = ""
     failures: int = 0
     retry_at: datetime | None = None

@@ -6,7 +6,7 @@ Kept apart from output.py (the hot `igor show` path) so neither file pays for th
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import IO, TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .archive import ArchivedReservation
     from .hostlist import NodeNaming
     from .model import Block, Reservation
-    from .service import InventoryHost
+    from .service import HistoryEvent, InventoryHost
     from .stats import Stats, UsageRecord
 
 
@@ -88,11 +88,11 @@ _STEP_EVENT = {
 }
 
 
-def history_row(ev: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
+def history_row(event: HistoryEvent, tz: tzinfo) -> dict[str, Any]:
     """One event as (time, what, who, id, details): tick steps get the words users know (installed,
     teardown, error) and the step itself in the details."""
-    kind = str(ev.get("event", ""))
-    by = str(ev.get("by", "igor-tick" if kind == "tick" else ""))
+    ev = event.record  # each kind's own details
+    kind = event.kind
     nodes = str(ev.get("nodes", ""))
     window = f"{_when(ev.get('start'), tz)} - {_when(ev.get('end'), tz)}"
     detail = ""
@@ -124,15 +124,15 @@ def history_row(ev: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
     elif kind == "notified":
         detail = f"mailed {ev.get('to', '')}: {ev.get('why', '')}"
     return {
-        "time": _when(ev.get("time"), tz),
+        "time": _when(event.time, tz),
         "event": kind,
-        "by": by,
-        "id": ev.get("id"),
+        "by": event.by,
+        "id": event.res_id,
         "details": printable(detail),
     }
 
 
-def render_history(name: str, events: Sequence[Mapping[str, Any]], tz: tzinfo, out: IO[str]) -> None:
+def render_history(name: str, events: Sequence[HistoryEvent], tz: tzinfo, out: IO[str]) -> None:
     rows = [history_row(ev, tz) for ev in events]
     key = getattr(tz, "key", None) or "the configured zone"
     out.write(f"HISTORY OF {name} (times in {key})\n")
@@ -176,11 +176,11 @@ def archived_json(entries: Sequence[ArchivedReservation], tz: tzinfo) -> list[di
     ]
 
 
-def history_json(name: str, events: Sequence[Mapping[str, Any]], tz: tzinfo) -> dict[str, Any]:
+def history_json(name: str, events: Sequence[HistoryEvent], tz: tzinfo) -> dict[str, Any]:
     """`igor history --json`: the summarised rows plus each raw log record, for scripts."""
     return {
         "name": name,
-        "events": [{**history_row(ev, tz), "record": dict(ev)} for ev in events],
+        "events": [{**history_row(ev, tz), "record": dict(ev.record)} for ev in events],
     }
 
 

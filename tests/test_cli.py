@@ -930,7 +930,7 @@ def test_extend_by_owner_until_the_next_reservation(cluster: Cluster) -> None:
     error(
         cluster.run("extend", "-r", "e1", "-t", "1h"),
         1,
-        f"cannot extend e1 by 1h: reservation next on kn2 starts {wall(when(following['start']))}; "
+        f"cannot extend e1 by 1h: reservation next on kn2 starts {policy(when(following['start']))}; "
         "it can be extended by at most 30m",
     )
     data = as_json(cluster.run("extend", "-r", "e1", "-t", "30", "--json"))

@@ -175,7 +175,7 @@ def test_held_teardowns_keep_their_nodes_from_new_installs() -> None:
     """While held, an install due by the trusted time runs, unless a held teardown still owns a node."""
     from igor_tui.clockstep import hold_destructive
     from igor_tui.model import Install
-    from igor_tui.tick import Action, Step
+    from igor_tui.tickplan import Action, Step
 
     installs = {1: Install(res_id=1, name="old", nodes=("kn1", "kn2"), complete=True)}
     teardown = [Action(Step.UNINSTALL_BOOT, 1, "old", nodes=("kn1", "kn2")), Action(Step.FORGET, 1, "old")]

@@ -30,8 +30,8 @@ from igor_tui.errors import ConfigError
 from igor_tui.eventlog import EventLog
 from igor_tui.identity import StaticDirectory, resolve_caller
 from igor_tui.model import Reservation
-from igor_tui.notify import due_reminders
 from igor_tui.service import IgorService, SubmitRequest
+from igor_tui.service.notify import due_reminders
 from igor_tui.store import MemoryStore
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
@@ -165,10 +165,10 @@ def test_mail_text_lists_nodes_times_in_the_zone_and_how_to_extend(
         "Hello alice,\n"
         "\n"
         "Starting within the hour:\n"
-        "  soon: kn[1-2], Nov 24 12:30 CET to Nov 24 14:30 CET\n"
+        "  soon: kn[1-2], 12:30 to 14:30\n"  # the one date policy: today HH:MM, the zone named once below
         "\n"
         "Ending soon:\n"
-        "  big: kn[3-6], Nov 24 10:00 CET to Nov 25 11:00 CET (ends in 23h)\n"
+        "  big: kn[3-6], 10:00 to Wed Nov 25 11:00 (ends in 23h)\n"
         "\n"
         "To extend a reservation:  igor extend -r NAME -t DURATION\n"
         "  for example:            igor extend -r big -t 1d\n"

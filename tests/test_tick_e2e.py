@@ -35,9 +35,9 @@ from cobbler_server import CobblerServer, cobbler_server
 from conftest import Cluster, ClusterFactory, igor_env, run_igor
 from fake_eapi import FakeEapi, _Handler, _rpc_error
 
-from igor_tui.model import Install, Reservation, floor_minute
+from igor_tui.model import Install, InstallStage, Reservation, floor_minute
+from igor_tui.service.tick_executor import read_installs, write_installs
 from igor_tui.store import TinyStore
-from igor_tui.tick import read_installs, write_installs
 
 __all__ = ["cobbler_server"]  # the session fixture, see cobbler_server.py
 
@@ -702,7 +702,7 @@ def interrupt_install(rig: Rig, res: Reservation) -> None:
     the install record's `pending` is "boot" and its `boot` record was never written (files are there)."""
     with rig.store.transaction() as tx:
         installs = read_installs(tx)
-        installs[res.id] = replace(installs[res.id], boot=None, pending="boot", complete=False)
+        installs[res.id] = replace(installs[res.id], boot=None, pending=InstallStage.BOOT, complete=False)
         write_installs(tx, installs)
 
 

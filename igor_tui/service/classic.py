@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 if TYPE_CHECKING:
-    from .trust import Principal
+    from ..trust import Principal
 
 _FRACTION = re.compile(r"(\.\d{1,6})\d*")
 
@@ -70,7 +70,7 @@ def parse_classic(path: str, who: Principal | None = None) -> list[ClassicReserv
 
     Read with the rights of `who` (the admin behind sudo; None: the process's own), like a kernel: being
     an admin does not let anyone read through igor what they could not read themselves."""
-    from .trust import open_as, own_principal
+    from ..trust import open_as, own_principal
 
     fd = open_as(who or own_principal(), path, "classic store")
     try:

@@ -2,7 +2,7 @@
 `igor restore` (admins), which puts an archived reservation back if its window has not passed and its
 nodes are still free.
 
-Kept out of service.py (the facade delegates here) so the facade does not keep growing.
+Kept out of the facade (it delegates here) so the facade does not keep growing.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .errors import Conflict, NotFound, PermissionDenied, ValidationError
-from .timeparse import format_time_zone
-from .values import replace
+from ..dates import span_text, when_zone
+from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
+from ..values import replace
 
 if TYPE_CHECKING:
-    from .archive import ArchivedReservation
-    from .model import Block, Reservation
-    from .service import IgorService
+    from ..archive import ArchivedReservation
+    from ..model import Block, Reservation
+    from .facade import IgorService
 
 
 def archived_named(svc: IgorService, name: str) -> list[ArchivedReservation]:
@@ -60,7 +60,7 @@ def restore(svc: IgorService, name: str) -> Reservation:
     tz = svc.config.tz
     now = svc.real_now()
     if res.has_ended(now):
-        raise Conflict(f"cannot restore {name}: its window ended {format_time_zone(res.end, tz)}")
+        raise Conflict(f"cannot restore {name}: its window ended {when_zone(res.end, tz, now)}")
     files = ((res.kernel, res.kernel_hash), (res.initrd, res.initrd_hash))
     with svc._copies_collected_on_failure():
         for path, digest in files:
@@ -69,7 +69,7 @@ def restore(svc: IgorService, name: str) -> Reservation:
         with svc.store.transaction() as tx:
             live = svc._housekeep(tx, now)
             svc._check_unique(name, live, now)
-            blocker = _in_the_way(svc, res, live, tx.blocks())
+            blocker = _in_the_way(svc, res, live, tx.blocks(), now)
             if blocker:
                 raise Conflict(f"cannot restore {name}: {blocker}")
             for path, digest in files:
@@ -90,7 +90,9 @@ def _recopy(svc: IgorService, name: str, path: str, digest: str) -> None:
         raise Conflict(f"cannot restore {name}: its copy of {path} is gone and the file has changed since")
 
 
-def _in_the_way(svc: IgorService, res: Reservation, live: list[Reservation], blocks: list[Block]) -> str:
+def _in_the_way(
+    svc: IgorService, res: Reservation, live: list[Reservation], blocks: list[Block], now: datetime
+) -> str:
     """What holds one of `res`'s nodes during its window, in one phrase; '' when nothing does."""
     tz = svc.config.tz
     mine = set(res.nodes)
@@ -99,7 +101,7 @@ def _in_the_way(svc: IgorService, res: Reservation, live: list[Reservation], blo
         if shared and other.overlaps(res.start, res.end):
             return (
                 f"{svc._nodes_text(tuple(sorted(shared)))} reserved by {other.name} "
-                f"({format_time_zone(other.start, tz)} - {format_time_zone(other.end, tz)})"
+                f"({span_text(other.start, other.end, tz, now)})"
             )
     for block in blocks:
         shared = mine.intersection(block.nodes)

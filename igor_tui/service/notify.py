@@ -9,19 +9,22 @@ Mail goes through SMTP (smtplib) or a sendmail-style command run without a shell
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from .errors import BackendError
-from .timeparse import format_duration, format_time_zone
+from ..dates import when_text
+from ..errors import BackendError, IgorError, ValidationError
+from ..timeparse import format_duration
+from ..values import dataclass, replace
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-    from .hostlist import NodeNaming
-    from .model import Reservation
+    from ..model import Reservation
+    from .facade import IgorService
 
 SENT_KEY = "notify.sent"
 UPCOMING = timedelta(hours=1)  # classic: starting within the hour
@@ -82,20 +85,19 @@ def compose(
     sender: str,
     now: datetime,
     tz: tzinfo,
-    naming: NodeNaming,
+    nodes: Callable[[tuple[str, ...]], str],
 ) -> EmailMessage:
     """One mail per owner listing each reservation's name, nodes, start and end in the display zone, and
-    how to extend it."""
+    how to extend it. `nodes` writes a node list (the service's, which survives nodes the config no
+    longer has)."""
     from email.message import EmailMessage
     from email.utils import format_datetime, make_msgid
-
-    from .output import nodes_text
 
     def line(r: Reminder) -> str:
         res = r.res
         text = (
-            f"  {res.name}: {nodes_text(naming, res.nodes)}, "
-            f"{format_time_zone(res.start, tz)} to {format_time_zone(res.end, tz)}"
+            f"  {res.name}: {nodes(res.nodes)}, "
+            f"{when_text(res.start, tz, now)} to {when_text(res.end, tz, now)}"
         )
         if r.kind == "ending":
             left = int((res.end - now).total_seconds() // 60)
@@ -194,3 +196,140 @@ class CommandMailer:
 def _one_line(text: str) -> str:
     lines = [x.strip() for x in text.strip().splitlines() if x.strip()]
     return lines[0][:200] if lines else ""
+
+
+# ------------------------------------------------------------------------------ the service's part
+
+
+@dataclass(frozen=True, slots=True)
+class MailResult:
+    """One owner's reminder mail: to whom, about what, the text, and whether it went out."""
+
+    to: str
+    reminders: tuple[Reminder, ...]
+    text: str
+    ok: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyReport:
+    """What `notify` did: one entry per owner mailed (or, with dry_run, that would be)."""
+
+    dry_run: bool = False
+    mails: tuple[MailResult, ...] = ()
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for m in self.mails if not m.ok)
+
+
+def notify(svc: IgorService, *, dry_run: bool = False) -> NotifyReport:
+    """Mail owners about reservations starting within the hour or reaching a lead time before their end
+    (admins; igor-tick runs it each minute with `notify: true`). Each reminder is sent once: it is
+    recorded in the store after its mail went out, and a failed mail is due again next run. No mail
+    is sent while the store lock is held."""
+    svc._require_admin("notify users")
+    cfg = svc.config
+    if not cfg.domain:
+        raise ValidationError("set domain in igor.conf to notify users (mail goes to <owner>@<domain>)")
+    mailer = mailer_for(svc)
+    now = svc.now()
+    mails: list[MailResult] = []
+    with notify_lock(svc) as alone:
+        if not alone:  # another notify (an overlapping igor-tick) is already mailing
+            return NotifyReport(dry_run=dry_run)
+        with svc.store.transaction() as tx:
+            live = [r for r in tx.reservations() if not r.has_ended(now)]
+            sent: dict[str, str] = tx.get_value(SENT_KEY) or {}
+            ids = {str(r.id) for r in live}
+            kept = {k: v for k, v in sent.items() if k.split(":")[1] in ids}
+            if kept != sent and not dry_run:  # forget reminders of reservations that are gone
+                tx.set_value(SENT_KEY, kept)
+        due = due_reminders(now, live, cfg.notifyleadtimes, kept)
+        by_owner: dict[str, list[Reminder]] = {}
+        for reminder in due:
+            by_owner.setdefault(reminder.res.owner, []).append(reminder)
+        for owner, reminders in sorted(by_owner.items()):
+            mails.append(mail_owner(svc, owner, reminders, mailer=mailer, now=now, dry_run=dry_run))
+        delivered = [k for m in mails if m.ok and not dry_run for r in m.reminders for k in r.keys]
+        if delivered:
+            with svc.store.transaction() as tx:
+                sent = tx.get_value(SENT_KEY) or {}
+                sent.update(dict.fromkeys(delivered, now.isoformat()))
+                tx.set_value(SENT_KEY, sent)
+    return NotifyReport(dry_run=dry_run, mails=tuple(mails))
+
+
+def mailer_for(svc: IgorService) -> Mailer:
+    cfg = svc.config
+    if cfg.mailhost:
+        return SmtpMailer(cfg.mailhost, cfg.mailport, cfg.mailtimeout)
+    if cfg.mailcommand:
+        return CommandMailer(cfg.mailcommand, cfg.mailtimeout)
+    raise ValidationError("set mailhost (SMTP) or mailcommand in igor.conf to notify users")
+
+
+def mail_owner(
+    svc: IgorService,
+    owner: str,
+    reminders: list[Reminder],
+    *,
+    mailer: Mailer,
+    now: datetime,
+    dry_run: bool,
+) -> MailResult:
+    """Compose and (unless dry_run) send one owner's mail; a failure is reported, not raised, so one
+    bad address does not keep the other owners from their reminders."""
+    to = f"{owner}@{svc.config.domain}"
+    msg = compose(
+        owner,
+        reminders,
+        to=to,
+        sender=svc.config.mailfrom,
+        now=now,
+        tz=svc.config.tz,
+        nodes=svc._nodes_text,
+    )
+    result = MailResult(to=to, reminders=tuple(reminders), text=msg.as_string())
+    if dry_run:
+        return result
+    try:
+        mailer.send(msg)
+    except IgorError as err:
+        result = replace(result, ok=False, error=str(err))
+    for r in reminders:
+        svc.events.append(
+            svc.clock.now(),
+            "notified",
+            by=svc.caller.user,
+            id=r.res.id,
+            name=r.res.name,
+            to=to,
+            why=r.kind,
+            ok=result.ok,
+            error=result.error,
+        )
+    return result
+
+
+@contextmanager
+def notify_lock(svc: IgorService) -> Iterator[bool]:
+    """True if this is the only notify run now: two overlapping runs must not mail the same reminder."""
+    import fcntl
+
+    try:
+        os.makedirs(svc.config.statedir, exist_ok=True)
+        fd = os.open(os.path.join(svc.config.statedir, "notify.lock"), os.O_RDWR | os.O_CREAT, 0o640)
+    except OSError:  # no state directory to lock in (an in-memory store): nothing else can run
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)

@@ -1,0 +1,45 @@
+"""The service: `IgorService`, the one facade the CLI, the TUI and igor-tick call, and its parts.
+
+The names other modules import from `igor_tui.service` are re-exported here; the work lives in modules
+named for what they do (booking, operations, reports, notify, importer, restore, tick_executor).
+"""
+
+from .booking import SPECULATION_OPTIONS, EditRequest, ExtendInfo, SubmitRequest
+from .checks import (
+    HORIZON,
+    HORIZON_MINUTES,
+    KERNEL_ARGS_MAX,
+    NAME_MAX,
+    NAME_RE,
+    PXE_CMDLINE_MAX,
+    RESERVED_NAMES,
+)
+from .facade import IgorService, build_service
+from .importer import ImportAction, ImportItem
+from .notify import MailResult, NotifyReport
+from .operations import BlockResult, PortDiff
+from .reports import HistoryEvent, InventoryHost
+
+__all__ = [
+    "HORIZON",
+    "HORIZON_MINUTES",
+    "KERNEL_ARGS_MAX",
+    "NAME_MAX",
+    "NAME_RE",
+    "PXE_CMDLINE_MAX",
+    "RESERVED_NAMES",
+    "SPECULATION_OPTIONS",
+    "BlockResult",
+    "EditRequest",
+    "ExtendInfo",
+    "HistoryEvent",
+    "IgorService",
+    "ImportAction",
+    "ImportItem",
+    "InventoryHost",
+    "MailResult",
+    "NotifyReport",
+    "PortDiff",
+    "SubmitRequest",
+    "build_service",
+]

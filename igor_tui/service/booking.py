@@ -1,0 +1,339 @@
+"""Booking: what `igor sub`, `del`, `extend` and `edit` do, and what the TUI's forms ask before them.
+
+Requests arrive as the strings a user typed, so every front end gets the same validation and sentences.
+Slow work (copying kernels) happens outside the store lock; scheduling and the write happen inside one
+short locked transaction, so two igor processes can never double-book a node.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from ..dates import when_text, when_zone
+from ..errors import IgorError, PermissionDenied, ScheduleError, ValidationError
+from ..model import Reservation, Slot
+from ..timeparse import format_duration
+from ..values import dataclass, replace
+from . import checks
+from .housekeeping import collect_unused, down_nodes, is_live
+
+if TYPE_CHECKING:
+    from ..booking_plan import Plan
+    from ..scheduler import ExtensionRoom
+    from .facade import IgorService
+
+SPECULATION_OPTIONS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    """`igor sub` as typed: strings are parsed by the service so every front end gets the same errors."""
+
+    name: str = ""
+    kernel: str = ""
+    initrd: str = ""
+    profile: str = ""
+    count: int = 0
+    nodes: str = ""
+    duration: str = "60m"
+    after: str = ""
+    kernel_args: str = ""
+    group: str = ""
+    vlan: str = ""
+    contiguous: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EditRequest:
+    """`igor edit`: None leaves a field unchanged (classic igor cleared kernel args when -c was omitted)."""
+
+    kernel: str | None = None
+    initrd: str | None = None
+    profile: str | None = None
+    kernel_args: str | None = None
+    vlan: str | None = None
+    owner: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendInfo:
+    """What the TUI shows before extending: room on the nodes and the caller's limit, with reasons."""
+
+    room: ExtensionRoom
+    limit_minutes: float | None
+    within_window: bool
+    reason: str
+
+
+def field_errors(svc: IgorService, req: SubmitRequest, *, booking: bool = True) -> dict[str, str]:
+    """Every problem with a submit request, per field (SubmitRequest's field names; "limits" for the
+    node/time limits), in the words `submit` would use: forms show them next to their fields.
+
+    `booking=False` checks only what speculation needs (nodes, duration, start). Scheduling itself
+    (are the nodes free?) is not checked: only `speculate`/`submit` can answer that."""
+    errors: dict[str, str] = {}
+
+    def check(field: str, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except IgorError as err:
+            errors.setdefault(field, str(err))
+
+    if booking:
+        check("name", lambda: checks.check_name(req.name))
+        if "name" not in errors:
+            live = list(svc.view().reservations)
+            check("name", lambda: checks.check_unique(req.name, live, svc.now()))
+        if req.profile:
+            check("profile", lambda: checks.boot_files(svc, "", "", req.profile))
+        else:
+            for what, path in (("kernel", req.kernel), ("initrd", req.initrd)):
+                if not path:
+                    errors[what] = f"give the path of the {what} (-{what[0]})"
+                    continue
+                try:
+                    svc.content.check(os.path.abspath(path), what, svc.reader)
+                except IgorError as err:
+                    errors[what] = str(err)
+        check("kernel_args", lambda: checks.check_boot_args(svc, req.kernel_args))
+        if req.group:
+            check("group", lambda: checks.check_group(svc, req.group))
+        if req.vlan:
+            check("vlan", lambda: checks.resolve_vlan(svc, req.vlan, list(svc.view().reservations)))
+    check("duration", lambda: checks.duration_minutes(req.duration))
+    field = "nodes" if req.nodes else "count"
+    check(field, lambda: checks.node_spec(svc, req))
+    if "duration" not in errors:
+        check("after", lambda: checks.earliest_start(svc, req.after, checks.duration_minutes(req.duration)))
+    if not errors.keys() & {"duration", "count", "nodes"} and not svc.caller.is_admin:
+        from ..scheduler import check_limits
+
+        size = checks.node_spec(svc, req)[1]
+        check("limits", lambda: check_limits(svc.config.limits, size, checks.duration_minutes(req.duration)))
+    return errors
+
+
+def speculate(svc: IgorService, req: SubmitRequest, limit: int = SPECULATION_OPTIONS) -> list[Slot]:
+    """The next `limit` distinct options for `req`; each is bookable with `after` set to its start."""
+    from ..scheduler import speculate
+
+    request = checks.build_request(svc, req)
+    snap = svc.store.snapshot()
+    now = svc.now()
+    live = [r for r in snap.reservations if is_live(r, now)]
+    return speculate(svc.nodes, live, request, blocks=snap.blocks, down=down_nodes(snap.nodes), limit=limit)
+
+
+def plan(svc: IgorService, req: SubmitRequest) -> Plan:
+    """What `submit` would book now, and why it starts later than asked (if it does).
+
+    The same scheduler call on the same inputs as `submit`, so a form showing this plan shows what
+    Enter books; `igor sub` prints the same "why not" sentence when the start is late."""
+    from ..booking_plan import Plan, why_not
+    from ..scheduler import find_slot
+
+    request = checks.build_request(svc, req)
+    snap = svc.store.snapshot()
+    now = svc.now()
+    live = [r for r in snap.reservations if is_live(r, now)]
+    down = down_nodes(snap.nodes)
+    slot = find_slot(svc.nodes, live, request, blocks=snap.blocks, down=down)
+    tz = svc.config.tz
+    reason = why_not(
+        request,
+        slot,
+        now=now,
+        nodes=svc.nodes,
+        reservations=live,
+        blocks=snap.blocks,
+        down=down,
+        compress=svc._nodes_text,
+        when=lambda when: when_text(when, tz, now),
+    )
+    return Plan(asked=request.earliest, slot=slot, why_not=reason)
+
+
+def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
+    """Validate, copy the boot files, then schedule and store in one locked transaction."""
+    from ..scheduler import find_slot
+
+    checks.check_not_paused(svc)
+    checks.check_name(req.name)
+    request = checks.build_request(svc, req)
+    kernel, initrd, profile = checks.boot_files(svc, req.kernel, req.initrd, req.profile)
+    kernel_args = checks.check_boot_args(svc, req.kernel_args)
+    group = checks.check_group(svc, req.group) if req.group else ""
+    checks.check_unique(req.name, list(svc.view().reservations), svc.now())  # lock-free early answer
+    with svc._copies_collected_on_failure():
+        kernel_hash = svc.content.add(kernel, "kernel", svc.reader) if kernel else ""
+        initrd_hash = svc.content.add(initrd, "initrd", svc.reader) if initrd else ""
+        now = svc.now()
+        with svc.store.transaction() as tx:
+            live = svc._housekeep(tx, now)
+            checks.check_unique(req.name, live, now)
+            vlan = checks.resolve_vlan(svc, req.vlan, live) if req.vlan else None
+            slot = find_slot(svc.nodes, live, request, blocks=tx.blocks(), down=down_nodes(tx.node_status()))
+            svc._ensure_content((("kernel", kernel, kernel_hash), ("initrd", initrd, initrd_hash)))
+            res = tx.add_reservation(
+                Reservation(
+                    id=0,
+                    name=req.name,
+                    owner=svc.caller.user,
+                    start=slot.start,
+                    end=slot.end,
+                    nodes=slot.nodes,
+                    group=group,
+                    kernel=kernel,
+                    initrd=initrd,
+                    kernel_hash=kernel_hash,
+                    initrd_hash=initrd_hash,
+                    profile=profile,
+                    kernel_args=kernel_args,
+                    vlan=vlan,
+                    created=now,
+                )
+            )
+    svc._log("created", res)
+    return res
+
+
+def delete(svc: IgorService, name: str) -> Reservation:
+    """Release a reservation. One that igor-tick has installed ends now and is torn down by the next
+    tick (nothing is leaked); one that was never installed is removed at once."""
+    now = svc.now()
+    with svc.store.transaction() as tx:
+        live = svc._housekeep(tx, now)
+        res = checks.find_writable(svc, live, name, "delete")
+        if res.installed:
+            from ..archive import ENDINGS_KEY
+
+            ended = replace(res, end=max(res.start, now))
+            tx.put_reservation(ended)
+            # igor-tick archives it once torn down; this note makes the archive say who ended it.
+            endings = tx.get_value(ENDINGS_KEY) or {}
+            endings[str(res.id)] = {"why": "deleted", "by": svc.caller.user, "at": now.isoformat()}
+            tx.set_value(ENDINGS_KEY, endings)
+        else:
+            tx.archive_reservation(res.id, why="deleted", by=svc.caller.user, when=now)
+        collect_unused(svc.content, tx.reservations())
+    svc._log("deleted", res, actual_end=now.isoformat())
+    return res
+
+
+def extend(svc: IgorService, name: str, duration: str = "60m") -> Reservation:
+    """Push the end of a reservation out, if its nodes are free and the caller's limits allow."""
+    from ..scheduler import check_extend_limits, extension_room
+
+    checks.check_not_paused(svc)
+    minutes = checks.duration_minutes(duration)
+    now = svc.now()
+    with svc.store.transaction() as tx:
+        live = svc._housekeep(tx, now)
+        res = checks.find_writable(svc, live, name, "extend")
+        if not svc.caller.is_admin:
+            check_extend_limits(svc.config.limits, res, now, minutes)
+        if minutes > checks.HORIZON_MINUTES or res.end > now + checks.HORIZON - timedelta(minutes=minutes):
+            raise ValidationError("igor books at most 10 years ahead: extend by less")
+        new_end = res.end + timedelta(minutes=minutes)
+        room = extension_room(res, live, tx.blocks())
+        if room.until is not None and room.until < new_end:
+            raise ScheduleError(no_room(svc, res, minutes, room))
+        res = replace(res, end=new_end, extensions=res.extensions + 1)
+        tx.put_reservation(res)
+    svc._log("extended", res, minutes=minutes)
+    return res
+
+
+def extend_info(svc: IgorService, name: str) -> ExtendInfo:
+    """How far `name` could be extended now, and why not further (for the TUI's extend dialog)."""
+    from ..scheduler import check_extend_limits, extension_room
+
+    view = svc.view()
+    res = checks.find(view.reservations, name)
+    room = extension_room(res, view.reservations, view.blocks)
+    limit = svc.max_minutes(len(res.nodes))
+    reason = ""
+    within = True
+    try:
+        if not svc.caller.is_admin:
+            check_extend_limits(svc.config.limits, res, view.now, 1)
+    except IgorError as err:
+        within, reason = False, str(err)
+    if not reason and room.until is not None:
+        reason = f"{room.blocker} starts {when_zone(room.until, svc.config.tz, view.now)}"
+    return ExtendInfo(room=room, limit_minutes=limit, within_window=within, reason=reason)
+
+
+def edit(svc: IgorService, name: str, req: EditRequest) -> Reservation:
+    """Change what a reservation boots, its args, VLAN, owner or group; only the fields given."""
+    if all(getattr(req, f) is None for f in EditRequest.__slots__):
+        raise ValidationError(
+            "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g"
+        )
+    if req.owner is not None:
+        if not svc.caller.is_admin:
+            raise PermissionDenied("only an admin can change the owner of a reservation")
+        if not svc.directory.user_exists(req.owner):
+            raise ValidationError(f"no such user: {req.owner}")
+    kernel_args = checks.check_boot_args(svc, req.kernel_args) if req.kernel_args is not None else None
+    if req.profile:
+        checks.boot_files(svc, "", "", req.profile)
+    group = checks.check_group(svc, req.group) if req.group else req.group
+    checks.find_writable(svc, list(svc.view().reservations), name, "edit")  # refuse before copying anything
+    new_files: dict[str, tuple[str, str]] = {}
+    with svc._copies_collected_on_failure():
+        for what, path in (("kernel", req.kernel), ("initrd", req.initrd)):
+            if path == "":
+                raise ValidationError(f"-{what[0]} needs the path of the new {what}")
+            if path:
+                full = os.path.abspath(path)
+                new_files[what] = (full, svc.content.add(full, what, svc.reader))
+        now = svc.now()
+        with svc.store.transaction() as tx:
+            live = svc._housekeep(tx, now)
+            old = checks.find_writable(svc, live, name, "edit")
+            if req.group is not None and not (svc.caller.is_admin or old.owner == svc.caller.user):
+                raise PermissionDenied(
+                    f"only the owner ({old.owner}) or an admin can change the group of {name}"
+                )
+            res = old
+            if req.profile:
+                res = replace(res, profile=req.profile, kernel="", initrd="", kernel_hash="", initrd_hash="")
+            elif new_files:
+                if old.profile and len(new_files) < 2:
+                    raise ValidationError(f"{name} boots Cobbler profile {old.profile}: give both -k and -i")
+                if "kernel" in new_files:
+                    res = replace(res, kernel=new_files["kernel"][0], kernel_hash=new_files["kernel"][1])
+                if "initrd" in new_files:
+                    res = replace(res, initrd=new_files["initrd"][0], initrd_hash=new_files["initrd"][1])
+                res = replace(res, profile="")
+            if kernel_args is not None:
+                res = replace(res, kernel_args=kernel_args)
+            if req.vlan is not None:
+                others = [r for r in live if r.id != old.id]
+                res = replace(res, vlan=checks.resolve_vlan(svc, req.vlan, others) if req.vlan else None)
+            if req.owner is not None:
+                res = replace(res, owner=req.owner)
+            if group is not None:
+                res = replace(res, group=group)
+            svc._ensure_content(tuple((what, *file) for what, file in new_files.items()))
+            res = replace(res, revision=old.revision + 1, error="")
+            tx.put_reservation(res)
+            collect_unused(svc.content, tx.reservations())
+    svc._log("edited", res, changed=sorted(f for f in EditRequest.__slots__ if getattr(req, f) is not None))
+    return res
+
+
+def no_room(svc: IgorService, res: Reservation, minutes: int, room: ExtensionRoom) -> str:
+    assert room.until is not None
+    tz = svc.config.tz
+    most = int((room.until - res.end).total_seconds() // 60)
+    tail = f"it can be extended by at most {format_duration(most)}" if most > 0 else "it cannot be extended"
+    return (
+        f"cannot extend {res.name} by {format_duration(minutes)}: {room.blocker} starts "
+        f"{when_zone(room.until, tz, svc.now())}; {tail}"
+    )
