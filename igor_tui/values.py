@@ -14,8 +14,10 @@ and `__dataclass_params__` are the standard decorator's own, made on first use (
 classes it makes as dataclasses and modules import it plainly; tests/test_values.py compares every class
 igor makes here with the standard one's.
 
-Only the plain case is made here: frozen, no base class, no ClassVar/InitVar/KW_ONLY, no hand-written
-dunder methods, `field()` with nothing but `default_factory`. Anything else goes to `dataclasses` itself.
+Only the plain case is made here: frozen, no ClassVar/InitVar/KW_ONLY, no hand-written dunder methods,
+`field()` with nothing but `default_factory`, and either no base class or (without slots) bases that are
+themselves plain classes made here, whose fields come first, as in `dataclasses` (igor's Config is made of
+its sections this way). Anything else goes to `dataclasses` itself.
 """
 
 from __future__ import annotations
@@ -86,18 +88,48 @@ def dataclass(
     # (Not inspect.get_annotations: inspect is what this module avoids. A class whose annotations are
     # evaluated lazily, by __annotate__, is left to dataclasses.)
     annotations = cls.__dict__.get("__annotations__", None if "__annotate__" in cls.__dict__ else {})  # noqa: RUF063
-    if frozen and not options and isinstance(annotations, dict) and _plain(cls, annotations):
-        return _make(cls, tuple(annotations), annotations, slots)
+    if frozen and not options and isinstance(annotations, dict) and _plain(cls, annotations, slots):
+        merged, defaults = _inherited(cls)
+        merged.update(annotations)
+        defaults.update((name, cls.__dict__[name]) for name in annotations if name in cls.__dict__)
+        return _make(cls, tuple(merged), merged, defaults, slots)
     import dataclasses
 
     return dataclasses.dataclass(cls, frozen=frozen, slots=slots, **options)
 
 
-def _plain(cls: type, annotations: dict[str, Any]) -> bool:
+def _inherited(cls: type) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(annotations, defaults) of the fields `cls` inherits from bases made here, base order as in
+    `dataclasses` (the last base's fields first, a field redefined later keeping its first place)."""
+    annotations: dict[str, Any] = {}
+    defaults: dict[str, Any] = {}
+    for base in reversed(cls.__mro__[1:]):
+        if base in _SPECS:
+            base_annotations, base_defaults = _SPECS[base]
+            annotations.update(base_annotations)
+            for name in base_annotations:
+                defaults.pop(name, None)
+            defaults.update(base_defaults)
+    return annotations, defaults
+
+
+def _plain(cls: type, annotations: dict[str, Any], slots: bool) -> bool:
     """True if the class is one `_make` reproduces exactly (otherwise the standard decorator decides)."""
-    if type(cls) is not type or cls.__bases__ != (object,) or not _OWN_METHODS.isdisjoint(cls.__dict__):
+    if type(cls) is not type or not _OWN_METHODS.isdisjoint(cls.__dict__):
         return False
+    if cls.__bases__ != (object,) and (
+        slots or any(base not in _SPECS or "__slots__" in base.__dict__ for base in cls.__mro__[1:-1])
+    ):
+        return False
+    inherited, inherited_defaults = _inherited(cls)
     seen_default = False
+    for name in inherited:
+        if name in annotations:
+            continue
+        if name in inherited_defaults:
+            seen_default = True
+        elif seen_default:
+            return False
     for name, annotation in annotations.items():
         if (
             not isinstance(annotation, str)
@@ -118,8 +150,9 @@ def _plain(cls: type, annotations: dict[str, Any]) -> bool:
     return True
 
 
-def _make(cls: type[_T], names: tuple[str, ...], annotations: dict[str, Any], slots: bool) -> type[_T]:
-    defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
+def _make(
+    cls: type[_T], names: tuple[str, ...], annotations: dict[str, Any], defaults: dict[str, Any], slots: bool
+) -> type[_T]:
     if slots:  # a new class, as dataclasses makes: slots cannot be added to an existing one
         body = {key: value for key, value in cls.__dict__.items() if key not in defaults}
         body["__slots__"] = names
@@ -130,7 +163,7 @@ def _make(cls: type[_T], names: tuple[str, ...], annotations: dict[str, Any], sl
     else:  # changed in place, as dataclasses does; factories never stay, plain defaults do
         made = cls
         for name, default in defaults.items():
-            if isinstance(default, _Factory):
+            if isinstance(default, _Factory) and name in made.__dict__:
                 delattr(made, name)
     type.__setattr__(made, "__match_args__", names)
     _NAMES[made] = names
