@@ -1,7 +1,7 @@
 """igor.conf.example and the README's key table, written from the key table so neither can drift from it.
 
 `scripts/config_docs.py` writes both files; tests/test_config_docs.py fails when either differs from what
-this module renders. igor itself never imports this module.
+this module renders. Of igor's commands only `igor setup` imports it, to write igor.conf in the same layout.
 """
 
 from __future__ import annotations
@@ -66,6 +66,12 @@ def render_example() -> str:
     for key in KEYS:
         if key.doc:
             pairs += [(f"#{key.name}", key.doc), (key.name, key.example)]
+    return commented_json(pairs)
+
+
+def commented_json(pairs: list[tuple[str, object]]) -> str:
+    """A JSON object in igor.conf.example's layout: a line per key, a blank line before each comment key
+    ('#...'), so `igor setup` writes a config that reads like the example it came from."""
     lines: list[str] = []
     for i, (name, value) in enumerate(pairs):
         if name.startswith("#") and i:
