@@ -105,7 +105,8 @@ class Config(
     @classmethod
     def from_section(cls, sec: Reader, naming: NodeNaming | None = None, path: str = "<memory>") -> Self:
         """Every section from the one Reader (so every problem lands in one list), in the order their
-        problems are listed; the sections that name nodes get the names the naming section makes."""
+        problems are listed. `naming` is ignored: the sections that name nodes get the names the naming
+        section makes from this file."""
         paths = PathSettings.from_section(sec)
         names = NamingSettings.from_section(sec)
         naming = names.checked_naming(sec)
