@@ -329,3 +329,28 @@ def test_igor_values_pickle_and_copy() -> None:
         assert pickle.loads(pickle.dumps(value)) == value == copy.deepcopy(value)
     assert ClusterView(when, "bob", True, (), ()).status == {}
     assert ClusterView(when, "bob", True, (), ()).status is not ClusterView(when, "bob", True, (), ()).status
+
+
+def test_init_is_compiled_on_first_use_and_from_fields_skips_it() -> None:
+    @values.dataclass(frozen=True)
+    class Lazy:
+        a: int
+        b: str = "x"
+
+    assert type(Lazy.__dict__["__init__"]).__name__ == "_LazyInit"  # not compiled yet
+    made = values.from_fields(Lazy, {"a": 1, "b": "y"})
+    assert type(Lazy.__dict__["__init__"]).__name__ == "_LazyInit"  # still not: from_fields needs no __init__
+    assert (
+        made == Lazy(1, "y")
+        and repr(made)
+        == "test_init_is_compiled_on_first_use_and_from_fields_skips_it.<locals>.Lazy(a=1, b='y')"
+    )
+    assert Lazy.__dict__["__init__"].__qualname__.endswith("Lazy.__init__")
+    assert callable(Lazy.__dict__["__init__"]) and type(Lazy.__dict__["__init__"]).__name__ == "function"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.a = 2  # type: ignore[misc]
+    checked = _checked(values.dataclass(frozen=True, slots=True), values.field)
+    with pytest.raises(
+        ValueError, match="low > high"
+    ):  # __post_init__ runs: from_fields goes through __init__
+        values.from_fields(checked, {"low": 2, "high": 1})

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 from igor_tui.errors import ConfigError
-from igor_tui.values import dataclass, field_names
+from igor_tui.values import dataclass, field_names, from_fields
 
 from .boot import BootSettings, HostAddress
 from .keys import BY_NAME
@@ -126,7 +126,7 @@ class Config(
         fields: dict[str, Any] = {}
         for part in parts:
             fields.update((name, getattr(part, name)) for name in field_names(type(part)))
-        return cls(path=path, **fields)
+        return from_fields(cls, {**fields, "path": path})
 
 
 def config_path(cli_value: str | None, env: Mapping[str, str]) -> str:

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from igor_tui.values import field_names
+from igor_tui.values import field_names, from_fields
 
 from .keys import BY_NAME, KIND_WORDS, Key, Kind
 
@@ -168,4 +168,4 @@ class Reader:
             plain[name] = (
                 self.number(name) if kind == "int" else self.flag(name) if kind == "bool" else self.text(name)
             )
-        return cls(**plain, **computed)
+        return from_fields(cls, {**plain, **computed})
