@@ -144,15 +144,10 @@ def render_config(opts: SetupOptions) -> str:
         if key not in data:
             raise IgorError(f"igor.conf.example has no key {key!r}; setup and the example disagree")
         data[key] = value
-    items = list(data.items())
-    lines: list[str] = []
-    for i, (key, value) in enumerate(items):
-        if key.startswith("#") and i:
-            lines.append("")
-        comma = "," if i < len(items) - 1 else ""
-        lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
-    text = "{\n" + "\n".join(lines) + "\n}\n"
     from .config import parse_config
+    from .config.docs import commented_json
+
+    text = commented_json(list(data.items()))
 
     try:
         parse_config(json.loads(text), path=CONFIG_PATH)

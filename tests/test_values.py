@@ -202,6 +202,71 @@ def test_anything_else_is_left_to_dataclasses() -> None:
             b: int  # type: ignore[misc]  # the mistake under test, which mypy sees too
 
 
+def _inheriting(decorate: Callable[..., Any], field: Any) -> type:
+    @decorate
+    class Left:
+        a: int = 1
+        b: tuple[str, ...] = ()
+
+    @decorate
+    class Right:
+        c: str = "x"
+        d: list[str] = field(default_factory=list)
+
+    @decorate
+    class Both(Left, Right):
+        """Made of two bases, as igor's Config is made of its sections."""
+
+        e: float = 0.5
+
+    return Both
+
+
+def test_a_class_made_of_bases_matches_the_standard_decorator() -> None:
+    ours = _inheriting(values.dataclass(frozen=True), values.field)
+    standard = _inheriting(dataclasses.dataclass(frozen=True), dataclasses.field)
+    assert ours in values._NAMES, "values left the class to dataclasses"
+    assert (
+        str(inspect.signature(ours))
+        == str(inspect.signature(standard))
+        == (
+            "(c: 'str' = 'x', d: 'list[str]' = <factory>, a: 'int' = 1, b: 'tuple[str, ...]' = (), "
+            "e: 'float' = 0.5) -> None"
+        )
+    )
+    assert ours.__match_args__ == standard.__match_args__  # type: ignore[attr-defined]
+    assert [(f.name, f.type, f.default) for f in dataclasses.fields(ours)] == [
+        (f.name, f.type, f.default) for f in dataclasses.fields(standard)
+    ]
+    one, two = ours(a=2, c="y", d=["z"]), standard(a=2, c="y", d=["z"])
+    assert repr(one).replace("Both", "") == repr(two).replace("Both", "")
+    assert dataclasses.asdict(one) == dataclasses.asdict(two)
+    assert values.replace(one, e=1.5) == dataclasses.replace(one, e=1.5) == ours("y", ["z"], 2, (), 1.5)
+    assert isinstance(one, ours.__mro__[1]) and ours().d is not ours().d
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'a'"):
+        one.a = 3  # type: ignore[attr-defined]
+
+    @values.dataclass(frozen=True)
+    class Plain:
+        x: int = 0
+
+    @values.dataclass(frozen=True, slots=True)
+    class Slotted(Plain):  # slots on a class with bases: left to the standard decorator
+        y: int = 0
+
+    @values.dataclass(frozen=True, slots=True)
+    class SlottedBase:
+        x: int = 0
+
+    @values.dataclass(frozen=True)
+    class OnSlots(SlottedBase):  # a base with slots: left to the standard decorator
+        y: int = 0
+
+    assert (Slotted(y=2).y, Slotted().x, OnSlots(y=3).y, OnSlots().x) == (2, 0, 3, 0)
+    assert Slotted not in values._NAMES and OnSlots not in values._NAMES
+    assert dataclasses.is_dataclass(Slotted) and dataclasses.is_dataclass(OnSlots)
+
+
 # -------------------------------------------------------------------------- igor's own value classes
 
 
@@ -213,8 +278,12 @@ def _igor_classes() -> list[type]:
 
 
 def _standard_twin(cls: type) -> type:
-    """The class the standard decorator makes from the same annotations and defaults."""
-    body: dict[str, Any] = {"__annotations__": dict(cls.__annotations__), "__module__": cls.__module__}
+    """The class the standard decorator makes from the same annotations and defaults (inherited ones
+    included, as the standard decorator collects them from dataclass bases)."""
+    annotations: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        annotations.update(inspect.get_annotations(klass))
+    body: dict[str, Any] = {"__annotations__": annotations, "__module__": cls.__module__}
     for param in inspect.signature(cls).parameters.values():
         if repr(param.default) == "<factory>":
             factory = next(f.default_factory for f in dataclasses.fields(cls) if f.name == param.name)
@@ -260,3 +329,28 @@ def test_igor_values_pickle_and_copy() -> None:
         assert pickle.loads(pickle.dumps(value)) == value == copy.deepcopy(value)
     assert ClusterView(when, "bob", True, (), ()).status == {}
     assert ClusterView(when, "bob", True, (), ()).status is not ClusterView(when, "bob", True, (), ()).status
+
+
+def test_init_is_compiled_on_first_use_and_from_fields_skips_it() -> None:
+    @values.dataclass(frozen=True)
+    class Lazy:
+        a: int
+        b: str = "x"
+
+    assert type(Lazy.__dict__["__init__"]).__name__ == "_LazyInit"  # not compiled yet
+    made = values.from_fields(Lazy, {"a": 1, "b": "y"})
+    assert type(Lazy.__dict__["__init__"]).__name__ == "_LazyInit"  # still not: from_fields needs no __init__
+    assert (
+        made == Lazy(1, "y")
+        and repr(made)
+        == "test_init_is_compiled_on_first_use_and_from_fields_skips_it.<locals>.Lazy(a=1, b='y')"
+    )
+    assert Lazy.__dict__["__init__"].__qualname__.endswith("Lazy.__init__")
+    assert callable(Lazy.__dict__["__init__"]) and type(Lazy.__dict__["__init__"]).__name__ == "function"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.a = 2  # type: ignore[misc]
+    checked = _checked(values.dataclass(frozen=True, slots=True), values.field)
+    with pytest.raises(
+        ValueError, match="low > high"
+    ):  # __post_init__ runs: from_fields goes through __init__
+        values.from_fields(checked, {"low": 2, "high": 1})

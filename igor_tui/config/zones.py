@@ -1,0 +1,61 @@
+"""The time zone igor shows times in when igor.conf names none: the system's, found without a library."""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from collections.abc import Mapping
+
+
+def zone_ok(name: str) -> bool:
+    """True if zoneinfo can load `name`; every failure mode (bad key, missing file, odd path) is a no."""
+    if not name:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def _after_zoneinfo(path: str) -> str:
+    """'/usr/share/zoneinfo/posix/Europe/Berlin' -> 'Europe/Berlin'; '' outside a zoneinfo tree."""
+    marker = "zoneinfo/"
+    if marker not in path:
+        return ""
+    name = path.rsplit(marker, 1)[1]
+    return name.removeprefix("posix/")
+
+
+def system_timezone(
+    *,
+    env: Mapping[str, str] | None = None,
+    etc_timezone: str = "/etc/timezone",
+    localtime: str = "/etc/localtime",
+) -> str:
+    """IANA name of the local zone, so displayed times match the wall clock when igor.conf names none.
+
+    Order: $TZ if it names a zone (a leading ':' or a zoneinfo path is accepted), then /etc/timezone, then
+    the target of the /etc/localtime symlink, else "UTC". The keyword arguments exist for tests.
+    """
+    environ: Mapping[str, str] = os.environ if env is None else env
+    tz = environ.get("TZ", "").strip().removeprefix(":")
+    if tz.startswith("/"):
+        tz = _after_zoneinfo(tz)
+    if zone_ok(tz):
+        return tz
+    try:
+        with open(etc_timezone, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    if lines and zone_ok(lines[0].strip()):
+        return lines[0].strip()
+    try:
+        target = os.readlink(localtime)
+    except OSError:
+        target = ""
+    name = _after_zoneinfo(target)
+    if zone_ok(name):
+        return name
+    return "UTC"
