@@ -17,8 +17,7 @@ from .errors import IgorError
 if TYPE_CHECKING:
     from .config import Config
     from .deploy import Root
-    from .doctor import Status
-    from .doctor_security import Report
+    from .doctor_security import Report, Status
 
 
 class PeerChecks:
