@@ -12,6 +12,8 @@ Every name other modules import from `igor_tui.store` is re-exported here.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .base import DocumentStore
 from .codec import (
     _POSITIONAL,
@@ -33,7 +35,19 @@ from .document import SCHEMA_VERSION, _json_text, _parse_document, _serialize
 from .files import ARCHIVE_NAME, DOCUMENT_NAME, LOCK_NAME, TEMP_PREFIX, TinyStore
 from .memory import MemoryStore
 from .protocol import ReservationStore, Snapshot, Store, Transaction
-from .transaction import StoreTransaction
+
+if TYPE_CHECKING:
+    from .transaction import StoreTransaction
+
+
+def __getattr__(name: str) -> object:
+    """`StoreTransaction` on demand: only writers need the transaction module (and tinydb behind it)."""
+    if name == "StoreTransaction":
+        from .transaction import StoreTransaction
+
+        return StoreTransaction
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ARCHIVE_NAME",

@@ -13,11 +13,11 @@ from . import document
 from .codec import reservation_from_record, reservation_to_record
 from .document import _gc_paused, _snapshot
 from .protocol import Snapshot
-from .storage import DocumentStorage, Spare
-from .transaction import StoreTransaction
 
 if TYPE_CHECKING:
     from ..archive import ArchivedReservation
+    from .storage import Spare
+    from .transaction import StoreTransaction
 
 
 class DocumentStore:
@@ -85,6 +85,9 @@ class DocumentStore:
             raise StoreError("nested store transaction: igor already holds the store in this thread")
         self._local.active = True
         try:
+            from .storage import DocumentStorage  # writers only: `igor show` never loads them
+            from .transaction import StoreTransaction
+
             with self._exclusive():
                 # Under the lock, so no two transactions can take the same spare; taking it leaves none.
                 spare, self._spare = self._spare, None

@@ -7,7 +7,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .. import locks
 from ..errors import StoreError
 from .base import DocumentStore
 from .storage import read_file, replace_file
@@ -68,6 +67,8 @@ class TinyStore(DocumentStore):
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
+        from .. import locks  # writers only
+
         self._ensure_directory()
         with contextlib.ExitStack() as held:
             try:  # only the taking of the lock: errors of the transaction itself pass untouched

@@ -14,7 +14,6 @@ Two things deliberately do not go through TinyDB, each for a reason given where 
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import datetime
@@ -275,6 +274,8 @@ class StoreTransaction:
 
     def get_value(self, key: str, default: Any = None) -> Any:
         """A copy, so mutating the result cannot leak into the document behind the transaction's back."""
+        import copy
+
         from tinydb import Query
 
         record = self._table("kv").get(Query().key == key)
