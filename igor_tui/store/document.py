@@ -148,8 +148,8 @@ def raw_table(data: DocumentData, name: str) -> dict[str, Any]:
 
     Why: every caller converts every record to a model value at once, which TinyDB cannot help with,
     and TinyDB's `table.all()` first copies each record into a Document. Measured at 5,000 reservations
-    (2-core machine under load, medians of 15): `all()` alone ~18 ms, conversion from the raw table
-    ~64 ms, `all()` + conversion ~117 ms. A snapshot does not import tinydb at all (~2 ms of `igor show`).
+    (CPU time, best of 25): converting the raw table ~25 ms; `all()` alone ~7 ms, `all()` + conversion
+    ~37 ms (+45%). A snapshot does not even import tinydb (~2 ms of `igor show`).
     The dict is TinyDB's live table: never keep it across a write."""
     return data.get(name, {})
 
