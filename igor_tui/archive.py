@@ -126,11 +126,9 @@ def append_file(path: str, lines: list[bytes]) -> None:
             view = view[os.write(fd, view) :]
         os.fsync(fd)
         if not size:  # a new file: make its directory entry durable too, before the store commits
-            dir_fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            from .tempfiles import fsync_directory
+
+            fsync_directory(os.path.dirname(path) or ".")
     except OSError as err:
         raise StoreError(f"cannot write the igor archive {path}: {err.strerror or err}") from err
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -80,41 +79,32 @@ class ContentStore:
         try:
             os.makedirs(self.directory, mode=0o755, exist_ok=True)
             os.makedirs(self.lock_dir, mode=0o755, exist_ok=True)
-            lock = self._copying_lock(fcntl.LOCK_SH)
-        except OSError as err:
+            with self._copying_lock(shared=True, timeout=float("inf")):
+                return self._copy_locked(fd, source, what)
+        except OSError as err:  # of making the directories or taking the lock: _copy_locked raises none
             raise StoreError(
                 f"cannot store a copy of the {what} in {self.directory}: {err.strerror or err}"
             ) from err
-        try:
-            return self._copy_locked(fd, source, what)
-        finally:
-            os.close(lock)  # releases the shared lock
 
-    def _copying_lock(self, how: int) -> int:
-        """`.copying.lock`, flocked `how`. Every copy holds it shared from before its `.incoming.` temp
-        exists until that temp is renamed or removed, so whoever holds it exclusively knows that every
-        `.incoming.` file there belongs to a copier that died (see `sweep_incoming`)."""
-        lock = os.open(os.path.join(self.lock_dir, _COPYING_LOCK), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(lock, how)
-        except BaseException:
-            os.close(lock)
-            raise
-        return lock
+    def _copying_lock(self, *, shared: bool, timeout: float) -> contextlib.AbstractContextManager[int]:
+        """`.copying.lock`, held shared or exclusively. Every copy holds it shared from before its
+        `.incoming.` temp exists until that temp is renamed or removed, so whoever holds it exclusively
+        knows that every `.incoming.` file there belongs to a copier that died (see `sweep_incoming`)."""
+        from . import locks
+
+        path = os.path.join(self.lock_dir, _COPYING_LOCK)
+        return locks.hold(path, shared=shared, timeout=timeout, flags=os.O_RDWR | os.O_CREAT, mode=0o644)
 
     def sweep_incoming(self) -> list[str]:
         """Remove the `.incoming.` temps of copies killed mid-way, at once rather than after an hour; a
         no-op while any copy is in progress (it is tried again next time)."""
-        try:
-            lock = self._copying_lock(fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # busy (a copy is running), or no content area yet
-            return []
         from .tempfiles import remove_files
 
         try:
-            return remove_files(self.directory, lambda name: name.startswith(_INCOMING))
-        finally:
-            os.close(lock)
+            with self._copying_lock(shared=False, timeout=0):
+                return remove_files(self.directory, lambda name: name.startswith(_INCOMING))
+        except OSError:  # busy (a copy is running: locks.LockBusy), or no content area yet
+            return []
 
     def _copy_locked(self, fd: int, source: str, what: str) -> str:
         try:

@@ -8,13 +8,11 @@ service user then cannot open.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import stat
 import subprocess
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -319,26 +317,15 @@ class Doctor:
 
     def _lock_held(self, path: str) -> bool:
         """Whether another process holds `path`, opened read-only so doctor never creates or owns it."""
+        from . import locks
+
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            deadline = time.monotonic() + LOCK_WAIT_SECONDS
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        return True
-                    time.sleep(0.05)
-                    continue
-                except OSError:
-                    return False
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            with locks.hold(path, timeout=LOCK_WAIT_SECONDS, poll=0.05, flags=os.O_RDONLY):
                 return False
-        finally:
-            os.close(fd)
+        except locks.LockBusy:
+            return True
+        except OSError:  # missing, unreadable, no locking there: nothing stuck that doctor could see
+            return False
 
     def _tick(self, config: Config, statedir: str) -> None:
         path = os.path.join(statedir, "tick.last")

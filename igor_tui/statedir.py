@@ -61,14 +61,12 @@ def move_state(old: str, new: str) -> list[str]:
     Holds the old store's lock while it works, so an igor still running the old layout cannot commit in
     between. Within one file system a rename; across file systems copy, fsync, rename, then unlink the
     old one. A store already in `new` is never overwritten: the caller checks first, and so does this."""
-    import fcntl
+    from . import locks
 
     if os.path.lexists(os.path.join(new, STORE_NAME)):
         raise StoreError(f"{new} already holds an igor store; not moving {old}/{STORE_NAME} over it")
     moved: list[str] = []
-    lock_fd = os.open(os.path.join(old, "igor.lock"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    with locks.hold(os.path.join(old, "igor.lock"), timeout=float("inf"), mode=0o644):
         for name in PRIVATE_FILES:
             src, dst = os.path.join(old, name), os.path.join(new, name)
             if not os.path.isfile(src) or os.path.islink(src):
@@ -76,8 +74,6 @@ def move_state(old: str, new: str) -> list[str]:
             _move_file(src, dst)
             moved.append(name)
         _fsync_dir(new)
-    finally:
-        os.close(lock_fd)
     return moved
 
 
@@ -102,9 +98,7 @@ def _move_file(src: str, dst: str) -> None:
 
 
 def _fsync_dir(path: str) -> None:
+    from .tempfiles import fsync_directory
+
     with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_directory(path)

@@ -30,3 +30,13 @@ def remove_files(directory: str, match: Callable[[str], bool], older_than: float
 def is_dot_tmp(name: str) -> bool:
     """`.<name>.<random>.tmp`: the atomic writes of boot files (pxe.py's `_atomic_write`)."""
     return name.startswith(".") and name.endswith(".tmp")
+
+
+def fsync_directory(path: str) -> None:
+    """Make renames and new entries in directory `path` durable (the last step of every atomic write);
+    raises OSError, and callers whose data already is visible to others ignore it."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -422,3 +422,20 @@ def field_names(cls: type) -> tuple[str, ...]:
 
         return tuple(f.name for f in dataclasses.fields(cls))
     return names
+
+
+def field_types(cls: type) -> dict[str, tuple[str, Any]]:
+    """Each field's annotation, as written, and its default (`MISSING` for none), in declaration order:
+    what the store's codec is generated from, so a field added to a model class is stored without
+    another list to update. Only for classes made here (their annotations are kept as text)."""
+    annotations, defaults = _SPECS[cls]
+    return {name: (str(annotations[name]), defaults.get(name, MISSING)) for name in _NAMES[cls]}
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+"""No default: the field is required."""

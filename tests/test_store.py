@@ -23,6 +23,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from igor_tui import locks
 from igor_tui import store as store_module
 from igor_tui.errors import StoreError
 from igor_tui.model import Block, NodeState, NodeStatus, Reservation
@@ -40,6 +41,7 @@ from igor_tui.store import (
     reservation_from_record,
     reservation_to_record,
 )
+from igor_tui.store import document as store_document
 
 AnyStore = TinyStore | MemoryStore
 
@@ -246,12 +248,13 @@ def make_store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., AnyStore]:
     """Stores of one kind; a TinyStore made twice shares its directory, like two igor processes.
-    TinyStores lock with flock (POSIX) or with portalocker (elsewhere): both are tested here."""
+    TinyStores lock with flock (POSIX) or with portalocker (elsewhere): both are tested here.
+
+    Every test taking `store` or `make_store` is a contract test of the `ReservationStore` protocol:
+    another store (a PostgreSQL one, later) joins them all by becoming one more param here."""
     memory = MemoryStore()
     if request.param.startswith("tiny"):
-        monkeypatch.setattr(
-            store_module, "_LOCKING", request.param.removeprefix("tiny-").replace("tiny", "flock")
-        )
+        monkeypatch.setattr(locks, "LOCKING", request.param.removeprefix("tiny-").replace("tiny", "flock"))
 
     def make(lock_timeout: float = 10.0) -> AnyStore:
         if request.param.startswith("tiny"):
@@ -571,13 +574,13 @@ def test_a_transaction_after_a_snapshot_of_the_same_bytes_reuses_its_work(
         tx.add_reservations([res(f"r{i}") for i in range(3)])
     snap = store.snapshot()
     parses = []
-    parse = store_module._parse_document
+    parse = store_document._parse_document
 
     def counting_parse(payload: bytes, label: str) -> dict[str, dict[str, Any]]:
         parses.append(len(payload))
         return parse(payload, label)
 
-    monkeypatch.setattr(store_module, "_parse_document", counting_parse)
+    monkeypatch.setattr(store_document, "_parse_document", counting_parse)
     with store.transaction() as tx:
         assert tx.reservations() == list(snap.reservations)
         assert tx.reservations()[0] is snap.reservations[0]  # not converted again
@@ -838,7 +841,7 @@ def test_the_lock_file_is_never_replaced_and_the_document_always_is(state: Path,
 @pytest.fixture(params=LOCKINGS)
 def locking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """How TinyStores in this test lock: flock on POSIX, portalocker elsewhere; both must work."""
-    monkeypatch.setattr(store_module, "_LOCKING", request.param)
+    monkeypatch.setattr(locks, "LOCKING", request.param)
     return str(request.param)
 
 

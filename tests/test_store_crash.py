@@ -41,10 +41,10 @@ while True:
 
 COUNTER_CODE = """
 import os, sys, time
-from igor_tui import store as store_module
+from igor_tui import locks
 from igor_tui.store import TinyStore
 
-store_module._LOCKING = sys.argv[4]  # flock or portalocker: either must exclude the other
+locks.LOCKING = sys.argv[4]  # flock or portalocker: either must exclude the other
 store, go = TinyStore(sys.argv[1], lock_timeout=60), sys.argv[3]
 print("ready", flush=True)
 while not os.path.exists(go):  # start all workers together so they really contend

@@ -298,7 +298,11 @@ def _standard_twin(cls: type) -> type:
 
 def test_igor_value_classes_are_made_by_values() -> None:
     names = {f"{c.__module__}.{c.__qualname__}" for c in _igor_classes()}
-    assert {"igor_tui.model.Reservation", "igor_tui.model.ClusterView", "igor_tui.store.Snapshot"} <= names
+    assert {
+        "igor_tui.model.Reservation",
+        "igor_tui.model.ClusterView",
+        "igor_tui.store.protocol.Snapshot",
+    } <= names
 
 
 @pytest.mark.parametrize("cls", _igor_classes(), ids=lambda c: f"{c.__module__}.{c.__qualname__}")

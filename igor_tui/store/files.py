@@ -1,0 +1,99 @@
+"""The store on disk: `igor.json` in a state directory, guarded by the never-replaced `igor.lock`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..errors import StoreError
+from .base import DocumentStore
+from .storage import read_file, replace_file
+
+DOCUMENT_NAME = "igor.json"
+LOCK_NAME = "igor.lock"
+ARCHIVE_NAME = "archive.jsonl"  # see archive.py
+TEMP_PREFIX = ".igor.json."
+
+_DIR_MODE = 0o755
+
+
+class TinyStore(DocumentStore):
+    """The store on disk: `igor.json` in a state directory, guarded by the never-replaced `igor.lock`.
+
+    Every transaction takes the lock (igor_tui.locks: flock polled like portalocker, with a timeout and a
+    clear error), reads, lets TinyDB work, writes atomically and releases; no TinyDB handle or cache
+    outlives it. Readers take no lock: the document is only ever replaced whole."""
+
+    def __init__(self, directory: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> None:
+        super().__init__(lock_timeout)
+        self.directory = os.fspath(directory)
+        self.path = os.path.join(self.directory, DOCUMENT_NAME)
+        self.lock_path = os.path.join(self.directory, LOCK_NAME)
+        self.archive_path = os.path.join(self.directory, ARCHIVE_NAME)
+        self.label = self.path
+
+    def __repr__(self) -> str:
+        return f"TinyStore({self.directory!r})"
+
+    def _read_payload(self) -> bytes:
+        return read_file(self.path, self.label)
+
+    def _write_payload(self, payload: bytes) -> None:
+        self._remove_leftover_temps()
+        replace_file(self.directory, self.path, TEMP_PREFIX, payload)
+
+    def _read_archive(self) -> bytes:
+        from ..archive import read_file as read_archive
+
+        return read_archive(self.archive_path)
+
+    def _append_archive(self, lines: list[bytes]) -> None:
+        from ..archive import append_file
+
+        append_file(self.archive_path, lines)
+
+    def _ensure_directory(self) -> None:
+        try:
+            os.makedirs(self.directory, mode=_DIR_MODE)
+        except FileExistsError:
+            return
+        except OSError as err:
+            why = err.strerror or err
+            raise StoreError(f"cannot create the state directory {self.directory}: {why}") from err
+        with contextlib.suppress(OSError):
+            os.chmod(self.directory, _DIR_MODE)  # makedirs honours the umask; readers need r-x
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        from .. import locks  # writers only
+
+        self._ensure_directory()
+        with contextlib.ExitStack() as held:
+            try:  # only the taking of the lock: errors of the transaction itself pass untouched
+                held.enter_context(locks.hold(self.lock_path, timeout=self.lock_timeout))
+            except locks.LockBusy:
+                raise StoreError(
+                    f"the igor store is busy: another igor process has held {self.lock_path} "
+                    f"for more than {self.lock_timeout:g}s; try again"
+                ) from None
+            except OSError as err:  # cannot open, no locking on this file system, ...
+                raise StoreError(f"cannot lock the igor store {self.lock_path}: {err}") from err
+            yield
+
+    def _remove_leftover_temps(self) -> list[str]:
+        """Temp files of writers killed mid-commit, whatever their age. Only called with the store lock
+        held: a writer makes its temp file only while it holds that lock, so any temp file seen now
+        belongs to a writer that is gone. Best effort; they are harmless apart from space."""
+        from ..tempfiles import remove_files
+
+        return remove_files(self.directory, lambda name: name.startswith(TEMP_PREFIX))
+
+    def sweep_leftovers(self) -> list[str]:
+        """Take the store lock and remove crash leftovers (igor-tick calls this each run, so they go at
+        the next tick rather than only once a later commit happens to look)."""
+        if not os.path.isdir(self.directory):
+            return []
+        with self._exclusive():
+            return self._remove_leftover_temps()

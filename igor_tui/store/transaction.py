@@ -1,0 +1,293 @@
+"""One exclusive read-modify-write of the store, through TinyDB's tables and queries.
+
+The transaction runs a TinyDB of its own over a `DocumentStorage` (see storage.py): TinyDB does every
+insert, update, upsert, removal and lookup; the storage turns all of them into one read before and one
+atomic write after. A TinyDB instance never outlives its transaction (TinyDB caches next ids and tables
+per instance, which would be wrong across processes).
+
+Two things deliberately do not go through TinyDB, each for a reason given where it is done:
+- listing all reservations reads the raw table (`document.raw_table`, the one raw read);
+- reservation and block ids come from counters in the meta record, not from TinyDB's max(id)+1, which
+  hands out the id of the newest reservation again once it is removed (`_take_ids`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping, MutableMapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StoreError
+from ..model import Block, NodeStatus, Reservation
+from ..values import replace
+from .codec import _stored_record, _time_in, block_to_record, node_status_to_record
+from .document import (
+    META_ID,
+    SCHEMA_VERSION,
+    _block_map,
+    _gc_paused,
+    _json_text,
+    _load_nodes,
+    _reservation_map,
+    raw_table,
+)
+from .storage import DocumentStorage
+
+if TYPE_CHECKING:
+    from tinydb import TinyDB
+    from tinydb.table import Table
+
+    from ..archive import ArchivedReservation
+
+
+class StoreTransaction:
+    """The one Transaction implementation behind both stores, so file and memory semantics cannot drift.
+
+    `storage` has read the document already (under the store's lock); the transaction owns it from now
+    on. If the storage took over a snapshot's parse, its converted reservations are used as they are."""
+
+    def __init__(self, storage: DocumentStorage) -> None:
+        self._storage = storage
+        self._db: TinyDB | None = None
+        self._label = storage.label
+        self._closed = False
+        converted = storage.converted
+        self._reservations: dict[int, Reservation] | None = (  # converted lazily, kept in step
+            None if converted is None else {r.id: r for r in converted}
+        )
+        self._counters_checked: set[str] = set()
+        self._node_ids: dict[str, int] | None = None
+        self.archived: list[ArchivedReservation] = []  # appended to the archive before the commit
+
+    # -- plumbing
+
+    def _table(self, name: str) -> Table:
+        """TinyDB's table `name`; tinydb is imported by the first transaction that needs it (~2 ms)."""
+        self._check_open()
+        if self._db is None:
+            from tinydb import TinyDB
+
+            storage = self._storage
+            self._db = TinyDB(storage=lambda: storage)
+        return self._db.table(name, cache_size=0)
+
+    def _raw(self, name: str) -> dict[str, Any]:
+        """`document.raw_table` (see there for why, with the figure): for all reservations at once and
+        for the ids present, never for a single record (TinyDB looks those up)."""
+        self._check_open()
+        return raw_table(self._storage.data, name)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this store transaction has ended; open a new one")
+
+    @staticmethod
+    def _get(table: Table, doc_id: int) -> Mapping[str, Any] | None:
+        """TinyDB's lookup by id (typed as maybe a list, which it is only for `doc_ids`)."""
+        found = table.get(doc_id=doc_id)
+        return None if isinstance(found, list) else found
+
+    def _insert(self, name: str, record: Mapping[str, Any], doc_id: int) -> None:
+        from tinydb.table import Document
+
+        self._table(name).insert(Document(record, doc_id=doc_id))
+
+    def _replace(self, name: str, record: Mapping[str, Any], doc_id: int) -> None:
+        """Replace the record as a whole: merging would keep a field the new record leaves out because it
+        is back to its default (see `_stored_record`)."""
+
+        def replace_all(doc: MutableMapping[str, Any]) -> None:
+            doc.clear()
+            doc.update(record)
+
+        self._table(name).update(replace_all, doc_ids=[doc_id])
+
+    def _remove(self, name: str, doc_id: int) -> None:
+        """Removing nothing writes nothing."""
+        table = self._table(name)
+        if table.contains(doc_id=doc_id):
+            table.remove(doc_ids=[doc_id])
+
+    def _finish(self) -> DocumentStorage:
+        """End the transaction: its storage, for the store to commit."""
+        self._check_open()
+        self._close()
+        return self._storage
+
+    def _abort(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        if self._db is not None:
+            self._db.close()
+
+    def _take_ids(self, counter: str, table: str, count: int = 1) -> range:
+        """Ids come from a counter in meta, never from max(id)+1, so removing the newest never reuses it.
+
+        The first use per transaction also lifts the counter above any id present (hand edits, imports)."""
+        meta_table = self._table("meta")
+        meta = self._get(meta_table, META_ID)
+        next_id = int((meta or {}).get(counter, 1))
+        if counter not in self._counters_checked:
+            self._counters_checked.add(counter)
+            next_id = max(next_id, max((int(k) for k in self._raw(table)), default=0) + 1)
+        if meta is None:
+            fresh = {
+                "schema_version": SCHEMA_VERSION,
+                "next_id": 1,
+                "next_block_id": 1,
+                counter: next_id + count,
+            }
+            self._insert("meta", fresh, META_ID)
+        else:
+            meta_table.update({counter: next_id + count}, doc_ids=[META_ID])
+        return range(next_id, next_id + count)
+
+    # -- reservations
+
+    def _reservation_map(self) -> dict[int, Reservation]:
+        if self._reservations is None:
+            with _gc_paused():
+                self._reservations = _reservation_map(self._raw("reservations"), self._label)
+        return self._reservations
+
+    def reservations(self) -> list[Reservation]:
+        """All reservations sorted by id (ids only grow, so insertion keeps the order)."""
+        return list(self._reservation_map().values())
+
+    def reservation(self, res_id: int) -> Reservation | None:
+        if self._reservations is not None:
+            self._check_open()
+            return self._reservations.get(res_id)
+        record = self._get(self._table("reservations"), res_id)
+        if record is None:
+            return None
+        return _reservation_map({str(res_id): record}, self._label)[res_id]
+
+    def add_reservation(self, res: Reservation) -> Reservation:
+        """Store `res` under the next id (its own id is ignored) and return it as stored."""
+        return self.add_reservations([res])[0]
+
+    def add_reservations(self, many: Sequence[Reservation]) -> list[Reservation]:
+        """Store all of `many` under consecutive new ids, in order, and return them as stored; the cost of
+        one insert, where adding them one by one rewrites the whole table each time (bulk imports)."""
+        if not many:
+            self._check_open()
+            return []
+        from tinydb.table import Document
+
+        ids = self._take_ids("next_id", "reservations", len(many))
+        stored = [replace(res, id=res_id) for res, res_id in zip(many, ids, strict=True)]
+        self._table("reservations").insert_multiple(Document(_stored_record(r), doc_id=r.id) for r in stored)
+        if self._reservations is not None:
+            self._reservations.update((res.id, res) for res in stored)
+        return stored
+
+    def put_reservation(self, res: Reservation) -> None:
+        """Replace the stored reservation with the same id; a vanished id is a lost race, not a KeyError."""
+        if not self._table("reservations").contains(doc_id=res.id):
+            raise StoreError(f"reservation {res.id} ({res.name}) is no longer in the store")
+        self._replace("reservations", _stored_record(res), res.id)
+        if self._reservations is not None:
+            self._reservations[res.id] = res
+
+    def remove_reservation(self, res_id: int) -> None:
+        """Idempotent, so a retried cleanup never fails. Ended reservations go through
+        `archive_reservation` instead: this is for records that never were a booking."""
+        self._remove("reservations", res_id)
+        if self._reservations is not None:
+            self._reservations.pop(res_id, None)
+
+    def archive_reservation(self, res_id: int, *, why: str, by: str, when: datetime) -> Reservation | None:
+        """Take the reservation out of the store into the archive (see archive.py); None if it is gone.
+
+        A note left by `igor del` (the reservation stayed for igor-tick to tear down) supplies why, by
+        whom and when instead of the caller's "ended"."""
+        from ..archive import ENDINGS_KEY, ArchivedReservation
+
+        res = self.reservation(res_id)
+        if res is None:
+            return None
+        endings = self.get_value(ENDINGS_KEY) or {}
+        note = endings.pop(str(res_id), None)
+        if note is not None:
+            self.set_value(ENDINGS_KEY, endings)
+            why, by = str(note.get("why", why)), str(note.get("by", by))
+            with contextlib.suppress(TypeError, ValueError):
+                when = _time_in(note["at"])
+        self.archived.append(ArchivedReservation(reservation=res, archived=when, why=why, by=by))
+        self.remove_reservation(res_id)
+        return res
+
+    def restore_reservation(self, res: Reservation) -> None:
+        """Put an archived reservation back under its own id (ids are never reused, so it is free)."""
+        if self._table("reservations").contains(doc_id=res.id):
+            raise StoreError(f"reservation {res.id} ({res.name}) is already in the store")
+        self._insert("reservations", _stored_record(res), res.id)
+        if self._reservations is not None:
+            self._reservations[res.id] = res
+
+    # -- blocks
+
+    def blocks(self) -> list[Block]:
+        return list(
+            _block_map({str(doc.doc_id): doc for doc in self._table("blocks").all()}, self._label).values()
+        )
+
+    def add_block(self, block: Block) -> Block:
+        stored = replace(block, id=self._take_ids("next_block_id", "blocks")[0])
+        self._insert("blocks", block_to_record(stored), stored.id)
+        return stored
+
+    def remove_block(self, block_id: int) -> None:
+        self._remove("blocks", block_id)
+
+    # -- node health
+
+    def node_status(self) -> dict[str, NodeStatus]:
+        return _load_nodes({str(doc.doc_id): doc for doc in self._table("nodes").all()}, self._label)
+
+    def put_node_status(self, status: NodeStatus) -> None:
+        """Upsert by node name: one record per node however often igor-tick probes it.
+
+        By id, from a name -> id index made once per transaction: igor-tick records all 520 nodes in one
+        transaction, and a `Query().name == ...` upsert scans the table for each. Measured, 520 nodes in
+        one transaction (CPU time): ~100 ms by id, ~260 ms by query. (Most of the 100 ms is TinyDB
+        copying the table on every update, as before; issue 14 may batch them.)"""
+        from tinydb.table import Document
+
+        table = self._table("nodes")
+        if self._node_ids is None:
+            self._node_ids = {}
+            for doc in table.all():  # the first record of a name wins, as a scan would find it
+                self._node_ids.setdefault(str(doc.get("name")), doc.doc_id)
+        record = node_status_to_record(status)
+        doc_id = self._node_ids.get(status.name)
+        if doc_id is None:
+            self._node_ids[status.name] = table.insert(record)
+        else:
+            table.upsert(Document(record, doc_id=doc_id))
+
+    # -- key/value area
+
+    def get_value(self, key: str, default: Any = None) -> Any:
+        """A copy, so mutating the result cannot leak into the document behind the transaction's back."""
+        import copy
+
+        from tinydb import Query
+
+        record = self._table("kv").get(Query().key == key)
+        return default if record is None else copy.deepcopy(record.get("value"))
+
+    def set_value(self, key: str, value: Any) -> None:
+        """Values are stored as JSON gives them back (tuples become lists) in memory and on disk alike;
+        non-JSON values fail here rather than at commit."""
+        import orjson
+        from tinydb import Query
+
+        stored = json.loads(_json_text(value))
+        orjson.dumps(stored)  # TypeError for integers beyond 64 bits, which orjson would read back as floats
+        self._table("kv").upsert({"key": key, "value": stored}, Query().key == key)
