@@ -146,6 +146,24 @@ def test_tick_mails_each_reminder_once_with_a_frozen_clock(
     assert smtp.take() == []
 
 
+def test_an_overlapping_notify_run_leaves_the_mailing_to_the_one_holding_the_lock(
+    make: tuple[Factory, FrozenClock], smtp: SmtpServer, tmp_path: Path
+) -> None:
+    """Two igor-ticks at once must not mail one reminder twice: the one that finds notify.lock held mails
+    nothing and remembers nothing, so the holder (or the next run) sends it exactly once."""
+    from igor_tui.locks import hold
+
+    factory, _clock = make
+    alice, tick = factory("alice"), factory("root")
+    book(alice, tmp_path, "soon", "kn1", "+30m", "2h")
+    lock = str(tmp_path / "state" / "notify.lock")
+    with hold(lock, flags=os.O_RDWR | os.O_CREAT):
+        assert tick.notify().mails == ()
+        assert smtp.take() == []
+    assert [m.to for m in tick.notify().mails] == ["alice@example.com"]
+    assert summary(smtp.take()) == [("alice@example.com", "igor: reservation starting: soon")]
+
+
 def test_mail_text_lists_nodes_times_in_the_zone_and_how_to_extend(
     make: tuple[Factory, FrozenClock], smtp: SmtpServer, tmp_path: Path
 ) -> None:

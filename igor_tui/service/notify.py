@@ -9,6 +9,7 @@ Mail goes through SMTP (smtplib) or a sendmail-style command run without a shell
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -316,20 +317,17 @@ def mail_owner(
 @contextmanager
 def notify_lock(svc: IgorService) -> Iterator[bool]:
     """True if this is the only notify run now: two overlapping runs must not mail the same reminder."""
-    import fcntl
+    from ..locks import LockBusy, hold
 
-    try:
-        os.makedirs(svc.config.statedir, exist_ok=True)
-        fd = os.open(os.path.join(svc.config.statedir, "notify.lock"), os.O_RDWR | os.O_CREAT, 0o640)
-    except OSError:  # no state directory to lock in (an in-memory store): nothing else can run
-        yield True
-        return
-    try:
+    path = os.path.join(svc.config.statedir, "notify.lock")
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+            os.makedirs(svc.config.statedir, exist_ok=True)
+            stack.enter_context(hold(path, flags=os.O_RDWR | os.O_CREAT, mode=0o640))
+        except LockBusy:  # another notify run holds it
             yield False
             return
+        except OSError:  # no state directory to lock in (an in-memory store): nothing else can run
+            yield True
+            return
         yield True
-    finally:
-        os.close(fd)

@@ -9,7 +9,6 @@ the step.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -286,18 +285,17 @@ class Ticker:
         if not self.lock_path:
             yield
             return
+        from ..locks import LockBusy, hold
+
         os.makedirs(os.path.dirname(self.lock_path) or ".", exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
+        with contextlib.ExitStack() as stack:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                stack.enter_context(hold(self.lock_path, flags=os.O_RDWR | os.O_CREAT, mode=0o644))
+            except LockBusy:
                 raise StoreError(
                     "another igor-tick is still running; this one leaves the work to it"
                 ) from None
             yield
-        finally:
-            os.close(fd)
 
     def _probe(self, report: TickReport) -> None:
         assert self.backends.liveness is not None
