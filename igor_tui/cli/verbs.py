@@ -1,0 +1,296 @@
+"""The verb registry: one `Verb` record per `igor` command (name, one-line help, epilog, arguments,
+handler, whether it needs the service). The parser, `igor help`, the usage text and shell completion all
+read this table, so a verb is added in one place.
+
+Handlers are named, not imported ("module:function" under igor_tui.cli): a command imports only its own
+handler module, which keeps `igor show` from paying for the operations verbs at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..values import dataclass
+from .epilogs import EPILOGS
+from .parser import (
+    BoolFlag,
+    IgorParser,
+    dry_run_option,
+    duration_option,
+    json_option,
+    name_argument,
+    nodes_argument,
+    prefix_option,
+    reservation_option,
+    root_option,
+    start_option,
+    user_option,
+    whole_number,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Verb:
+    """One `igor` command.
+
+    `handler` is "module:function" in igor_tui.cli. A verb that `needs_service` is called as
+    `function(svc, ns, out)` with an IgorService built from the config; the others (setup, doctor, help,
+    version) as `function(ns, config, out, env)`, since they must work without a usable config."""
+
+    name: str
+    help: str
+    arguments: Callable[[IgorParser], None]
+    handler: str
+    needs_service: bool = True
+
+    @property
+    def epilog(self) -> str | None:
+        return EPILOGS.get(self.name)
+
+    def parser(self) -> IgorParser:
+        """This verb's parser, with classic igor's flag spellings (single dash) and --json."""
+        p = IgorParser(self.name, self.help, self.epilog)
+        self.arguments(p)
+        json_option(p)
+        return p
+
+
+# ------------------------------------------------------------------------------------- arguments
+
+
+def _sub(p: IgorParser) -> None:
+    reservation_option(p, "reservation name (letters, digits, - and _)")
+    p.add_argument("-k", metavar="KERNEL", default="", help="kernel image to boot (copied at submit time)")
+    p.add_argument("-i", metavar="INITRD", default="", help="initrd to boot (copied at submit time)")
+    p.add_argument("-profile", metavar="PROFILE", default="", help="Cobbler profile to boot instead of -k/-i")
+    p.add_argument("-n", metavar="N", type=whole_number("-n"), default=None, help="number of nodes")
+    p.add_argument("-w", metavar="NODES", default="", help="these nodes, e.g. kn[1-4,9]")
+    p.add_argument("-c", metavar="ARGS", default="", help="kernel command line arguments")
+    duration_option(p, "duration (default 60m)")
+    start_option(p, "start no earlier than this time")
+    p.add_argument("-s", action="store_true", help="speculate: list the next 10 options, book nothing")
+    p.add_argument("-g", metavar="GROUP", default="", help="Unix group whose members may manage it")
+    p.add_argument(
+        "-vlan", metavar="VLAN", default="", help="VLAN number, or a reservation whose VLAN to share"
+    )
+    p.add_argument("--contiguous", action="store_true", help="insist on one block of consecutive nodes")
+
+
+def _show(p: IgorParser) -> None:
+    p.add_argument("-o", action="store_true", help="sort by owner, then start")
+    p.add_argument("-n", action="store_true", help="sort by name, then start")
+    p.add_argument("-r", action="store_true", help="reverse the order")
+    p.add_argument("-owner", metavar="S", default="", help="only owners containing S")
+    p.add_argument("-group", metavar="S", default="", help="only groups containing S")
+    p.add_argument("-name", metavar="S", default="", help="only names containing S")
+    p.add_argument("-active", action="store_true", help="only active reservations")
+    p.add_argument("-future", action="store_true", help="only reservations that have not started")
+    p.add_argument("-installed", action="store_true", help="only installed reservations")
+    p.add_argument("-errored", action="store_true", help="only reservations whose install failed")
+    p.add_argument("-writable", action="store_true", help="only reservations you may change")
+    p.add_argument(
+        "-c", dest="color", action=BoolFlag, default=None, help="colour (default: when on a terminal)"
+    )
+    p.add_argument(
+        "-t", dest="diagram", action=BoolFlag, default=True, help="draw the racks (-t=false hides)"
+    )
+    p.add_argument("-e", action="store_true", help="only print install errors")
+    p.add_argument(
+        "-at",
+        metavar="TIME",
+        default="",
+        help="the racks and reservations at TIME, past or future (2026-Nov-24-14:00, +2h)",
+    )
+
+
+def _extend(p: IgorParser) -> None:
+    reservation_option(p, "reservation to extend")
+    duration_option(p, "how much longer (default 60m)")
+
+
+def _edit(p: IgorParser) -> None:
+    reservation_option(p, "reservation to edit")
+    p.add_argument("-k", metavar="KERNEL", default=None, help="new kernel")
+    p.add_argument("-i", metavar="INITRD", default=None, help="new initrd")
+    p.add_argument("-profile", metavar="PROFILE", default=None, help="boot this Cobbler profile instead")
+    p.add_argument("-c", metavar="ARGS", default=None, help='new kernel arguments (-c "" clears them)')
+    p.add_argument("-vlan", metavar="VLAN", default=None, help="new VLAN number or reservation to share with")
+    p.add_argument("-owner", metavar="USER", default=None, help="new owner (admins only)")
+    p.add_argument("-g", metavar="GROUP", default=None, help='new group (-g "" clears it)')
+
+
+def _power(p: IgorParser) -> None:
+    p.add_argument("action", metavar="ACTION", choices=("on", "off", "cycle"), help="on, off or cycle")
+    reservation_option(p, "the nodes of this (active) reservation")
+    p.add_argument("-n", metavar="NODES", default="", help="these nodes, e.g. kn[1-4]")
+    p.add_argument("--force", action="store_true", help="admins: also power nodes that are not reserved")
+
+
+def _sync(p: IgorParser) -> None:
+    p.add_argument("what", metavar="arista", choices=("arista",), help="the switch kind (only arista)")
+    dry_run_option(p, "only show", ("-d", "-dry-run", "--dry-run"))
+    p.add_argument("-f", "-force", "--force", dest="force", action="store_true", help="repair the switch")
+    p.add_argument("-q", "-quiet", "--quiet", dest="quiet", action="store_true", help="print nothing")
+
+
+def _tick(p: IgorParser) -> None:
+    dry_run_option(p, "print the plan, change nothing")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only failures (for cron)")
+    p.add_argument("--no-probe", action="store_true", help="skip the liveness probe this time")
+    p.add_argument(
+        "--accept-clock-step",
+        action="store_true",
+        help="the wall clock jumped ahead and that is right: stop holding teardowns and expiry (admins)",
+    )
+
+
+def _block(p: IgorParser) -> None:
+    nodes_argument(p, "nodes to block, e.g. kn[3-5]")
+    p.add_argument("-reason", "--reason", metavar="TEXT", default="", help="why (shown to users); required")
+    start_option(p, "start of the block (default now)")
+    duration_option(p, "how long (default: until unblocked)", default="")
+
+
+def _hosts(p: IgorParser) -> None:
+    name_argument(p, "reservation name")
+    p.add_argument(
+        "-format",
+        "--format",
+        dest="format",
+        choices=("hosts", "ssh-config", "ansible", "json"),
+        default="hosts",
+        help="hosts (default), ssh-config, ansible or json",
+    )
+
+
+def _import(p: IgorParser) -> None:
+    p.add_argument("path", metavar="PATH", help="classic igor's reservations.json")
+    p.add_argument("--apply", "-apply", dest="apply", action="store_true", help="write (default: dry run)")
+
+
+def _stats(p: IgorParser) -> None:
+    p.add_argument(
+        "-d", metavar="DAYS", type=whole_number("-d"), default=None, help="the last DAYS days (required)"
+    )
+    p.add_argument("-v", action="store_true", help="each user's reservations too")
+
+
+def _setup(p: IgorParser) -> None:
+    p.add_argument("--tftproot", metavar="DIR", required=True, help="the TFTP root (holds pxelinux.cfg)")
+    p.add_argument("--cobbler", action="store_true", help="boot through Cobbler instead of plain PXE")
+    p.add_argument("--cobbler-profile", metavar="P", default="", help="with --cobbler: the default profile")
+    p.add_argument("--nodes", metavar="NODES", default="", help="the cluster's nodes, e.g. kn[1-64]")
+    p.add_argument("--uefi", action="store_true", help="nodes boot UEFI: lay out the GRUB image and grub/")
+    user_option(p)
+    prefix_option(p)
+    p.add_argument("--timer", choices=("cron", "systemd"), default="cron", help="what runs igor-tick")
+    root_option(p, "install into this tree instead of /")
+    p.add_argument("--yes", action="store_true", help="make the changes without asking")
+
+
+def _doctor(p: IgorParser) -> None:
+    root_option(p, "check the install in this tree")
+    user_option(p)
+    prefix_option(p)
+
+
+def _one(help: str, metavar: str = "NAME") -> Callable[[IgorParser], None]:
+    """Arguments of a verb that takes one reservation name."""
+    return lambda p: name_argument(p, help, metavar)
+
+
+def _nodes(help: str) -> Callable[[IgorParser], None]:
+    return lambda p: nodes_argument(p, help)
+
+
+def _help(p: IgorParser) -> None:
+    p.add_argument("topic", nargs="?", default="", help="a command")
+
+
+def _none(p: IgorParser) -> None:
+    pass
+
+
+def _dry_run(help: str, spellings: tuple[str, ...]) -> Callable[[IgorParser], None]:
+    return lambda p: dry_run_option(p, help, spellings)
+
+
+# -------------------------------------------------------------------------------------- registry
+
+_LIST = (
+    Verb("sub", "create a reservation (or, with -s, list when one could start)", _sub, "booking:sub"),
+    Verb("del", "delete a reservation", _one("reservation to delete"), "booking:delete"),
+    Verb("show", "show the racks and the reservations", _show, "booking:show"),
+    Verb("extend", "extend a reservation", _extend, "booking:extend"),
+    Verb(
+        "edit",
+        "change a reservation's kernel, initrd, profile, arguments, VLAN, owner or group",
+        _edit,
+        "booking:edit",
+    ),
+    Verb("power", "power a reservation's nodes on, off or cycle them", _power, "ops:power"),
+    Verb("sync", "compare the switch's VLANs with igor's state, and repair them (admins)", _sync, "ops:sync"),
+    Verb(
+        "tick",
+        "install starting and tear down ending reservations (what cron runs each minute)",
+        _tick,
+        "ops:tick",
+    ),
+    Verb("block", "take nodes out of service for maintenance (admins)", _block, "ops:block"),
+    Verb(
+        "unblock",
+        "return blocked nodes to service (admins)",
+        _nodes("nodes to return to service, e.g. kn[3-5]"),
+        "ops:unblock",
+    ),
+    Verb(
+        "history",
+        "a reservation's archived copies (when, why, by whom) and every logged event of it",
+        _one("reservation name"),
+        "ops:history",
+    ),
+    Verb(
+        "restore",
+        "put a deleted or expired reservation back if its time and nodes are free (admins)",
+        _one("name of an archived reservation (see igor history)", "ARCHIVED"),
+        "ops:restore",
+    ),
+    Verb("stats", "usage statistics over the last DAYS days, from the action log", _stats, "ops:stats"),
+    Verb(
+        "notify",
+        "mail owners about reservations starting within the hour or ending soon (admins)",
+        _dry_run("print, send nothing", ("--dry-run", "-dry-run")),
+        "ops:notify",
+    ),
+    Verb(
+        "hosts",
+        "a reservation's nodes with addresses and aliases NAME-0..: hosts, ssh-config, ansible, json",
+        _hosts,
+        "ops:hosts",
+    ),
+    Verb(
+        "import-classic",
+        "carry classic igor's reservations.json over (admins; a dry run without --apply)",
+        _import,
+        "ops:import_classic",
+    ),
+    Verb("help", "help on igor and its commands", _help, "local:help_", needs_service=False),
+    Verb("version", "print igor's version", _none, "local:version", needs_service=False),
+    Verb(
+        "setup",
+        "install igor on this head node: user, directories, config, cron or timer, sudo rule (root)",
+        _setup,
+        "local:setup",
+        needs_service=False,
+    ),
+    Verb(
+        "doctor",
+        "check the installation: config, directories, boot files, nodes, backends, the tick",
+        _doctor,
+        "local:doctor",
+        needs_service=False,
+    ),
+)
+
+VERBS: dict[str, Verb] = {verb.name: verb for verb in _LIST}
+"""Every `igor` command by name, in the order `igor help` lists them."""
