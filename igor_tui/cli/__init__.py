@@ -12,7 +12,6 @@ import gc
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from importlib import import_module
 from typing import IO, Any, NoReturn
 
 from .. import argcheck
@@ -83,7 +82,8 @@ def _completion(verb: str, args: list[str], out: IO[str], env: Mapping[str, str]
 def _handler(verb: Verb) -> Any:
     """The verb's handler function, importing only its own module."""
     module, _, function = verb.handler.partition(":")
-    return getattr(import_module(f"{__name__}.{module}"), function)
+    # __import__ rather than importlib.import_module: importlib is not loaded yet on igor's path.
+    return getattr(__import__(f"{__name__}.{module}", fromlist=[function]), function)
 
 
 def _dispatch(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..values import dataclass
 from .epilogs import EPILOGS
 from .parser import (
     BoolFlag,
@@ -29,19 +28,31 @@ from .parser import (
 )
 
 
-@dataclass(frozen=True, slots=True)
 class Verb:
     """One `igor` command.
 
     `handler` is "module:function" in igor_tui.cli. A verb that `needs_service` is called as
     `function(svc, ns, out)` with an IgorService built from the config; the others (setup, doctor, help,
-    version) as `function(ns, config, out, env)`, since they must work without a usable config."""
+    version) as `function(ns, config, out, env)`, since they must work without a usable config.
 
-    name: str
-    help: str
-    arguments: Callable[[IgorParser], None]
-    handler: str
-    needs_service: bool = True
+    A plain slotted class, not a values.dataclass: the registry is built on every run, `igor version`
+    included, and the decorator would cost that path the values module and a compiled __init__."""
+
+    __slots__ = ("arguments", "handler", "help", "name", "needs_service")
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        arguments: Callable[[IgorParser], None],
+        handler: str,
+        needs_service: bool = True,
+    ) -> None:
+        self.name = name
+        self.help = help
+        self.arguments = arguments
+        self.handler = handler
+        self.needs_service = needs_service
 
     @property
     def epilog(self) -> str | None:
