@@ -8,9 +8,10 @@ from datetime import datetime, tzinfo
 from operator import attrgetter
 from typing import IO, TYPE_CHECKING, Any
 
+from ..dates import when_texts
 from ..model import ClusterView, NodeState, Reservation, Slot
 from ..terminal import terminal_columns
-from ..timeparse import format_input_time, format_wall_time
+from ..timeparse import format_input_time
 from ..values import dataclass
 from .shapes import reservation_json
 from .text import columns, nodes_text, printable, zone_note
@@ -45,29 +46,25 @@ def _fixed_offset(tz: tzinfo) -> bool:
     return tz.utcoffset(None) is not None
 
 
-def _table_time(when: datetime, tz: tzinfo, this_year: int, fixed: bool) -> str:
-    local = when.astimezone(tz)
-    text = format_wall_time(local)
-    if local.year != this_year:
-        text = f"{local.year} {text}"
-    if not fixed:
-        other = local.replace(fold=1 - local.fold)
-        if other.utcoffset() != local.utcoffset():
-            text += f" {local.tzname()}"
-    return text
-
-
 def _table_times(tz: tzinfo, now: datetime) -> Callable[[datetime], str]:
-    """table_time for one table: remembered per instant, since many reservations share a start or an end
-    (10,000 times at 5,000 reservations, less than half of them distinct)."""
-    this_year = now.astimezone(tz).year
+    """The date policy for one table (dates.when_texts: `07:23` today, `Thu Dec 03 07:23` this year, with
+    the year otherwise), plus the zone when the wall time occurs twice (the autumn DST fold), so no two
+    different instants print the same; the table names its zone once, under it. Remembered per instant,
+    since many reservations share a start or an end (10,000 times at 5,000 reservations, less than half
+    of them distinct)."""
     fixed = _fixed_offset(tz)
+    policy = when_texts(tz, now)
     seen: dict[datetime, str] = {}
 
     def text(when: datetime) -> str:
         known = seen.get(when)
         if known is None:
-            known = seen[when] = _table_time(when, tz, this_year, fixed)
+            known = policy(when)
+            if not fixed:
+                local = when.astimezone(tz)
+                if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+                    known += f" {local.tzname()}"
+            seen[when] = known
         return known
 
     return text
