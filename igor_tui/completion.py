@@ -2,7 +2,7 @@
 `igor __complete CWORD WORDS...` for candidates.
 
 Candidates come from the verb registry's own parsers (flags, choices, and metavars such as NAME and
-NODES, as igor_tui.cli.parser.IgorParser records them), so completion never drifts from what the parser
+NODES, as igor_tui.cli.goflags.IgorParser records them), so completion never drifts from what the parser
 accepts. Reservation names come from a
 lock-free read of the store; any failure (no config, unreadable store) just completes nothing.
 """

@@ -12,7 +12,7 @@ from ..errors import IgorError, UsageError
 
 if TYPE_CHECKING:
     from ..model import ClusterView, Reservation
-    from ..output import ShowOptions
+    from ..output.show import ShowOptions
     from ..service import IgorService
 
 
@@ -20,7 +20,7 @@ def _print_reservation(svc: IgorService, res: Reservation, ns: argparse.Namespac
     """`--json`: the reservation's shape, and True; otherwise False and the caller says it in words."""
     if not ns.json:
         return False
-    from ..output import dump_json, reservation_json
+    from ..output.shapes import dump_json, reservation_json
 
     dump_json(reservation_json(res, svc.config.tz), out)
     return True
@@ -45,12 +45,14 @@ def sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     )
     tz = svc.config.tz
     if ns.s:
-        from ..output import dump_json, render_slots, slots_json
-
         slots = svc.speculate(req)
         if ns.json:
+            from ..output.shapes import dump_json, slots_json
+
             dump_json(slots_json(slots, tz), out)
         else:
+            from ..output.show import render_slots
+
             render_slots(slots, svc.naming, tz, svc.now(), out)
         return 0
     plan = None
@@ -72,7 +74,7 @@ def sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
 
 
 def delete(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
-    from ..output import dump_json, reservation_json
+    from ..output.shapes import dump_json, reservation_json
 
     res = svc.delete(ns.name)
     if ns.json:
@@ -133,7 +135,7 @@ def _view_at(svc: IgorService, view: ClusterView, text: str, out: IO[str], *, js
 
 
 def _show_options(ns: argparse.Namespace) -> ShowOptions:
-    from ..output import ShowOptions
+    from ..output.show import ShowOptions
 
     return ShowOptions(
         by_owner=ns.o,
@@ -152,7 +154,7 @@ def _show_options(ns: argparse.Namespace) -> ShowOptions:
 
 
 def show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
-    from ..output import dump_json, render_errors, render_show, select, show_json
+    from ..output.show import render_errors, render_show, select, show_json
 
     view = svc.view()
     if ns.at:
@@ -162,7 +164,7 @@ def show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     if ns.e:
         rows = select(view, opts, svc.can_write)
         if ns.json:
-            from ..output.shapes import install_errors_json
+            from ..output.shapes import dump_json, install_errors_json
 
             dump_json(install_errors_json(rows), out)
         else:
@@ -170,10 +172,10 @@ def show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         return 0
     blocks = [b for b in view.blocks if b.end is None or b.end > view.now]  # maintenance now or later
     if ns.json:
+        from ..output.shapes import block_json, dump_json
+
         data = show_json(view, select(view, opts, svc.can_write), tz, svc.can_write, svc.config.bootmode)
         if blocks:
-            from ..output.shapes import block_json
-
             data["blocks"] = [block_json(b, tz, view.now) for b in blocks]
         dump_json(data, out)
         return 0

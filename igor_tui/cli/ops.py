@@ -7,8 +7,8 @@ import argparse
 from typing import IO, TYPE_CHECKING
 
 from ..errors import UsageError
-from ..output import dump_json, reservation_json
 from ..output import shapes as js
+from ..output.shapes import dump_json, reservation_json
 
 if TYPE_CHECKING:
     from ..service import IgorService

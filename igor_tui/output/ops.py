@@ -12,8 +12,8 @@ from datetime import datetime, tzinfo
 from typing import IO, TYPE_CHECKING, Any
 
 from ..timeparse import format_duration, format_input_time, format_time_zone
+from . import columns, nodes_text, printable
 from .shapes import inventory_json
-from .text import columns, nodes_text, printable
 
 if TYPE_CHECKING:
     from ..archive import ArchivedReservation

@@ -8,13 +8,11 @@ from datetime import datetime, tzinfo
 from operator import attrgetter
 from typing import IO, TYPE_CHECKING, Any
 
-from ..dates import when_texts
 from ..model import ClusterView, NodeState, Reservation, Slot
 from ..terminal import terminal_columns
 from ..timeparse import format_input_time
 from ..values import dataclass
-from .shapes import reservation_json
-from .text import columns, nodes_text, printable, zone_note
+from . import columns, nodes_text, printable, zone_note
 
 if TYPE_CHECKING:
     from ..hostlist import NodeNaming
@@ -52,6 +50,8 @@ def _table_times(tz: tzinfo, now: datetime) -> Callable[[datetime], str]:
     different instants print the same; the table names its zone once, under it. Remembered per instant,
     since many reservations share a start or an end (10,000 times at 5,000 reservations, less than half
     of them distinct)."""
+    from ..dates import when_texts  # (only the table needs it, not `igor sub -s`)
+
     fixed = _fixed_offset(tz)
     policy = when_texts(tz, now)
     seen: dict[datetime, str] = {}
@@ -216,6 +216,8 @@ def show_json(
     uefi: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """`uefi`: the nodes that netboot UEFI (config `bootmode`); every other node's bootmode is "bios"."""
+    from .shapes import reservation_json  # (the text path has no use for the JSON shapes)
+
     down, blocked, holder = node_states(view)
     nodes = []
     for n in view.nodes:
