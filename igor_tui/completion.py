@@ -1,8 +1,9 @@
 """Shell completion for bash and zsh: `igor completion bash|zsh` prints a script; the script asks
 `igor __complete CWORD WORDS...` for candidates.
 
-Candidates come from the verbs' own argparse parsers (flags, choices, and metavars such as NAME and
-NODES), so completion never drifts from what the parser accepts. Reservation names come from a
+Candidates come from the verb registry's own parsers (flags, choices, and metavars such as NAME and
+NODES, as igor_tui.cli.goflags.IgorParser records them), so completion never drifts from what the parser
+accepts. Reservation names come from a
 lock-free read of the store; any failure (no config, unreadable store) just completes nothing.
 """
 
@@ -62,7 +63,7 @@ def complete(
     words: Sequence[str],
     *,
     commands: Sequence[str],
-    parsers: Callable[[str], argparse.ArgumentParser],
+    arguments: Callable[[str], Sequence[argparse.Action]],
     names: Callable[[str | None], Sequence[str]],
     nodes: Callable[[str | None], Sequence[str]],
     archived: Callable[[str | None], Sequence[str]] = lambda config: (),
@@ -89,10 +90,9 @@ def complete(
         return list(commands)
     if verb not in commands:
         return []
-    parser = parsers(verb)
     options: dict[str, argparse.Action] = {}
     positionals: list[argparse.Action] = []
-    for action in parser._actions:  # argparse offers no public list of its actions
+    for action in arguments(verb):
         if action.option_strings:
             options.update(dict.fromkeys(action.option_strings, action))
         elif action.dest != "help":
@@ -170,7 +170,7 @@ def node_names(config: str | None, env: Mapping[str, str]) -> list[str]:
 
 def run(args: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
     """`igor __complete CWORD WORDS...`."""
-    from .cli import COMMANDS, build_parsers
+    from .cli.verbs import VERBS
 
     env = os.environ if env is None else env
     if not args or not args[0].isdigit():
@@ -179,8 +179,8 @@ def run(args: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
     return complete(
         cword,
         words,
-        commands=list(COMMANDS),
-        parsers=lambda verb: build_parsers([verb])[verb],
+        commands=list(VERBS),
+        arguments=lambda verb: VERBS[verb].parser().arguments,
         names=lambda config: store_names(config, env),
         nodes=lambda config: node_names(config, env),
         archived=lambda config: archived_names(config, env),

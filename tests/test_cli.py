@@ -1122,8 +1122,8 @@ def test_show_draws_the_racks_and_the_key_table(busy: Cluster) -> None:
         ("", "root", "", "1", "kn20"),
     ]
     zeta = reservation(busy, "zeta")
-    assert table["zeta"]["START"] == wall(when(zeta["start"]), zone=False)
-    assert table["zeta"]["END"] == wall(when(zeta["end"]), zone=False)
+    assert table["zeta"]["START"] == policy(when(zeta["start"]), zone=False)
+    assert table["zeta"]["END"] == policy(when(zeta["end"]), zone=False)
     assert re.fullmatch(r"\(times in Europe/Berlin\)", out.splitlines()[-1])
 
 

@@ -183,10 +183,11 @@ def test_mail_text_lists_nodes_times_in_the_zone_and_how_to_extend(
         "Hello alice,\n"
         "\n"
         "Starting within the hour:\n"
-        "  soon: kn[1-2], 12:30 to 14:30\n"  # the one date policy: today HH:MM, the zone named once below
+        # the date policy's dated form (a mail is read later than it is sent), the zone named once below
+        "  soon: kn[1-2], Tue Nov 24 12:30 to Tue Nov 24 14:30\n"
         "\n"
         "Ending soon:\n"
-        "  big: kn[3-6], 10:00 to Wed Nov 25 11:00 (ends in 23h)\n"
+        "  big: kn[3-6], Tue Nov 24 10:00 to Wed Nov 25 11:00 (ends in 23h)\n"
         "\n"
         "To extend a reservation:  igor extend -r NAME -t DURATION\n"
         "  for example:            igor extend -r big -t 1d\n"

@@ -306,11 +306,13 @@ class Rig:
     def show_flags(self, name: str, user: str | None = None) -> str:
         """The FLAGS column of `igor show` for reservation `name`."""
         out = self.igor("show", user=user).stdout
-        for line in out.splitlines():
-            words = line.split()
-            if name in words:
-                at = words.index(name)
-                return words[at + 8]  # NAME OWNER Mon DD HH:MM Mon DD HH:MM FLAGS
+        lines = out.splitlines()
+        header = next((line for line in lines if line.split()[:2] == ["K", "NAME"]), "")
+        assert header.split() == ["K", "NAME", "OWNER", "START", "END", "FLAGS", "SIZE", "NODES"], out
+        name_end, flags, size = header.index("NAME") + 4, header.index("FLAGS"), header.index("SIZE")
+        for line in lines:
+            if line[1:name_end].strip() == name:  # the cells under FLAGS (times may hold spaces)
+                return line[flags:size].strip()
         raise AssertionError(f"{name} not in igor show:\n{out}")
 
     def show_errors(self) -> str:

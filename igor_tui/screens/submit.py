@@ -39,7 +39,6 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("group", "Group", "Unix group that may manage it (optional)"),
     ("vlan", "VLAN", "number or reservation to share with (optional)"),
 )
-SPECULATION_FIELDS = frozenset({"nodes", "duration", "after", "limits"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,8 @@ def compose(
         res = r.res
         text = (
             f"  {res.name}: {nodes(res.nodes)}, "
-            f"{when_text(res.start, tz, now)} to {when_text(res.end, tz, now)}"
+            # dated: a mail is read later than it is sent, so "08:53" alone would not say which day
+            f"{when_text(res.start, tz, now, dated=True)} to {when_text(res.end, tz, now, dated=True)}"
         )
         if r.kind == "ending":
             left = int((res.end - now).total_seconds() // 60)

@@ -1,6 +1,7 @@
-"""Text and JSON renderers for the operations verbs: block, history, stats, notify, hosts, import-classic.
+"""Text renderers for the operations verbs: block, history, stats, notify, sync, hosts, import-classic,
+and the one-line answers of the booking verbs.
 
-Kept apart from output.py (the hot `igor show` path) so neither file pays for the other at start-up.
+Kept apart from show.py (the hot `igor show` path) so neither file pays for the other at start-up.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import IO, TYPE_CHECKING, Any
 
-from .output import nodes_text, printable, reservation_json
-from .timeparse import format_duration, format_input_time, format_time_zone
+from ..timeparse import format_duration, format_input_time, format_time_zone
+from . import columns, nodes_text, printable
+from .shapes import inventory_json
 
 if TYPE_CHECKING:
-    from .archive import ArchivedReservation
-    from .hostlist import NodeNaming
-    from .model import Block, Reservation
-    from .service import HistoryEvent, InventoryHost
-    from .stats import Stats, UsageRecord
+    from ..archive import ArchivedReservation
+    from ..hostlist import NodeNaming
+    from ..model import Block, Reservation
+    from ..service import HistoryEvent, ImportItem, InventoryHost, NotifyReport, PortDiff
+    from ..stats import Stats
 
 
 def _when(value: object, tz: tzinfo) -> str:
@@ -34,25 +36,7 @@ def _when(value: object, tz: tzinfo) -> str:
     return format_input_time(when, tz)
 
 
-def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-
-
 # ------------------------------------------------------------------------------------------ blocks
-
-
-def block_json(block: Block, tz: tzinfo, now: datetime) -> dict[str, Any]:
-    """The stable JSON shape of a maintenance block (README documents it)."""
-    return {
-        "id": block.id,
-        "nodes": list(block.nodes),
-        "start": block.start.astimezone(tz).isoformat(),
-        "end": block.end.astimezone(tz).isoformat() if block.end else None,
-        "reason": block.reason,
-        "by": block.by,
-        "active": block.start <= now and (block.end is None or now < block.end),
-    }
 
 
 def describe_block(block: Block, naming: NodeNaming, tz: tzinfo) -> str:
@@ -138,7 +122,7 @@ def render_history(name: str, events: Sequence[HistoryEvent], tz: tzinfo, out: I
     out.write(f"HISTORY OF {name} (times in {key})\n")
     table = [("TIME", "EVENT", "BY", "ID", "DETAILS")]
     table.extend((r["time"], r["event"], r["by"], str(r["id"] or ""), r["details"]) for r in rows)
-    out.write("".join(line + "\n" for line in _columns(table)))
+    out.write("".join(line + "\n" for line in columns(table)))
 
 
 def render_archived(
@@ -161,19 +145,7 @@ def render_archived(
                 format_input_time(r.end, tz),
             )
         )
-    out.write("".join(line + "\n" for line in _columns(table)))
-
-
-def archived_json(entries: Sequence[ArchivedReservation], tz: tzinfo) -> list[dict[str, Any]]:
-    return [
-        {
-            "archived": e.archived.astimezone(tz).isoformat(),
-            "why": e.why,
-            "by": e.by,
-            "reservation": reservation_json(e.reservation, tz),
-        }
-        for e in entries
-    ]
+    out.write("".join(line + "\n" for line in columns(table)))
 
 
 def history_json(name: str, events: Sequence[HistoryEvent], tz: tzinfo) -> dict[str, Any]:
@@ -187,48 +159,9 @@ def history_json(name: str, events: Sequence[HistoryEvent], tz: tzinfo) -> dict[
 # ------------------------------------------------------------------------------------------- stats
 
 
-def _record_json(rec: UsageRecord, tz: tzinfo) -> dict[str, Any]:
-    return {
-        "id": rec.id,
-        "name": rec.name,
-        "nodes": rec.nodes,
-        "count": rec.count,
-        "start": rec.start.astimezone(tz).isoformat(),
-        "end": rec.end.astimezone(tz).isoformat(),
-        "actual_end": rec.actual_end.astimezone(tz).isoformat() if rec.actual_end else None,
-        "extensions": rec.extensions,
-        "cancelled_early": rec.cancelled_early,
-    }
-
-
-def stats_json(stats: Stats, tz: tzinfo, verbose: bool) -> dict[str, Any]:
-    """`igor stats --json` (README documents the shape); node_hours is node-count x hours in the window."""
-    out: dict[str, Any] = {
-        "since": stats.since.astimezone(tz).isoformat(),
-        "until": stats.until.astimezone(tz).isoformat(),
-        "users": len(stats.users),
-        "nodes": len(stats.nodes),
-        "reservations": stats.reservations,
-        "early_cancels": stats.early_cancels,
-        "extensions": stats.extensions,
-        "node_hours": round(stats.node_seconds / 3600, 2),
-    }
-    if verbose:
-        out["per_user"] = {
-            user: {
-                "reservations": [_record_json(r, tz) for r in u.reservations],
-                "early_cancels": u.early_cancels,
-                "extensions": u.extensions,
-                "node_hours": round(u.node_seconds / 3600, 2),
-            }
-            for user, u in sorted(stats.users.items())
-        }
-    return out
-
-
 def render_stats(stats: Stats, tz: tzinfo, verbose: bool, out: IO[str]) -> None:
     """Classic igor's report (spec §1.11), with the window named and node-hours added."""
-    from .stats import weeks_text
+    from ..stats import weeks_text
 
     dash = "-" * 18
     lines: list[str] = [
@@ -280,19 +213,13 @@ def conflicts_text(conflicts: Sequence[Reservation], naming: NodeNaming, tz: tzi
 
 # --------------------------------------------------------------------------------------- inventory
 
-INVENTORY_FORMATS = ("hosts", "ssh-config", "ansible", "json")
-
 
 def render_inventory(name: str, hosts: Sequence[InventoryHost], fmt: str) -> str:
     """A reservation's nodes for /etc/hosts, ~/.ssh/config, an Ansible INI inventory or JSON.
 
     Nodes without a configured address are given by name (hosts format: a comment), never resolved."""
     if fmt == "json":
-        data = {
-            "name": name,
-            "hosts": [{"alias": h.alias, "node": h.node, "ip": h.ip, "mac": h.mac} for h in hosts],
-        }
-        return json.dumps(data, indent=2) + "\n"
+        return json.dumps(inventory_json(name, hosts), indent=2) + "\n"
     lines: list[str] = []
     if fmt == "hosts":
         for h in hosts:
@@ -307,3 +234,48 @@ def render_inventory(name: str, hosts: Sequence[InventoryHost], fmt: str) -> str
         lines.append(f"[{name}]")
         lines += [f"{h.alias} ansible_host={h.ip or h.node} igor_node={h.node}" for h in hosts]
     return "".join(line + "\n" for line in lines)
+
+
+# --------------------------------------------------------------------------- sync, notify, import
+
+
+def render_sync(diffs: Sequence[PortDiff], repaired: bool, out: IO[str]) -> None:
+    """Each port whose VLAN differs from igor's state: what it should have, what the switch has."""
+    if not diffs:
+        out.write("switch matches igor's state\n")
+    for d in diffs:
+        want = f"VLAN {d.expected} ({d.reservation})" if d.expected is not None else "no VLAN"
+        have = f"VLAN {d.actual}" if d.actual is not None else "no VLAN"
+        verb = "fixed" if repaired else "differs"
+        out.write(f"{verb}: {d.port} ({d.node}) should have {want}, switch has {have}\n")
+
+
+def render_notify(report: NotifyReport, out: IO[str]) -> None:
+    """A dry run prints each mail whole; a real run one line per mail sent (failures are the error)."""
+    if report.dry_run:
+        out.write("".join(f"--- would mail {m.to}\n{m.text}\n" for m in report.mails) or "nothing is due\n")
+        return
+    for m in report.mails:
+        if m.ok:
+            what = ", ".join(f"{r.res.name} ({r.kind})" for r in m.reminders)
+            out.write(f"mailed {m.to}: {what}\n")
+
+
+def render_import(
+    items: Sequence[ImportItem], applied: bool, naming: NodeNaming, tz: tzinfo, out: IO[str]
+) -> None:
+    """What each classic reservation becomes (or became), and every reason one is skipped."""
+    if not applied:
+        out.write("dry run: nothing is written; add --apply to import\n")
+    verb = "imported" if applied else "import"
+    for i in items:
+        if i.action == "import" and i.reservation is not None:
+            r = i.reservation
+            line = (
+                f"{verb:<9}{r.name} (classic id {i.classic_id}): {r.owner}, "
+                f"{nodes_text(naming, r.nodes)}, "
+                f"{format_time_zone(r.start, tz)} - {format_time_zone(r.end, tz)}"
+            )
+        else:
+            line = f"{'skipped' if applied else 'skip':<9}{i.name} (classic id {i.classic_id})"
+        out.write(line + "".join(f"\n         - {why}" for why in i.reasons) + "\n")

@@ -1,20 +1,21 @@
-"""Text and JSON renderers for the igor CLI; rich is imported only when colour is actually drawn."""
+"""`igor show` (racks, reservation table, install errors) and `igor sub -s` as text, and the show JSON:
+the hot path of the CLI, so rich is imported only when colour is actually drawn."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from operator import attrgetter
 from typing import IO, TYPE_CHECKING, Any
 
-from .model import ClusterView, NodeState, Reservation, Slot
-from .terminal import terminal_columns
-from .timeparse import format_input_time, format_time_zone, format_wall_time
-from .values import dataclass
+from ..model import ClusterView, NodeState, Reservation, Slot
+from ..terminal import terminal_columns
+from ..timeparse import format_input_time
+from ..values import dataclass
+from . import columns, nodes_text, printable, zone_note
 
 if TYPE_CHECKING:
-    from .hostlist import NodeNaming
+    from ..hostlist import NodeNaming
 
 KEYS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 OVERFLOW_KEY = "+"
@@ -37,108 +38,36 @@ DOWN_STYLE = "bold white on red"
 BLOCKED_STYLE = "dim"
 
 
-def reservation_json(res: Reservation, tz: tzinfo, **extra: Any) -> dict[str, Any]:
-    """The stable JSON shape of a reservation (README documents it); times ISO 8601 with offset."""
-    out: dict[str, Any] = {
-        "id": res.id,
-        "name": res.name,
-        "owner": res.owner,
-        "group": res.group,
-        "start": res.start.astimezone(tz).isoformat(),
-        "end": res.end.astimezone(tz).isoformat(),
-        "nodes": list(res.nodes),
-        "kernel": res.kernel,
-        "initrd": res.initrd,
-        "profile": res.profile,
-        "kernel_args": res.kernel_args,
-        "vlan": res.vlan,
-    }
-    out.update(extra)
-    return out
-
-
-def dump_json(data: Any, out: IO[str]) -> None:
-    out.write(json.dumps(data, indent=2) + "\n")
-
-
-def slots_json(slots: Sequence[Slot], tz: tzinfo) -> dict[str, Any]:
-    return {
-        "slots": [
-            {
-                "start": s.start.astimezone(tz).isoformat(),
-                "end": s.end.astimezone(tz).isoformat(),
-                "nodes": list(s.nodes),
-                "free": s.free,
-            }
-            for s in slots
-        ]
-    }
-
-
-def printable(text: str) -> str:
-    """Backend messages and other foreign text, with control characters escaped: never a raw newline or
-    a terminal escape sequence in igor's output."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-
-
-def nodes_text(naming: NodeNaming, names: Sequence[str]) -> str:
-    """Compressed node list that survives nodes the config no longer has (e.g. after shrinking it)."""
-    try:
-        return naming.compress(names)  # all of them are nodes of this cluster (the usual case)
-    except ValueError:
-        pass
-    known = [n for n in names if naming.number(n) is not None]
-    unknown = [printable(n) for n in names if naming.number(n) is None]
-    return ",".join(filter(None, [naming.compress(known), *unknown]))
-
-
-def table_time(when: datetime, tz: tzinfo, now: datetime) -> str:
-    """`Nov 24 04:05`; with the year when it is not this year, and with the zone when the wall time occurs
-    twice (the autumn DST fold), so no two different instants print the same."""
-    return _table_time(when, tz, now.astimezone(tz).year, _fixed_offset(tz))
-
-
 def _fixed_offset(tz: tzinfo) -> bool:
     """True for zones whose offset never changes (UTC, +02:00): they have no DST fold to look for. A tzinfo
     answers utcoffset(None) only if its offset does not depend on the date (as time objects need)."""
     return tz.utcoffset(None) is not None
 
 
-def _table_time(when: datetime, tz: tzinfo, this_year: int, fixed: bool) -> str:
-    local = when.astimezone(tz)
-    text = format_wall_time(local)
-    if local.year != this_year:
-        text = f"{local.year} {text}"
-    if not fixed:
-        other = local.replace(fold=1 - local.fold)
-        if other.utcoffset() != local.utcoffset():
-            text += f" {local.tzname()}"
-    return text
-
-
 def _table_times(tz: tzinfo, now: datetime) -> Callable[[datetime], str]:
-    """table_time for one table: remembered per instant, since many reservations share a start or an end
-    (10,000 times at 5,000 reservations, less than half of them distinct)."""
-    this_year = now.astimezone(tz).year
+    """The date policy for one table (dates.when_texts: `07:23` today, `Thu Dec 03 07:23` this year, with
+    the year otherwise), plus the zone when the wall time occurs twice (the autumn DST fold), so no two
+    different instants print the same; the table names its zone once, under it. Remembered per instant,
+    since many reservations share a start or an end (10,000 times at 5,000 reservations, less than half
+    of them distinct)."""
+    from ..dates import when_texts  # (only the table needs it, not `igor sub -s`)
+
     fixed = _fixed_offset(tz)
+    policy = when_texts(tz, now)
     seen: dict[datetime, str] = {}
 
     def text(when: datetime) -> str:
         known = seen.get(when)
         if known is None:
-            known = seen[when] = _table_time(when, tz, this_year, fixed)
+            known = policy(when)
+            if not fixed:
+                local = when.astimezone(tz)
+                if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+                    known += f" {local.tzname()}"
+            seen[when] = known
         return known
 
     return text
-
-
-def zone_note(now: datetime, tz: tzinfo) -> str:
-    """Name the zone, not today's abbreviation: rows on the other side of a DST change are in CEST
-    while today is CET, and "Europe/Berlin" is right for both."""
-    key = getattr(tz, "key", None)
-    return f"times in {key}" if key else f"times in {now.astimezone(tz).tzname()}"
 
 
 def render_slots(slots: Sequence[Slot], naming: NodeNaming, tz: tzinfo, now: datetime, out: IO[str]) -> None:
@@ -154,17 +83,7 @@ def render_slots(slots: Sequence[Slot], naming: NodeNaming, tz: tzinfo, now: dat
                 nodes_text(naming, s.nodes),
             )
         )
-    out.write("".join(line + "\n" for line in _columns(rows)))
-
-
-def _columns(rows: Sequence[tuple[str, ...]], right: Iterable[int] = ()) -> list[str]:
-    """Plain aligned columns (fast even for thousands of rows, unlike a rich Table): one format string
-    pads a whole row in C, 3x faster than ljust/rjust per cell at 5,000 rows; %-formatting a tuple is
-    another ~30% faster than str.format(*row) (no argument unpacking, no format-spec parsing per call)."""
-    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
-    right_set = set(right)
-    line = "   ".join(f"%{'' if i in right_set else '-'}{w}s" for i, w in enumerate(widths))
-    return [(line % row).rstrip() for row in rows]
+    out.write("".join(line + "\n" for line in columns(rows)))
 
 
 # ------------------------------------------------------------------------------------------- show
@@ -297,6 +216,8 @@ def show_json(
     uefi: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """`uefi`: the nodes that netboot UEFI (config `bootmode`); every other node's bootmode is "bios"."""
+    from .shapes import reservation_json  # (the text path has no use for the JSON shapes)
+
     down, blocked, holder = node_states(view)
     nodes = []
     for n in view.nodes:
@@ -452,6 +373,27 @@ def _racks(
     return out
 
 
+def _summary_rows(
+    view: ClusterView, naming: NodeNaming, marks: _Marks, diagram: bool
+) -> list[tuple[tuple[str, ...], str]]:
+    """The DOWN, BLOCKED (with the racks) and UNRESERVED rows above the reservations, with their styles."""
+    down, blocked, holder = marks.down, marks.blocked, marks.holder
+
+    def row(name: str, nodes: list[str], style: str) -> tuple[tuple[str, ...], str]:
+        return ("", name, "N/A", "N/A", "N/A", "N/A", str(len(nodes)), nodes_text(naming, nodes)), style
+
+    body: list[tuple[tuple[str, ...], str]] = []
+    if diagram:
+        body.append(row("DOWN", [n for n in view.nodes if n in down], DOWN_STYLE))
+        if blocked:
+            body.append(
+                row("BLOCKED", [n for n in view.nodes if n in blocked and n not in down], BLOCKED_STYLE)
+            )
+    free = [n for n in view.nodes if n not in holder and n not in down and n not in blocked]
+    body.append(row("UNRESERVED", free, "black on green"))
+    return body
+
+
 def _table(
     view: ClusterView,
     rows: Sequence[Reservation],
@@ -464,50 +406,8 @@ def _table(
     color: bool = True,
 ) -> list[list[_Cell]]:
     now = view.now
-    down, blocked, holder = marks.down, marks.blocked, marks.holder
     header = ("K", "NAME", "OWNER", "START", "END", "FLAGS", "SIZE", "NODES")
-    body: list[tuple[tuple[str, ...], str]] = []
-    if opts.diagram:
-        down_nodes = [n for n in view.nodes if n in down]
-        body.append(
-            (
-                (
-                    "",
-                    "DOWN",
-                    "N/A",
-                    "N/A",
-                    "N/A",
-                    "N/A",
-                    str(len(down_nodes)),
-                    nodes_text(naming, down_nodes),
-                ),
-                DOWN_STYLE,
-            )
-        )
-        if blocked:
-            blocked_nodes = [n for n in view.nodes if n in blocked and n not in down]
-            body.append(
-                (
-                    (
-                        "",
-                        "BLOCKED",
-                        "N/A",
-                        "N/A",
-                        "N/A",
-                        "N/A",
-                        str(len(blocked_nodes)),
-                        nodes_text(naming, blocked_nodes),
-                    ),
-                    BLOCKED_STYLE,
-                )
-            )
-    free = [n for n in view.nodes if n not in holder and n not in down and n not in blocked]
-    body.append(
-        (
-            ("", "UNRESERVED", "N/A", "N/A", "N/A", "N/A", str(len(free)), nodes_text(naming, free)),
-            "black on green",
-        )
-    )
+    body = _summary_rows(view, naming, marks, opts.diagram)
     # One row per reservation, the per-row work inlined (`flags` and the dict look-ups): at 5,000 rows
     # every call per row is ~0.5 ms.
     time_text = _table_times(tz, now)
@@ -540,7 +440,7 @@ def _table(
             )
         )
         styles.append(style_of(res_id, ""))
-    texts = _columns(cells, right=(1,))
+    texts = columns(cells, right=(1,))
     out: list[list[_Cell]] = [[(texts[0], "bold")]]
     if not color:  # one piece per line: nothing to colour
         out.extend([(line, "")] for line in texts[1:])
@@ -572,13 +472,6 @@ def render_errors(rows: Sequence[Reservation], out: IO[str]) -> None:
     out.write(
         "".join(
             line + "\n"
-            for line in _columns([("NAME", "ERROR"), *((r.name, printable(r.error)) for r in errored)])
+            for line in columns([("NAME", "ERROR"), *((r.name, printable(r.error)) for r in errored)])
         )
-    )
-
-
-def describe_reservation(res: Reservation, naming: NodeNaming, tz: tzinfo) -> str:
-    return (
-        f"{format_time_zone(res.start, tz)} - {format_time_zone(res.end, tz)}\n"
-        f"Nodes: {nodes_text(naming, res.nodes)}\n"
     )

@@ -1,0 +1,184 @@
+"""One JSON shape per value type, shared by every verb that prints that value (and later by the tick
+report and an HTTP API): times ISO 8601 with the display zone's offset, node lists as lists of names.
+README documents these shapes; tests/golden holds their bytes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..archive import ArchivedReservation
+    from ..model import Block, Reservation, Slot
+    from ..service import ImportItem, InventoryHost, NotifyReport, PortDiff
+    from ..stats import Stats, UsageRecord
+
+
+def dump_json(data: Any, out: IO[str]) -> None:
+    out.write(json.dumps(data, indent=2) + "\n")
+
+
+def reservation_json(res: Reservation, tz: tzinfo, **extra: Any) -> dict[str, Any]:
+    """The stable JSON shape of a reservation (README documents it); times ISO 8601 with offset."""
+    out: dict[str, Any] = {
+        "id": res.id,
+        "name": res.name,
+        "owner": res.owner,
+        "group": res.group,
+        "start": res.start.astimezone(tz).isoformat(),
+        "end": res.end.astimezone(tz).isoformat(),
+        "nodes": list(res.nodes),
+        "kernel": res.kernel,
+        "initrd": res.initrd,
+        "profile": res.profile,
+        "kernel_args": res.kernel_args,
+        "vlan": res.vlan,
+    }
+    out.update(extra)
+    return out
+
+
+def slots_json(slots: Sequence[Slot], tz: tzinfo) -> dict[str, Any]:
+    return {
+        "slots": [
+            {
+                "start": s.start.astimezone(tz).isoformat(),
+                "end": s.end.astimezone(tz).isoformat(),
+                "nodes": list(s.nodes),
+                "free": s.free,
+            }
+            for s in slots
+        ]
+    }
+
+
+def block_json(block: Block, tz: tzinfo, now: datetime) -> dict[str, Any]:
+    """The stable JSON shape of a maintenance block (README documents it)."""
+    return {
+        "id": block.id,
+        "nodes": list(block.nodes),
+        "start": block.start.astimezone(tz).isoformat(),
+        "end": block.end.astimezone(tz).isoformat() if block.end else None,
+        "reason": block.reason,
+        "by": block.by,
+        "active": block.start <= now and (block.end is None or now < block.end),
+    }
+
+
+def archived_json(entries: Sequence[ArchivedReservation], tz: tzinfo) -> list[dict[str, Any]]:
+    return [
+        {
+            "archived": e.archived.astimezone(tz).isoformat(),
+            "why": e.why,
+            "by": e.by,
+            "reservation": reservation_json(e.reservation, tz),
+        }
+        for e in entries
+    ]
+
+
+def record_json(rec: UsageRecord, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "name": rec.name,
+        "nodes": rec.nodes,
+        "count": rec.count,
+        "start": rec.start.astimezone(tz).isoformat(),
+        "end": rec.end.astimezone(tz).isoformat(),
+        "actual_end": rec.actual_end.astimezone(tz).isoformat() if rec.actual_end else None,
+        "extensions": rec.extensions,
+        "cancelled_early": rec.cancelled_early,
+    }
+
+
+def stats_json(stats: Stats, tz: tzinfo, verbose: bool) -> dict[str, Any]:
+    """`igor stats --json` (README documents the shape); node_hours is node-count x hours in the window."""
+    out: dict[str, Any] = {
+        "since": stats.since.astimezone(tz).isoformat(),
+        "until": stats.until.astimezone(tz).isoformat(),
+        "users": len(stats.users),
+        "nodes": len(stats.nodes),
+        "reservations": stats.reservations,
+        "early_cancels": stats.early_cancels,
+        "extensions": stats.extensions,
+        "node_hours": round(stats.node_seconds / 3600, 2),
+    }
+    if verbose:
+        out["per_user"] = {
+            user: {
+                "reservations": [record_json(r, tz) for r in u.reservations],
+                "early_cancels": u.early_cancels,
+                "extensions": u.extensions,
+                "node_hours": round(u.node_seconds / 3600, 2),
+            }
+            for user, u in sorted(stats.users.items())
+        }
+    return out
+
+
+def power_json(action: str, nodes: Sequence[str]) -> dict[str, Any]:
+    return {"action": action, "nodes": list(nodes)}
+
+
+def sync_json(diffs: Sequence[PortDiff], repaired: bool) -> dict[str, Any]:
+    """`igor sync --json`: each port whose VLAN differs from igor's state (and whether it was fixed)."""
+    return {
+        "repaired": repaired,
+        "differences": [
+            {
+                "port": d.port,
+                "node": d.node,
+                "expected": d.expected,
+                "actual": d.actual,
+                "reservation": d.reservation,
+            }
+            for d in diffs
+        ],
+    }
+
+
+def notify_json(report: NotifyReport) -> dict[str, Any]:
+    """`igor notify --json`: each mail, the reminders it carries, and whether it went out."""
+    return {
+        "dry_run": report.dry_run,
+        "mails": [
+            {
+                "to": m.to,
+                "reminders": [{"name": r.res.name, "id": r.res.id, "why": r.kind} for r in m.reminders],
+                "ok": m.ok,
+                "error": m.error,
+            }
+            for m in report.mails
+        ],
+    }
+
+
+def import_json(items: Sequence[ImportItem], applied: bool, tz: tzinfo) -> dict[str, Any]:
+    """`igor import-classic --json`: what each classic reservation became (or why it was skipped)."""
+    return {
+        "applied": applied,
+        "items": [
+            {
+                "classic_id": i.classic_id,
+                "name": i.name,
+                "action": i.action,
+                "reasons": list(i.reasons),
+                "reservation": reservation_json(i.reservation, tz) if i.reservation else None,
+            }
+            for i in items
+        ],
+    }
+
+
+def inventory_json(name: str, hosts: Sequence[InventoryHost]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "hosts": [{"alias": h.alias, "node": h.node, "ip": h.ip, "mac": h.mac} for h in hosts],
+    }
+
+
+def install_errors_json(rows: Sequence[Reservation]) -> dict[str, Any]:
+    """`igor show -e --json`: the reservations whose install failed, with igor-tick's message."""
+    return {"errors": [{"name": r.name, "error": r.error} for r in rows if r.error]}
