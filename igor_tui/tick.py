@@ -1,7 +1,7 @@
 """igor-tick: make reservations happen on real systems, once a minute from cron, idempotently.
 
 `igor-tick` is `igor tick`: this module only moves the global options before the verb and hands over to
-the CLI, which builds the service and prints the report (tick_report.py). The plan is tickplan.py; the
+the CLI, which builds the service and prints the report (output/tick.py). The plan is tickplan.py; the
 executor that records intent, acts on the backends and records the outcome is service/tick_executor.py.
 """
 

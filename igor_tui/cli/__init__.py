@@ -67,7 +67,7 @@ def _split_global(argv: list[str]) -> tuple[str | None, bool, list[str]]:
 
 def _completion(verb: str, args: list[str], out: IO[str], env: Mapping[str, str]) -> int:
     """`igor completion bash|zsh` and the scripts' `igor __complete ...`: no config needed, like help."""
-    from .. import completion
+    from . import completion
 
     if verb == "__complete":
         out.write("".join(f"{word}\n" for word in completion.run(args, env)))

@@ -37,7 +37,7 @@ def sync(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
 
 
 def tick(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
-    from ..tick_report import dump
+    from ..output.tick import dump
 
     report = svc.tick(dry_run=ns.dry_run, probe=not ns.no_probe, accept_clock_step=ns.accept_clock_step)
     if not ns.quiet or report.failed:

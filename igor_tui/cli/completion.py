@@ -52,7 +52,7 @@ if [[ "$funcstack[1]" == "_igor" ]]; then _igor "$@"; else compdef _igor igor; f
 def script(shell: str) -> str:
     scripts = {"bash": BASH, "zsh": ZSH}
     if shell not in scripts:
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError(f"completion for '{shell}' is not available: choose bash or zsh")
     return scripts[shell]
@@ -142,7 +142,7 @@ def _values(
 def archived_names(config: str | None, env: Mapping[str, str]) -> list[str]:
     """Names `igor restore` can take: archived reservations; nothing when anything goes wrong."""
     try:
-        from .service import build_service
+        from ..service import build_service
 
         return sorted({e.reservation.name for e in build_service(config, env).store.archived()})
     except Exception:  # noqa: BLE001 - completion must never print an error into the user's shell
@@ -152,7 +152,7 @@ def archived_names(config: str | None, env: Mapping[str, str]) -> list[str]:
 def store_names(config: str | None, env: Mapping[str, str]) -> list[str]:
     """Live reservation names, read without the lock; nothing at all when anything goes wrong."""
     try:
-        from .service import build_service
+        from ..service import build_service
 
         return sorted(r.name for r in build_service(config, env).view().reservations)
     except Exception:  # noqa: BLE001 - completion must never print an error into the user's shell
@@ -161,7 +161,7 @@ def store_names(config: str | None, env: Mapping[str, str]) -> list[str]:
 
 def node_names(config: str | None, env: Mapping[str, str]) -> list[str]:
     try:
-        from .config import config_path, load_config
+        from ..config import config_path, load_config
 
         return list(load_config(config_path(config, env)).naming.all())
     except Exception:  # noqa: BLE001 - as above
@@ -170,7 +170,7 @@ def node_names(config: str | None, env: Mapping[str, str]) -> list[str]:
 
 def run(args: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
     """`igor __complete CWORD WORDS...`."""
-    from .cli.verbs import VERBS
+    from .verbs import VERBS
 
     env = os.environ if env is None else env
     if not args or not args[0].isdigit():

@@ -1,6 +1,6 @@
 """igor-tick's report as text (cron mails it) and as JSON (`--json`): what one tick planned, did and held.
 
-Top-level for now; it joins the output package's renderers when that package exists.
+The tick report beside the other renderers: the CLI prints it, cron mails it.
 """
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 from typing import IO, TYPE_CHECKING, Any
 
-from .tickplan import Action, Step
+from ..tickplan import Action, Step
 
 if TYPE_CHECKING:
-    from .hostlist import NodeNaming
-    from .service.tick_executor import TickReport
+    from ..hostlist import NodeNaming
+    from ..service.tick_executor import TickReport
 
 _VERB = {
     Step.EXPIRE: "expire",
