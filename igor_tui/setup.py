@@ -207,12 +207,14 @@ class _Target:
         return {"user": self.opts.user, "prefix": self.opts.prefix}
 
     def owned_dir(self, path: str, why: str) -> Step:
+        """A directory the service user owns, mode 0755 (it writes there; the TFTP server reads)."""
         user = self.opts.user
         return directory_step(self.root, path, self.mine, f"{user}:{user}", mode=0o755, why=why)
 
     def root_file(
         self, path: str, data: bytes, mode: int, why: str = "", validate: Callable[[str], None] | None = None
     ) -> Step:
+        """A file only root may change: what runs as root or as the service user must not be theirs."""
         return file_step(
             self.root, path, data, root_owner, "root:root", mode=mode, why=why, validate=validate
         )

@@ -23,6 +23,7 @@ Owner = Callable[[], tuple[int, int] | None]
 
 
 def root_owner() -> tuple[int, int] | None:
+    """Files only root may change (sudo rule, wrappers, cron line) are root:root."""
     return (0, 0)
 
 
@@ -37,6 +38,7 @@ def user_owner(root: Root, user: str) -> Owner:
 
 
 def _has(path: str, owner: Owner, mode: int, kind: int) -> bool:
+    """In place means the right kind of file with the right owner and mode, not merely present."""
     try:
         st = os.lstat(path)
     except OSError:
@@ -49,6 +51,7 @@ def _has(path: str, owner: Owner, mode: int, kind: int) -> bool:
 
 
 def _need_owner(owner: Owner, path: str) -> tuple[int, int]:
+    """The owner a change needs; a missing service user is a clear error, not a chown to None."""
     found = owner()
     if found is None:
         raise IgorError(f"setup: cannot give {path} to the service user: it does not exist")
@@ -56,6 +59,7 @@ def _need_owner(owner: Owner, path: str) -> tuple[int, int]:
 
 
 def makedirs(path: str) -> None:
+    """Create `path` and its parents, turning an OSError into the one-line error setup prints."""
     try:
         os.makedirs(path, mode=0o755, exist_ok=True)
     except OSError as err:
@@ -63,6 +67,7 @@ def makedirs(path: str) -> None:
 
 
 def directory_step(root: Root, path: str, owner: Owner, owner_text: str, *, mode: int, why: str) -> Step:
+    """A directory igor owns: created if missing, then given its owner and mode (both checked)."""
     real = root(path)
 
     def apply() -> None:
@@ -123,6 +128,7 @@ def file_step(
     why: str = "",
     validate: Callable[[str], None] | None = None,
 ) -> Step:
+    """A file with exactly `data`, owner and mode; written atomically and, if given, validated first."""
     real = root(path)
 
     def done() -> bool:
@@ -141,6 +147,7 @@ def file_step(
 
 
 def symlink_step(root: Root, path: str, target: str, why: str) -> Step:
+    """A link igor made; anything else already at `path` blocks the step rather than being replaced."""
     real = root(path)
 
     def apply() -> None:
