@@ -8,14 +8,11 @@ is verified after it runs. Nothing here reads /etc/igor.conf: setup is what writ
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import json
 import os
 import re
 import shlex
-import shutil
-import stat
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,6 +38,16 @@ from .deploy import (
 )
 from .errors import ConfigError, IgorError, UsageError
 from .setup_move import config_statedir_step, move_store_step
+from .setup_steps import (
+    Owner,
+    directory_step,
+    file_step,
+    find_command,
+    makedirs,
+    root_owner,
+    symlink_step,
+    user_owner,
+)
 
 USERADD_ENV = "IGOR_SETUP_USERADD"
 """The useradd command (shlex-split). Packagers and the tests point it elsewhere; it gets useradd's own
@@ -50,7 +57,6 @@ VISUDO_ENV = "IGOR_SETUP_VISUDO"
 
 _SECRET_LINE = re.compile(r'("(?:networkpassword|powersshpassword|cobblerpassword)"\s*:\s*)"[^"]+"', re.I)
 _NODES = re.compile(r"([A-Za-z0-9._-]*)\[(\d+)-(\d+)\]")
-_SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,164 +174,6 @@ def config_diff(existing: str, wanted: str, path: str) -> str:
 # ----------------------------------------------------------------------------------------- primitives
 
 
-Owner = Callable[[], tuple[int, int] | None]
-
-
-def _root_owner() -> tuple[int, int] | None:
-    return (0, 0)
-
-
-def _user_owner(root: Root, user: str) -> Owner:
-    """The service user's uid/gid, looked up when needed: it may only exist once the first step ran."""
-
-    def owner() -> tuple[int, int] | None:
-        account = find_account(root, user)
-        return None if account is None else (account.uid, account.gid)
-
-    return owner
-
-
-def _has(path: str, owner: Owner, mode: int, kind: int) -> bool:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return False
-    return (
-        stat.S_IFMT(st.st_mode) == kind
-        and (st.st_uid, st.st_gid) == owner()
-        and stat.S_IMODE(st.st_mode) == mode
-    )
-
-
-def _need_owner(owner: Owner, path: str) -> tuple[int, int]:
-    found = owner()
-    if found is None:
-        raise IgorError(f"setup: cannot give {path} to the service user: it does not exist")
-    return found
-
-
-def _makedirs(path: str) -> None:
-    try:
-        os.makedirs(path, mode=0o755, exist_ok=True)
-    except OSError as err:
-        raise IgorError(f"setup: cannot create {path}: {err.strerror or err}") from None
-
-
-def _directory(root: Root, path: str, owner: Owner, owner_text: str, *, mode: int, why: str) -> Step:
-    real = root(path)
-
-    def apply() -> None:
-        if os.path.lexists(real) and not os.path.isdir(real):
-            raise IgorError(f"setup: {real} exists but is not a directory; move it away and run setup again")
-        _makedirs(real)
-        uid, gid = _need_owner(owner, real)
-        os.chown(real, uid, gid)
-        os.chmod(real, mode)
-
-    return Step(
-        f"directory {path}, owner {owner_text}, mode {mode:04o}{why}",
-        lambda: _has(real, owner, mode, stat.S_IFDIR),
-        apply,
-    )
-
-
-def _write_file(
-    real: str,
-    data: bytes,
-    owner: Owner,
-    mode: int,
-    validate: Callable[[str], None] | None = None,
-) -> None:
-    """Write through a dotted temp name (cron.d and sudoers.d skip names with a dot), validate it, then
-    rename it into place, so a half-written or invalid file is never live."""
-    directory = os.path.dirname(real)
-    _makedirs(directory)
-    uid, gid = _need_owner(owner, real)
-    tmp = os.path.join(directory, f".{os.path.basename(real)}.igor-setup")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            os.write(fd, data)
-            os.fchown(fd, uid, gid)
-            os.fchmod(fd, mode)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if validate is not None:
-            validate(tmp)
-        os.replace(tmp, real)
-    except OSError as err:
-        raise IgorError(f"setup: cannot write {real}: {err.strerror or err}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def _file(
-    root: Root,
-    path: str,
-    data: bytes,
-    owner: Owner,
-    owner_text: str,
-    *,
-    mode: int,
-    why: str = "",
-    validate: Callable[[str], None] | None = None,
-) -> Step:
-    real = root(path)
-
-    def done() -> bool:
-        try:
-            with open(real, "rb") as handle:
-                same = handle.read() == data
-        except OSError:
-            return False
-        return same and _has(real, owner, mode, stat.S_IFREG)
-
-    return Step(
-        f"file {path}, owner {owner_text}, mode {mode:04o}{why}",
-        done,
-        lambda: _write_file(real, data, owner, mode, validate),
-    )
-
-
-def _symlink(root: Root, path: str, target: str, why: str) -> Step:
-    real = root(path)
-
-    def apply() -> None:
-        _makedirs(os.path.dirname(real))
-        tmp = os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.igor-setup")
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        try:
-            os.symlink(target, tmp)
-            os.replace(tmp, real)
-        except OSError as err:
-            raise IgorError(f"setup: cannot link {real}: {err.strerror or err}") from None
-
-    def done() -> bool:
-        try:
-            return os.readlink(real) == target
-        except OSError:
-            return False
-
-    blocked = ""
-    if os.path.lexists(real) and not os.path.islink(real):
-        blocked = f"{path} exists and is not a link igor setup made; move it away and run setup again"
-    return Step(f"link {path} -> {target}{why}", done, apply, blocked=blocked)
-
-
-def _find_command(name: str, env: Mapping[str, str], override: str) -> list[str] | None:
-    """argv for a tool: the override (shlex-split) if set, else `name` on PATH or in the sbin dirs."""
-    if env.get(override):
-        argv = shlex.split(env[override])
-        found = shutil.which(argv[0]) if argv else None
-        return [found, *argv[1:]] if found else None
-    search = os.pathsep.join([*env.get("PATH", "").split(os.pathsep), *_SBIN])
-    found = shutil.which(name, path=search)
-    return [found] if found else None
-
-
 # ------------------------------------------------------------------------------------------ the plan
 
 
@@ -333,13 +181,49 @@ def plan(opts: SetupOptions, env: Mapping[str, str]) -> list[Step]:
     """Every step of an install with these answers, in the order they must run."""
     opts.check()
     root = Root(opts.root)
-    user = opts.user
-    mine = _user_owner(root, user)
-    as_user = f"{user}:{user}"
-    steps: list[Step] = []
+    target = _Target(opts, root, user_owner(root, opts.user))
+    return [
+        _user_step(target, env),
+        *_directory_steps(target),
+        *_boot_file_steps(target),
+        *_config_steps(target),
+        *_tick_steps(target, env),
+        _sudo_step(target, env),
+        *_wrapper_steps(target),
+    ]
 
-    # 1. The service user: it alone reads the config (switch password) and writes the store.
-    useradd = _find_command("useradd", env, USERADD_ENV)
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where and as whom the plan installs: what every step builder below needs."""
+
+    opts: SetupOptions
+    root: Root
+    mine: Owner  # the service user, looked up when a step runs (the first step may create it)
+
+    @property
+    def render(self) -> dict[str, str]:
+        """The placeholders of the contrib templates (cron line, units, sudo rule, wrapper)."""
+        return {"user": self.opts.user, "prefix": self.opts.prefix}
+
+    def owned_dir(self, path: str, why: str) -> Step:
+        """A directory the service user owns, mode 0755 (it writes there; the TFTP server reads)."""
+        user = self.opts.user
+        return directory_step(self.root, path, self.mine, f"{user}:{user}", mode=0o755, why=why)
+
+    def root_file(
+        self, path: str, data: bytes, mode: int, why: str = "", validate: Callable[[str], None] | None = None
+    ) -> Step:
+        """A file only root may change: what runs as root or as the service user must not be theirs."""
+        return file_step(
+            self.root, path, data, root_owner, "root:root", mode=mode, why=why, validate=validate
+        )
+
+
+def _user_step(target: _Target, env: Mapping[str, str]) -> Step:
+    """1. The service user: it alone reads the config (switch password) and writes the store."""
+    opts, root, user = target.opts, target.root, target.opts.user
+    useradd = find_command("useradd", env, USERADD_ENV)
     args = ["--system", "--user-group", "--home-dir", opts.statedir, "--no-create-home"]
     args += ["--shell", "/usr/sbin/nologin", *(["--root", str(root)] if not root.is_system else []), user]
 
@@ -354,68 +238,79 @@ def plan(opts: SetupOptions, env: Mapping[str, str]) -> list[Step]:
                 f"setup: useradd {user} failed (exit {proc.returncode}): {why[-1] if why else 'no output'}"
             )
 
-    steps.append(
-        Step(
-            f"service user {user}: useradd {shlex.join(args)}",
-            lambda: find_account(root, user) is not None,
-            add_user,
-            blocked="" if useradd else "useradd not found (Debian package passwd): create the user yourself",
-        )
+    return Step(
+        f"service user {user}: useradd {shlex.join(args)}",
+        lambda: find_account(root, user) is not None,
+        add_user,
+        blocked="" if useradd else "useradd not found (Debian package passwd): create the user yourself",
     )
 
-    # 2. Directories. pxelinux.cfg is the one classic setup.sh forgot (igor could not write boot files).
+
+def _directory_steps(target: _Target) -> list[Step]:
+    """2. Directories. pxelinux.cfg is the one classic setup.sh forgot (igor could not write boot files)."""
+    opts, root = target.opts, target.root
+
     def make_tftproot() -> None:
-        _makedirs(root(opts.tftproot))
+        makedirs(root(opts.tftproot))
         os.chmod(root(opts.tftproot), 0o755)  # a root umask of 077 would hide it from the TFTP server
 
     # An existing TFTP root may belong to the TFTP package or the admin: it is only created, never changed.
-    tftp = Step(
-        f"directory {opts.tftproot} (the TFTP root)",
-        lambda: os.path.isdir(root(opts.tftproot)),
-        make_tftproot,
-    )
-    steps.append(tftp)
-
-    def owned_dir(path: str, why: str) -> Step:
-        return _directory(root, path, mine, as_user, mode=0o755, why=why)
-
-    def root_file(
-        path: str, data: bytes, mode: int, why: str = "", validate: Callable[[str], None] | None = None
-    ) -> Step:
-        return _file(root, path, data, _root_owner, "root:root", mode=mode, why=why, validate=validate)
-
+    steps = [
+        Step(
+            f"directory {opts.tftproot} (the TFTP root)",
+            lambda: os.path.isdir(root(opts.tftproot)),
+            make_tftproot,
+        )
+    ]
     if not opts.cobbler:
         cfg_dir = os.path.join(opts.tftproot, "pxelinux.cfg")
-        steps.append(owned_dir(cfg_dir, " (igor-tick writes per-node boot files here)"))
-    steps.append(owned_dir(opts.statedir, " (private: the store, its lock, the archive, igor-tick's state)"))
-    steps.append(owned_dir(opts.old_statedir, " (igor's files the TFTP server serves)"))
-    steps.append(owned_dir(opts.contentdir, " (copies of users' kernels and initrds, served by TFTP)"))
-    steps.append(owned_dir(LOG_DIR, " (the action log)"))
+        steps.append(target.owned_dir(cfg_dir, " (igor-tick writes per-node boot files here)"))
+    steps.append(
+        target.owned_dir(opts.statedir, " (private: the store, its lock, the archive, igor-tick's state)")
+    )
+    steps.append(target.owned_dir(opts.old_statedir, " (igor's files the TFTP server serves)"))
+    steps.append(target.owned_dir(opts.contentdir, " (copies of users' kernels and initrds, served by TFTP)"))
+    steps.append(target.owned_dir(LOG_DIR, " (the action log)"))
+    return steps
 
-    # 3. PXELINUX itself, from the system's syslinux packages (plain PXE only).
-    if not opts.cobbler:
-        for name, source in PXELINUX_FILES.items():
-            found = next((p for p in (root(source), source) if os.path.isfile(p)), "")
-            data = b""
-            if found:
-                with open(found, "rb") as handle:
-                    data = handle.read()
-            step = root_file(os.path.join(opts.tftproot, name), data, 0o644, f" (copied from {source})")
-            if not found:
-                step.blocked = (
-                    f"{source} not found: apt-get install pxelinux syslinux-common, then run setup again"
-                )
-            steps.append(step)
 
-    if opts.uefi and not opts.cobbler:
+def _boot_file_steps(target: _Target) -> list[Step]:
+    """3. PXELINUX itself, from the system's syslinux packages, and GRUB for UEFI (plain PXE only)."""
+    opts, root = target.opts, target.root
+    if opts.cobbler:
+        return []
+    steps: list[Step] = []
+    for name, source in PXELINUX_FILES.items():
+        found = next((p for p in (root(source), source) if os.path.isfile(p)), "")
+        data = b""
+        if found:
+            with open(found, "rb") as handle:
+                data = handle.read()
+        step = target.root_file(os.path.join(opts.tftproot, name), data, 0o644, f" (copied from {source})")
+        if not found:
+            step.blocked = (
+                f"{source} not found: apt-get install pxelinux syslinux-common, then run setup again"
+            )
+        steps.append(step)
+    if opts.uefi:
         from .setup_grub import grub_steps
 
-        steps.extend(grub_steps(opts.tftproot, root, owned_dir, root_file))
+        steps.extend(grub_steps(opts.tftproot, root, target.owned_dir, target.root_file))
+    return steps
 
-    # 4. The config: written once, never overwritten; a difference is shown, not applied.
+
+def _config_steps(target: _Target) -> list[Step]:
+    """4. The config: written once, never overwritten; a difference is shown, not applied."""
+    opts, root = target.opts, target.root
     config_text = render_config(opts)
-    config_step = _file(
-        root, CONFIG_PATH, config_text.encode(), mine, user, mode=0o600, why=" (from igor.conf.example)"
+    config_step = file_step(
+        root,
+        CONFIG_PATH,
+        config_text.encode(),
+        target.mine,
+        opts.user,
+        mode=0o600,
+        why=" (from igor.conf.example)",
     )
     real_config = root(CONFIG_PATH)
     if os.path.lexists(real_config):
@@ -429,27 +324,34 @@ def plan(opts: SetupOptions, env: Mapping[str, str]) -> list[Step]:
         config_step.what = f"config {CONFIG_PATH}: exists, kept as it is"
         config_step.is_done = lambda: True
         config_step.note = config_step.note or (diff and "it differs from what setup would write:\n" + diff)
-    steps.append(config_step)
     # Upgrades: the store leaves the TFTP root, and an existing config stops naming the old place.
-    steps.extend(move_store_step(root, opts.old_statedir, opts.statedir))
-    steps.extend(config_statedir_step(root, CONFIG_PATH, opts.old_statedir, opts.statedir))
+    return [
+        config_step,
+        *move_store_step(root, opts.old_statedir, opts.statedir),
+        *config_statedir_step(root, CONFIG_PATH, opts.old_statedir, opts.statedir),
+    ]
 
-    # 5. The per-minute tick: cron.d or a systemd timer.
-    render = {"user": user, "prefix": opts.prefix}
-    if opts.timer == "cron":
-        cron = render_contrib("igor.cron", **render).encode()
-        steps.append(root_file(CRON_PATH, cron, 0o644, " (igor-tick every minute)"))
-    else:
-        for unit in ("igor-tick.service", "igor-tick.timer"):
-            text = render_contrib(unit, **render).encode()
-            steps.append(root_file(f"{SYSTEMD_DIR}/{unit}", text, 0o644))
-        steps.append(_symlink(root, TIMER_WANTS, f"{SYSTEMD_DIR}/igor-tick.timer", " (enables the timer)"))
-        if root.is_system and os.path.isdir("/run/systemd/system"):
-            steps.append(_start_timer(env))
 
-    # 6. The sudo rule, validated by visudo before it can take effect.
-    visudo = _find_command("visudo", env, VISUDO_ENV)
-    sudoers = render_contrib("igor.sudoers", **render).encode()
+def _tick_steps(target: _Target, env: Mapping[str, str]) -> list[Step]:
+    """5. The per-minute tick: cron.d or a systemd timer."""
+    root = target.root
+    if target.opts.timer == "cron":
+        cron = render_contrib("igor.cron", **target.render).encode()
+        return [target.root_file(CRON_PATH, cron, 0o644, " (igor-tick every minute)")]
+    steps: list[Step] = []
+    for unit in ("igor-tick.service", "igor-tick.timer"):
+        text = render_contrib(unit, **target.render).encode()
+        steps.append(target.root_file(f"{SYSTEMD_DIR}/{unit}", text, 0o644))
+    steps.append(symlink_step(root, TIMER_WANTS, f"{SYSTEMD_DIR}/igor-tick.timer", " (enables the timer)"))
+    if root.is_system and os.path.isdir("/run/systemd/system"):
+        steps.append(_start_timer(env))
+    return steps
+
+
+def _sudo_step(target: _Target, env: Mapping[str, str]) -> Step:
+    """6. The sudo rule, validated by visudo before it can take effect."""
+    visudo = find_command("visudo", env, VISUDO_ENV)
+    sudoers = render_contrib("igor.sudoers", **target.render).encode()
 
     def validate(path: str) -> None:
         assert visudo is not None
@@ -457,20 +359,24 @@ def plan(opts: SetupOptions, env: Mapping[str, str]) -> list[Step]:
         if proc.returncode != 0:
             raise IgorError(f"setup: visudo rejects the sudo rule: {(proc.stdout + proc.stderr).strip()}")
 
-    sudo_step = root_file(SUDOERS_PATH, sudoers, 0o440, " (checked with visudo -c first)", validate)
+    sudo_step = target.root_file(SUDOERS_PATH, sudoers, 0o440, " (checked with visudo -c first)", validate)
     if visudo is None:
         sudo_step.blocked = (
             "visudo not found (Debian package sudo): the sudo rule cannot be checked, so it is not "
             "installed; apt-get install sudo, then run setup again"
         )
-    steps.append(sudo_step)
+    return sudo_step
 
-    # 7. The wrappers users run, and the tick cron runs as the service user.
+
+def _wrapper_steps(target: _Target) -> list[Step]:
+    """7. The wrappers users run, and the tick cron runs as the service user."""
+    opts, root = target.opts, target.root
     bindir = os.path.join(opts.prefix, "bin")
-    wrapper = render_contrib("igor-wrapper.sh", **render).encode()
+    wrapper = render_contrib("igor-wrapper.sh", **target.render).encode()
+    steps: list[Step] = []
     for name in ("igor", "igor-tui"):
         path = os.path.join(bindir, name)
-        step = root_file(path, wrapper, 0o755, " (runs igor as the service user, arguments quoted)")
+        step = target.root_file(path, wrapper, 0o755, " (runs igor as the service user, arguments quoted)")
         real = root(path)
         if os.path.isfile(real) and not _is_wrapper(real):
             step.blocked = (
@@ -479,7 +385,7 @@ def plan(opts: SetupOptions, env: Mapping[str, str]) -> list[Step]:
             )
         steps.append(step)
     tick = os.path.join(lib_dir(opts.prefix), "bin", "igor-tick")
-    steps.append(_symlink(root, os.path.join(bindir, "igor-tick"), tick, " (what cron runs)"))
+    steps.append(symlink_step(root, os.path.join(bindir, "igor-tick"), tick, " (what cron runs)"))
     return steps
 
 
@@ -493,7 +399,7 @@ def _is_wrapper(path: str) -> bool:
 
 
 def _start_timer(env: Mapping[str, str]) -> Step:
-    systemctl = _find_command("systemctl", env, "")
+    systemctl = find_command("systemctl", env, "")
 
     def done() -> bool:
         if systemctl is None:

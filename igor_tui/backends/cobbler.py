@@ -1,48 +1,28 @@
 """Cobbler boot backend: a reservation's nodes netboot its own Cobbler distro+profile, or a named profile.
 
-Two ways to talk to Cobbler, chosen by the constructor: the `cobbler` CLI (the default, as classic igor did;
-needs no credentials but costs ~300 ms of Python start-up per call) or cobblerd's XML-RPC API at a
-configured URL (~1 ms per call, and the only way to hand Cobbler kernel arguments whose quoted values contain
-spaces without Cobbler rewriting them). Both make the same object edits (`xapi_object_edit`, which the CLI
-itself calls), so they behave alike apart from that kernel-argument caveat.
+This module is the boot logic: which objects to create, how to roll back a half-done install and how to
+tear a reservation down. How each call reaches Cobbler (the `cobbler` CLI or cobblerd's XML-RPC API, chosen
+by the constructor) lives in `cobbler_transport`, which explains the trade-off between the two.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
-import subprocess
 import threading
-import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from ..errors import BackendError
 from .base import BootRecord, BootSpec
-
-if TYPE_CHECKING:
-    import xmlrpc.client
+from .cobbler_transport import CallFailed, CliTransport, Transport, Unreachable, XmlRpcTransport
 
 PREFIX = "igor-"  # Cobbler objects and link directories igor creates are named igor-<key>
 KERNEL_NAME = "vmlinuz"  # matches Cobbler's kernel filename pattern (content copies are named by sha256)
 INITRD_NAME = "initrd.img"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # also no fnmatch wildcards (find_items globs)
-_MAX_SHOWN = 300  # a command shown in an error is cut here (kernel args can be long)
-
-
-class _CallFailed(BackendError):
-    """One Cobbler call failed; `detail` is Cobbler's own one-line reason, for callers that inspect it."""
-
-    def __init__(self, message: str, detail: str) -> None:
-        super().__init__(message)
-        self.detail = detail
-
-
-class _Unreachable(BackendError):
-    """cobblerd did not answer at all; every further call would fail the same way."""
 
 
 def split_kernel_args(args: str) -> list[str]:
@@ -70,267 +50,8 @@ def split_kernel_args(args: str) -> list[str]:
     return tokens
 
 
-def _cli_mangled(tokens: Sequence[str]) -> list[str]:
-    """Arguments the CLI cannot pass intact: Cobbler splits each at its first "=" and re-renders the value
-    in single quotes when it holds a space (which Linux does not understand), and drops an empty value's
-    "="."""
-    bad = []
-    for token in tokens:
-        key, sep, value = token.partition("=")
-        if sep and (not key or not value or " " in value):
-            bad.append(token)
-    return bad
-
-
-class _Transport(Protocol):
-    """The handful of Cobbler operations igor needs, over the CLI or XML-RPC."""
-
-    def begin(self) -> None:
-        """Prepare for a batch of calls (XML-RPC: log in once)."""
-        ...
-
-    def ping(self) -> None: ...
-
-    def names(self, kind: str) -> list[str]: ...
-
-    def find(self, kind: str, criteria: dict[str, str]) -> list[str]: ...
-
-    def edit(self, kind: str, name: str, action: str, attrs: dict[str, Any], node: str = "") -> None:
-        """`action` is add, edit or remove; `attrs` uses Cobbler's field names (kernel_options, ...)."""
-        ...
-
-    def kernel_options(self, tokens: Sequence[str]) -> Any:
-        """`tokens` in the form this transport must send so Cobbler renders them unchanged."""
-        ...
-
-
-def _edit_args(kind: str, action: str, name: str, attrs: dict[str, Any]) -> list[str]:
-    """The CLI arguments of one object edit; over XML-RPC, how the step is named in errors."""
-    args = [kind, action, f"--name={name}"]
-    for key, value in attrs.items():
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, dict):
-            text = " ".join(value)  # XML-RPC kernel options: the arguments are the keys
-        else:
-            text = str(value)
-        args.append(f"--{key.replace('_', '-')}={text}")
-    return args
-
-
-def _shown(argv: Sequence[str]) -> str:
-    text = shlex.join(argv)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
-
-
-def _server_detail(text: str) -> str:
-    """Cobbler's reason from a fault string or CLI output, without the exception class and quotes."""
-    if ">:" in text:
-        text = text.split(">:", 1)[1]
-    text = text.strip().splitlines()[0].strip() if text.strip() else ""
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        text = text[1:-1]
-    return text
-
-
-class _Cli:
-    """Runs the `cobbler` command (argv, no shell, timeout)."""
-
-    def __init__(self, command: str, timeout: float) -> None:
-        self.command = command
-        self.timeout = timeout
-
-    def begin(self) -> None:
-        return None
-
-    def _run(self, args: Sequence[str], node: str = "") -> str:
-        argv = [self.command, *args]
-        where = f"{node}: " if node else ""
-        try:
-            proc = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=self.timeout,
-                check=False,
-            )
-        except FileNotFoundError:
-            raise _Unreachable(f"cobbler: command not found: {self.command}") from None
-        except PermissionError:
-            raise _Unreachable(f"cobbler: cannot execute {self.command} (permission denied)") from None
-        except subprocess.TimeoutExpired:
-            raise _Unreachable(
-                f"{where}{_shown(['cobbler', *args])}: timed out after {self.timeout:g}s"
-            ) from None
-        if proc.returncode == 0:
-            return proc.stdout
-        unreachable = _cli_unreachable(proc.stdout + proc.stderr)
-        if unreachable:
-            raise _Unreachable(f"cobbler: cannot reach cobblerd ({unreachable})")
-        detail = _cli_detail(proc.stdout, proc.stderr) or "no output"
-        raise _CallFailed(
-            f"{where}{_shown(['cobbler', *args])}: {detail} (exit status {proc.returncode})", detail
-        )
-
-    def ping(self) -> None:
-        self._run(["version"])
-
-    def names(self, kind: str) -> list[str]:
-        return [line.strip() for line in self._run([kind, "list"]).splitlines() if line.strip()]
-
-    def find(self, kind: str, criteria: dict[str, str]) -> list[str]:
-        args = [kind, "find", *(f"--{k.replace('_', '-')}={v}" for k, v in criteria.items())]
-        return [line.strip() for line in self._run(args).splitlines() if line.strip()]
-
-    def edit(self, kind: str, name: str, action: str, attrs: dict[str, Any], node: str = "") -> None:
-        self._run(_edit_args(kind, action, name, attrs), node)
-
-    def kernel_options(self, tokens: Sequence[str]) -> Any:
-        bad = _cli_mangled(tokens)
-        if bad:
-            raise BackendError(
-                f"cobbler: the cobbler CLI would rewrite kernel argument {bad[0]} (it re-quotes a value with "
-                "spaces in single quotes, which Linux misreads, and drops an empty one); use Cobbler's "
-                "XML-RPC URL instead"
-            )
-        return " ".join(shlex.quote(t) for t in tokens)
-
-
-def _cli_unreachable(output: str) -> str:
-    """The reason when the CLI could not talk to cobblerd at all ("" otherwise)."""
-    match = re.search(r"does not appear to be running[^:]*: (.*)", output)
-    if match:
-        reason = match.group(1).strip()
-        inner = re.search(r"Error\(\d+, '([^']*)'\)", reason)
-        return inner.group(1) if inner else reason
-    if "Traceback (most recent call last)" in output:
-        last = [line for line in output.strip().splitlines() if line.strip()][-1].strip()
-        if re.search(r"Connection|socket|timed out|RemoteDisconnected|Errno|ProtocolError|refused", last):
-            return last
-    return ""
-
-
-def _cli_detail(stdout: str, stderr: str) -> str:
-    """The one line worth showing from a failed CLI call."""
-    match = re.search(r"exception on server: (.*)", stdout)
-    if match:
-        return _server_detail(match.group(1))
-    lines = [line.strip() for line in (stdout + "\n" + stderr).splitlines() if line.strip()]
-    if "### ERROR ###" in stdout and lines:
-        return _server_detail(lines[-1])
-    return lines[-1] if lines else ""
-
-
-class _XmlRpc:
-    """cobblerd's XML-RPC API (`xapi_object_edit`, the call the CLI itself makes)."""
-
-    def __init__(self, url: str, username: str, password: str, timeout: float) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise BackendError(f"cobbler: XML-RPC URL {self._redact(url)!r} is not an http(s) URL")
-        self.url = url
-        self.shown_url = self._redact(url)
-        self.username = username
-        self.password = password
-        self.timeout = timeout
-        self.token = ""
-        self._local = threading.local()  # ServerProxy is not thread-safe: one per thread
-
-    @staticmethod
-    def _redact(url: str) -> str:
-        parts = urllib.parse.urlsplit(url)
-        if parts.username is None and parts.password is None:
-            return url
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc += f":{parts.port}"
-        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-
-    def _proxy(self) -> xmlrpc.client.ServerProxy:
-        import xmlrpc.client  # only XML-RPC users pay for it (~40 ms with http.client)
-
-        proxy: xmlrpc.client.ServerProxy | None = getattr(self._local, "proxy", None)
-        if proxy is None:
-            base = xmlrpc.client.SafeTransport if self.url.startswith("https:") else xmlrpc.client.Transport
-            timeout = self.timeout
-
-            class WithTimeout(base):  # type: ignore[valid-type,misc]
-                def make_connection(self, host: Any) -> Any:
-                    conn = super().make_connection(host)
-                    conn.timeout = timeout
-                    return conn
-
-            proxy = xmlrpc.client.ServerProxy(self.url, transport=WithTimeout())
-            self._local.proxy = proxy
-        return proxy
-
-    def _call(self, step: str, method: str, *args: Any, node: str = "") -> Any:
-        import http.client
-        import xml.parsers.expat
-        import xmlrpc.client
-
-        where = f"{node}: " if node else ""
-        try:
-            return getattr(self._proxy(), method)(*args)
-        except xmlrpc.client.Fault as fault:
-            detail = _server_detail(str(fault.faultString)) or f"fault {fault.faultCode}"
-            raise _CallFailed(f"{where}{step}: {detail}", detail) from None
-        except xmlrpc.client.ProtocolError as err:
-            raise _Unreachable(
-                f"cobbler: cannot reach cobblerd at {self.shown_url} (HTTP {err.errcode} {err.errmsg})"
-            ) from None
-        except TimeoutError:
-            raise _Unreachable(
-                f"cobbler: cannot reach cobblerd at {self.shown_url} (no answer within {self.timeout:g}s)"
-            ) from None
-        except OSError as err:
-            reason = err.strerror or str(err) or type(err).__name__
-            raise _Unreachable(f"cobbler: cannot reach cobblerd at {self.shown_url} ({reason})") from None
-        except (xmlrpc.client.ResponseError, http.client.HTTPException, xml.parsers.expat.ExpatError) as err:
-            raise _Unreachable(
-                f"cobbler: {self.shown_url} did not answer like cobblerd ({type(err).__name__})"
-            ) from None
-
-    def begin(self) -> None:
-        try:
-            self.token = str(self._call("login", "login", self.username, self.password))
-        except _CallFailed:
-            raise BackendError(
-                f"cobbler: login to {self.shown_url} as {self.username!r} failed (check user and password)"
-            ) from None
-
-    def ping(self) -> None:
-        self._call("ping", "ping")
-        self.begin()
-
-    def names(self, kind: str) -> list[str]:
-        return [str(n) for n in self._call(f"list {kind}s", "get_item_names", kind)]
-
-    def find(self, kind: str, criteria: dict[str, str]) -> list[str]:
-        step = (
-            _shown(["cobbler", kind, "find", *(f"--{k}={v}" for k, v in criteria.items())]) + " (via XML-RPC)"
-        )
-        return [str(n) for n in self._call(step, "find_items", kind, dict(criteria), "name", False)]
-
-    def edit(self, kind: str, name: str, action: str, attrs: dict[str, Any], node: str = "") -> None:
-        if not self.token:
-            self.begin()
-        step = _shown(["cobbler", *_edit_args(kind, action, name, attrs)]) + " (via XML-RPC)"
-        payload: dict[str, Any] = {"name": name, **attrs}
-        if action == "remove":
-            payload["recursive"] = False  # never: it would delete the systems too
-        self._call(step, "xapi_object_edit", kind, name, action, payload, self.token, node=node)
-
-    def kernel_options(self, tokens: Sequence[str]) -> Any:
-        # Each argument as a key with an empty value: Cobbler renders such a key verbatim, so quotes, spaces
-        # and argument order survive exactly.
-        return {token: "" for token in tokens}
-
-
 class CobblerBoot:
-    """Boots reservations through Cobbler; see the module docstring for CLI versus XML-RPC.
+    """Boots reservations through Cobbler; see `cobbler_transport` for CLI versus XML-RPC.
 
     `default_profile` is where nodes go back when a reservation ends (igor's `cobblerdefaultprofile`).
     With `url` empty, the `command` CLI is used; otherwise XML-RPC at `url` (e.g.
@@ -353,7 +74,9 @@ class CobblerBoot:
             raise ValueError("CobblerBoot needs a default profile")
         self.default_profile = default_profile
         self.concurrency = concurrency
-        self._api: _Transport = _XmlRpc(url, username, password, timeout) if url else _Cli(command, timeout)
+        self._api: Transport = (
+            XmlRpcTransport(url, username, password, timeout) if url else CliTransport(command, timeout)
+        )
 
     # -------------------------------------------------------------------------------- queries
 
@@ -437,13 +160,13 @@ class CobblerBoot:
             )
             if failures:
                 raise _failure_summary(f"cobbler: install of {spec.label} failed", failures)
-        except _Unreachable as err:
+        except Unreachable as err:
             # Nothing can be undone in Cobbler now. Links this call made go too, unless a distro may already
             # use them: Cobbler silently drops a distro whose kernel is missing when it restarts, together
             # with its profile and every system on that profile.
             if new_links and stage == "distro":
                 _remove_links(record["links"])
-            raise _Unreachable(
+            raise Unreachable(
                 f"{err.message}; not rolled back (uninstall the record once cobblerd is back)"
             ) from None
         except BackendError as err:
@@ -456,7 +179,7 @@ class CobblerBoot:
         """Idempotent create: an object left by an earlier install of the same key is updated in place."""
         try:
             self._api.edit(kind, name, "add", attrs)
-        except _CallFailed as err:
+        except CallFailed as err:
             if "unwise to overwrite" not in err.detail:
                 raise
             self._api.edit(kind, name, "edit", attrs)
@@ -513,7 +236,7 @@ class CobblerBoot:
                 continue
             try:
                 self._api.edit(kind, name, "remove", {})
-            except _CallFailed as err:
+            except CallFailed as err:
                 if f"unknown {kind} name" not in err.detail:
                     return [*problems, err.message]
             except BackendError as err:
@@ -539,7 +262,7 @@ class CobblerBoot:
             try:
                 call(node)
             except BackendError as err:
-                if isinstance(err, _Unreachable):
+                if isinstance(err, Unreachable):
                     gone.set()
                 with lock:
                     failures[node] = err
@@ -561,8 +284,8 @@ class CobblerBoot:
 def _failure_summary(prefix: str, failures: dict[str, BackendError]) -> BackendError:
     """One error for many nodes: an unreachable daemon is said once, otherwise each node's reason."""
     for err in failures.values():
-        if isinstance(err, _Unreachable):
-            return _Unreachable(err.message)
+        if isinstance(err, Unreachable):
+            return Unreachable(err.message)
     ordered = sorted(failures.items())
     shown = "; ".join(err.message for _, err in ordered[:3])  # each starts with its node's name
     more = f"; and {len(ordered) - 3} more" if len(ordered) > 3 else ""
