@@ -100,6 +100,69 @@ async def test_kernel_args_are_entered_on_purpose(cluster: DemoCluster) -> None:
         await wait_for(pilot, lambda: stored(cluster, "kernel-ci").kernel_args.endswith(" x"))
 
 
+async def test_extend_dialog_opens_on_its_actions(cluster: DemoCluster) -> None:
+    """Finding 1, the extend dialog: it opens with focus on its Extend button, so typed letters and
+    digits never land in the duration; `b` enters the duration on purpose (lit while focused), Esc leaves
+    it without closing, and Enter on the button extends by what the field holds."""
+    before = stored(cluster, "kernel-ci")
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_row(pilot, "kernel-ci")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExtendScreen))
+        await settle(pilot)
+        box = app.screen.query_one("#extend-by", Input)
+        assert isinstance(app.screen.focused, Button)
+        assert app.screen.focused.id == "extend-go"
+        unfocused = box.styles.background
+        await pilot.press("3", "x")
+        await settle(pilot)
+        assert box.value == "1h"  # nothing typed into the field
+        await pilot.press("b")
+        await settle(pilot)
+        assert box.has_focus and box.styles.background != unfocused
+        await pilot.press("end", "backspace", "backspace", "9", "0", "m")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ExtendScreen) and not box.has_focus and box.value == "90m"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ExtendScreen))
+    assert stored(cluster, "kernel-ci").end == before.end + timedelta(minutes=90)
+
+
+async def test_every_dialog_opens_off_its_text_fields(cluster: DemoCluster) -> None:
+    """Finding 1, every dialog with single-letter keys (detail, extend, power, confirm, node, help)
+    opens with the focus off any text field, so those letters act instead of typing."""
+    from igor_tui.screens.details import NodeScreen, PowerScreen
+    from igor_tui.screens.help import HelpScreen
+
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_row(pilot, "kernel-ci")
+        opened: list[str] = []
+        for key, kind in (
+            ("enter", ReservationScreen),
+            ("e", ExtendScreen),
+            ("p", PowerScreen),
+            ("d", ConfirmScreen),
+            ("question_mark", HelpScreen),
+        ):
+            await pilot.press(key)
+            await wait_for(pilot, lambda kind=kind: isinstance(app.screen, kind))  # type: ignore[misc]
+            await settle(pilot)
+            assert not isinstance(app.screen.focused, Input), kind.__name__
+            opened.append(kind.__name__)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda kind=kind: not isinstance(app.screen, kind))  # type: ignore[misc]
+        await pilot.press("1", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, NodeScreen))
+        assert not isinstance(app.screen.focused, Input)
+        opened.append("NodeScreen")
+    assert len(opened) == 6
+
+
 # --------------------------------------------------------------------------- 2. act on what is pointed at
 
 
