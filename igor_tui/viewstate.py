@@ -52,6 +52,16 @@ def moment(view: ClusterView, at: datetime | None = None) -> Moment:
     return Moment(at=when, holder=holder, down=down, blocked=blocked)
 
 
+def changed_nodes(old: Moment, new: Moment) -> set[str]:
+    """Nodes drawn differently at `new` than at `old` (another holder or block), so a time-cursor step
+    repaints those cells only. Down is the same at every viewed time (see `moment`)."""
+    changed = {n for n in old.holder.keys() | new.holder.keys() if old.holder.get(n) is not new.holder.get(n)}
+    changed |= {
+        n for n in old.blocked.keys() | new.blocked.keys() if old.blocked.get(n) is not new.blocked.get(n)
+    }
+    return changed | (old.down ^ new.down)
+
+
 def reservations_of(view: ClusterView, node: str) -> list[Reservation]:
     """The node's reservations in start order (current and future ones; ended ones still being torn down)."""
     return sorted((r for r in view.reservations if node in r.nodes), key=lambda r: (r.start, r.id))

@@ -6,6 +6,7 @@ snapshot, the viewed time and the selection; they report cursor moves, selection
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -377,13 +378,16 @@ class DashboardScreen(Screen[None]):
             what = f"{count} node{'s' if count != 1 else ''}"
             self.notify(f"{what} marked ({nodes}): press n to book them", timeout=3)
 
-    def on_timeline_cursor_moved(self, message: Timeline.CursorMoved) -> None:
+    async def on_timeline_cursor_moved(self, message: Timeline.CursorMoved) -> None:
         self.at = message.at
         if self.view is not None:
             if self.at is not None:
                 self._need_past(self.at)
             self._grid.show(self._drawn(), self.at)
         self._update_status()
+        # Let the racks and the status line queue their repaint before this screen goes idle, so they
+        # are drawn in the same frame as the timeline's cursor (one repaint per step, not two).
+        await asyncio.sleep(0)
 
     def on_timeline_zoom_changed(self, message: Timeline.ZoomChanged) -> None:
         self.query_one("#timeline-panel").border_title = f"Timeline · {message.zoom}"

@@ -28,7 +28,7 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -356,10 +356,29 @@ class Timeline(ScrollView, can_focus=True):
         self.post_message(self.WindowMoved(origin, self))
 
     def watch_cursor_time(self, at: datetime | None) -> None:
+        before = self._marker_cols if self._bars is not None else None
         if at is not None:
-            self._keep_in_window(at)
-        self._invalidate_paint()
-        self.post_message(self.CursorMoved(at, self))
+            self._keep_in_window(at)  # may move the window, which repaints everything anyway
+        if before is None or self._bars is None:
+            self._invalidate_paint()
+        else:
+            self._repaint_cursor(before[1])
+        # Straight to the screen, not bubbled panel by panel: the screen then redraws the racks for the new
+        # time before the next frame, so one step is one repaint, not two (bench/tui_bench.py, time cursor).
+        target = self.screen if self.is_attached else self
+        target.post_message(self.CursorMoved(at, self))
+
+    def _repaint_cursor(self, old_col: int | None) -> None:
+        """A cursor step changes two columns and the header: repaint just those (and rebuild the strips,
+        as every line carries the cursor), so the terminal is sent two columns instead of the chart."""
+        self._marker_cols = None
+        self._strips.clear()
+        self._header = None
+        new_col = self._markers()[1]
+        height = self.size.height
+        regions = [Region(0, 0, self.size.width, 1)]
+        regions += [Region(self._label_w + c, 1, 1, height - 1) for c in {old_col, new_col} if c is not None]
+        self.refresh(*regions)
 
     def watch_selected_id(self) -> None:
         self._invalidate_paint()
