@@ -150,12 +150,12 @@ async def test_every_dialog_opens_off_its_text_fields(cluster: DemoCluster) -> N
             ("question_mark", HelpScreen),
         ):
             await pilot.press(key)
-            await wait_for(pilot, lambda kind=kind: isinstance(app.screen, kind))  # type: ignore[misc]
+            await wait_for(pilot, lambda kind=kind: isinstance(app.screen, kind))
             await settle(pilot)
             assert not isinstance(app.screen.focused, Input), kind.__name__
             opened.append(kind.__name__)
             await pilot.press("escape")
-            await wait_for(pilot, lambda kind=kind: not isinstance(app.screen, kind))  # type: ignore[misc]
+            await wait_for(pilot, lambda kind=kind: not isinstance(app.screen, kind))
         await pilot.press("1", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, NodeScreen))
         assert not isinstance(app.screen.focused, Input)
