@@ -6,7 +6,6 @@ this node at time T", not "who holds it now". Kept free of Textual so it is unit
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,10 +70,3 @@ def racks(nodes: tuple[str, ...], rackwidth: int, rackheight: int) -> list[tuple
     """Nodes cut into racks of rackwidth × rackheight, in order (the last rack may be partial)."""
     size = max(1, rackwidth * rackheight)
     return [nodes[i : i + size] for i in range(0, len(nodes), size)]
-
-
-def union_nodes(reservations: Iterable[Reservation]) -> frozenset[str]:
-    out: set[str] = set()
-    for res in reservations:
-        out.update(res.nodes)
-    return frozenset(out)
