@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -246,6 +246,14 @@ def screen_lines(app: object) -> list[str]:
     return console.export_text().splitlines()
 
 
+def column_of(timeline: Timeline, when: datetime) -> int:
+    """The widget column where `when` is drawn: the last column that starts at or before it."""
+    x = 0
+    while timeline.time_at_column(x + 1) <= when:
+        x += 1
+    return x
+
+
 async def test_narrow_header_keeps_the_viewed_time(cluster: DemoCluster) -> None:
     """Finding 4: at 80×24, t and → → : the top line shows the whole viewed moment (day and time), and
     the timeline still shows what lies ahead (now is in the left half of the chart)."""
@@ -259,7 +267,7 @@ async def test_narrow_header_keeps_the_viewed_time(cluster: DemoCluster) -> None
         top = screen_lines(app)[0]
         assert re.search(r"viewing: +Mon Jun 01 10:00 ", top), top
         timeline = dashboard(app).query_one(Timeline)
-        now_col = timeline.column_of(FROZEN_NOW)
+        now_col = column_of(timeline, FROZEN_NOW)
         assert timeline._label_w <= now_col < timeline.size.width // 2
 
 
@@ -374,7 +382,7 @@ async def test_now_line_and_cursor_never_split_a_bar_label(cluster: DemoCluster)
         storage = stored(cluster, "storage")
         line = timeline.line_of_node(storage.nodes[0])
         assert line is not None
-        label_col = timeline.column_of(storage.start) + 1
+        label_col = column_of(timeline, storage.start) + 1
         for offset in range(len("storage")):
             timeline.cursor_time = timeline.time_at_column(label_col + offset)
             await settle(pilot, rounds=1)
