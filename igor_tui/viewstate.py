@@ -6,7 +6,6 @@ this node at time T", not "who holds it now". Kept free of Textual so it is unit
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,6 +51,16 @@ def moment(view: ClusterView, at: datetime | None = None) -> Moment:
     return Moment(at=when, holder=holder, down=down, blocked=blocked)
 
 
+def changed_nodes(old: Moment, new: Moment) -> set[str]:
+    """Nodes drawn differently at `new` than at `old` (another holder or block), so a time-cursor step
+    repaints those cells only. Down is the same at every viewed time (see `moment`)."""
+    changed = {n for n in old.holder.keys() | new.holder.keys() if old.holder.get(n) is not new.holder.get(n)}
+    changed |= {
+        n for n in old.blocked.keys() | new.blocked.keys() if old.blocked.get(n) is not new.blocked.get(n)
+    }
+    return changed | (old.down ^ new.down)
+
+
 def reservations_of(view: ClusterView, node: str) -> list[Reservation]:
     """The node's reservations in start order (current and future ones; ended ones still being torn down)."""
     return sorted((r for r in view.reservations if node in r.nodes), key=lambda r: (r.start, r.id))
@@ -61,10 +70,3 @@ def racks(nodes: tuple[str, ...], rackwidth: int, rackheight: int) -> list[tuple
     """Nodes cut into racks of rackwidth × rackheight, in order (the last rack may be partial)."""
     size = max(1, rackwidth * rackheight)
     return [nodes[i : i + size] for i in range(0, len(nodes), size)]
-
-
-def union_nodes(reservations: Iterable[Reservation]) -> frozenset[str]:
-    out: set[str] = set()
-    for res in reservations:
-        out.update(res.nodes)
-    return frozenset(out)

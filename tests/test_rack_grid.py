@@ -95,6 +95,19 @@ def line_of(grid: RackGrid, node: str) -> str:
     return grid.render_line(grid.cell_region(node).y - grid.scroll_offset.y).text
 
 
+def count_builds(grid: RackGrid) -> list[int]:
+    """From now on, the content lines the grid (re)builds, in order: what a change really repaints."""
+    built: list[int] = []
+    build = grid._build_line
+
+    def counting(y: int) -> Strip:
+        built.append(y)
+        return build(y)
+
+    grid._build_line = counting  # type: ignore[method-assign]
+    return built
+
+
 async def test_keys_move_across_rack_boundaries() -> None:
     app = GridApp()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -266,14 +279,7 @@ async def test_cursor_move_rebuilds_only_the_two_lines_it_touches() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         grid = app.query_one(RackGrid)
         await pilot.pause()  # let mount, focus and the first full paint settle
-        built: list[int] = []
-        build = grid._build_line
-
-        def counting(y: int) -> Strip:
-            built.append(y)
-            return build(y)
-
-        grid._build_line = counting  # type: ignore[method-assign]
+        built = count_builds(grid)
         await pilot.press("right")  # kn1 -> kn2, both on line 1
         assert built == [1]
         built.clear()
@@ -283,6 +289,25 @@ async def test_cursor_move_rebuilds_only_the_two_lines_it_touches() -> None:
         grid.marked = frozenset(kn(300))
         await pilot.pause()
         assert built == [grid.cell_region("kn300").y]
+
+
+async def test_time_step_rebuilds_only_the_lines_that_change() -> None:
+    """A time-cursor step repaints the cells whose holder changes and their rack's title, not the grid:
+    at T0+90m res1 has ended (kn1-2 free, kn3-4 bob's) and res2 holds kn3-8, all on rack 1's first row;
+    carol's res3 and the down and blocked nodes look the same."""
+    app = GridApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        grid = app.query_one(RackGrid)
+        await pilot.pause()
+        built = count_builds(grid)
+        grid.show(make_view(), at=T0 + 90 * timedelta(minutes=1))
+        await pilot.pause()
+        assert sorted(built) == [0, 1]  # rack 1's title and its first row
+        assert grid.render_line(0).text.startswith("rack 1  33/40 free")  # was 35: kn3-8 held, kn30 down
+        built.clear()
+        grid.show(make_view(), at=T0 + 100 * timedelta(minutes=1))  # nothing changes hands: no repaint
+        await pilot.pause()
+        assert built == []
 
 
 async def test_cursor_scrolls_into_view_on_a_small_terminal() -> None:

@@ -86,6 +86,13 @@ def test_detail_dialog(snap_compare: SnapCompare, tmp_path: Path) -> None:
     assert _compare(snap_compare, tmp_path, "detail")
 
 
+def test_extend_dialog(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """e in kernel-ci's detail: the extend dialog over it says when kernel-ci ends, how far it can be
+    extended and what is in the way; "By how long" with the field unlit holding 1h, and the buttons
+    Extend (Enter), lit as focused, and Cancel (Esc)."""
+    assert _compare(snap_compare, tmp_path, "extend")
+
+
 def test_submit_late_plan(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """The form with four of ceph-lab's nodes: "Plan: 20:02 → 22:02 UTC on kn[161-164]" and the line
     "! not now: kn[161-164] are free now but ceph-lab takes kn161 at 08:02; earliest fit: 20:02"."""

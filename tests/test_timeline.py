@@ -21,7 +21,8 @@ from textual.strip import Strip
 from igor_tui.hostlist import NodeNaming
 from igor_tui.model import Block, ClusterView, NodeState, NodeStatus, Reservation, Slot
 from igor_tui.widgets.palette import PREVIEW_GLYPH, reservation_style
-from igor_tui.widgets.timeline import Timeline, _Item, _pack_lanes
+from igor_tui.widgets.timeline import Timeline
+from igor_tui.widgets.timeline_layout import Item, pack_lanes
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NAMING = NodeNaming("kn", 1, 520)
@@ -209,8 +210,8 @@ async def test_overlapping_reservations_in_one_rack_take_two_lanes() -> None:
 
 
 def test_lane_packing_reuses_a_lane_once_it_is_free() -> None:
-    items = [_Item(0, 0, 10), _Item(0, 5, 15), _Item(0, 10, 20), _Item(0, 16, 30)]
-    lanes = _pack_lanes(items)
+    items = [Item(0, 0, 10), Item(0, 5, 15), Item(0, 10, 20), Item(0, 16, 30)]
+    lanes = pack_lanes(items)
     assert [[(i.start, i.end) for i in lane] for lane in lanes] == [[(0, 10), (10, 20)], [(5, 15), (16, 30)]]
 
 

@@ -414,3 +414,41 @@ async def test_command_palette_jumps_to_a_node(cluster: DemoCluster) -> None:
         dash = dashboard(app)
         assert dash.query_one(RackGrid).cursor_node == "kn45"
         await wait_for(pilot, lambda: dash.selected is not None and dash.selected.name == "mpi-bench")
+
+
+async def test_table_builds_every_row_soon_after_the_first_paint() -> None:
+    """The first build puts only the first rows on the screen before it paints; the rest follow at once,
+    so every reservation can be selected (the rack cursor selects through the rows)."""
+    from datetime import UTC
+
+    from textual.app import App, ComposeResult
+
+    from igor_tui.hostlist import NodeNaming
+    from igor_tui.model import ClusterView, Reservation
+    from igor_tui.widgets.reservation_table import FIRST_ROWS
+
+    naming = NodeNaming("kn", 1, 520)
+    hour = timedelta(hours=1)
+    count = FIRST_ROWS * 3
+    reservations = tuple(
+        Reservation(i, f"r{i}", "bob", FROZEN_NOW + i * hour, FROZEN_NOW + (i + 1) * hour, (f"kn{i}",))
+        for i in range(1, count + 1)
+    )
+    view = ClusterView(FROZEN_NOW, "alice", False, naming.all(), reservations)
+
+    class TableApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ReservationTable(naming, UTC, lambda res: False, id="table")
+
+        def on_mount(self) -> None:
+            self.query_one(ReservationTable).show(view)
+
+    app = TableApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(ReservationTable)
+        await wait_for(pilot, lambda: table.row_count == count)
+        assert len(table.listed) == count
+        table.select_reservation(count)
+        await pilot.pause()
+        assert table.cursor_row == count - 1 and table.current is not None
+        assert table.current.name == f"r{count}"

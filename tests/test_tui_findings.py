@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -100,6 +100,72 @@ async def test_kernel_args_are_entered_on_purpose(cluster: DemoCluster) -> None:
         await wait_for(pilot, lambda: stored(cluster, "kernel-ci").kernel_args.endswith(" x"))
 
 
+async def test_extend_dialog_opens_on_its_actions(cluster: DemoCluster) -> None:
+    """Finding 1, the extend dialog: it opens with focus on its Extend button, so typed letters and
+    digits never land in the duration; `b` enters the duration on purpose (lit while focused), Esc leaves
+    it without closing, and Enter on the button extends by what the field holds."""
+    before = stored(cluster, "kernel-ci")
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_row(pilot, "kernel-ci")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExtendScreen))
+        await settle(pilot)
+        box = app.screen.query_one("#extend-by", Input)
+        assert isinstance(app.screen.focused, Button)
+        assert app.screen.focused.id == "extend-go"
+        unfocused = box.styles.background
+        await pilot.press("3", "x")
+        await settle(pilot)
+        assert box.value == "1h"  # nothing typed into the field
+        await pilot.press("b")
+        await settle(pilot)
+        assert box.has_focus and box.styles.background != unfocused
+        await pilot.press("end", "backspace", "backspace", "9", "0", "m")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ExtendScreen) and not box.has_focus and box.value == "90m"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ExtendScreen))
+    assert stored(cluster, "kernel-ci").end == before.end + timedelta(minutes=90)
+    from igor_tui.screens.help import sections
+
+    assert ("b", "By how long") in dict(sections())["Extend dialog"]  # the help names the key too
+
+
+async def test_every_dialog_opens_off_its_text_fields(cluster: DemoCluster) -> None:
+    """Finding 1, every dialog with single-letter keys (detail, extend, power, confirm, node, help)
+    opens with the focus off any text field, so those letters act instead of typing."""
+    from igor_tui.screens.details import NodeScreen, PowerScreen
+    from igor_tui.screens.help import HelpScreen
+
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_row(pilot, "kernel-ci")
+        opened: list[str] = []
+        for key, kind in (
+            ("enter", ReservationScreen),
+            ("e", ExtendScreen),
+            ("p", PowerScreen),
+            ("d", ConfirmScreen),
+            ("question_mark", HelpScreen),
+        ):
+            await pilot.press(key)
+            await wait_for(pilot, lambda kind=kind: isinstance(app.screen, kind))
+            await settle(pilot)
+            assert not isinstance(app.screen.focused, Input), kind.__name__
+            opened.append(kind.__name__)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda kind=kind: not isinstance(app.screen, kind))
+        await pilot.press("1", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, NodeScreen))
+        assert not isinstance(app.screen.focused, Input)
+        opened.append("NodeScreen")
+    assert len(opened) == 6
+
+
 # --------------------------------------------------------------------------- 2. act on what is pointed at
 
 
@@ -183,6 +249,14 @@ def screen_lines(app: object) -> list[str]:
     return console.export_text().splitlines()
 
 
+def column_of(timeline: Timeline, when: datetime) -> int:
+    """The widget column where `when` is drawn: the last column that starts at or before it."""
+    x = 0
+    while timeline.time_at_column(x + 1) <= when:
+        x += 1
+    return x
+
+
 async def test_narrow_header_keeps_the_viewed_time(cluster: DemoCluster) -> None:
     """Finding 4: at 80×24, t and → → : the top line shows the whole viewed moment (day and time), and
     the timeline still shows what lies ahead (now is in the left half of the chart)."""
@@ -196,7 +270,7 @@ async def test_narrow_header_keeps_the_viewed_time(cluster: DemoCluster) -> None
         top = screen_lines(app)[0]
         assert re.search(r"viewing: +Mon Jun 01 10:00 ", top), top
         timeline = dashboard(app).query_one(Timeline)
-        now_col = timeline.column_of(FROZEN_NOW)
+        now_col = column_of(timeline, FROZEN_NOW)
         assert timeline._label_w <= now_col < timeline.size.width // 2
 
 
@@ -311,7 +385,7 @@ async def test_now_line_and_cursor_never_split_a_bar_label(cluster: DemoCluster)
         storage = stored(cluster, "storage")
         line = timeline.line_of_node(storage.nodes[0])
         assert line is not None
-        label_col = timeline.column_of(storage.start) + 1
+        label_col = column_of(timeline, storage.start) + 1
         for offset in range(len("storage")):
             timeline.cursor_time = timeline.time_at_column(label_col + offset)
             await settle(pilot, rounds=1)

@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 from tui_rig import no_blink, settle, wait_for
 
-from igor_tui.screens.details import ReservationScreen
+from igor_tui.screens.details import ExtendScreen, ReservationScreen
 from igor_tui.screens.speculate import SpeculateScreen
 from igor_tui.widgets.reservation_table import ReservationTable
 
@@ -87,6 +87,14 @@ async def _detail(pilot: Pilot[None]) -> None:
     await settle(pilot)
 
 
+async def _extend(pilot: Pilot[None]) -> None:
+    await _detail(pilot)
+    await pilot.press("e")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExtendScreen))
+    await wait_for(pilot, lambda: "ends" in str(pilot.app.screen.query_one("#extend-info").render()))
+    await settle(pilot)
+
+
 async def _late_plan(pilot: Pilot[None]) -> None:
     await settle(pilot)
     await pilot.press("n")
@@ -142,6 +150,7 @@ SCENES: tuple[Scene, ...] = (
     Scene("time-cursor-80x24", (80, 24), _time_cursor_80, "80x24 with the time cursor 2 h ahead"),
     Scene("past", (120, 40), _past, "the time cursor 6 h back: ended reservations, dimmed"),
     Scene("detail", (120, 40), _detail, "the detail dialog of alice's kernel-ci, focus on Close"),
+    Scene("extend", (120, 40), _extend, "the extend dialog: how far and why, focus on Extend"),
     Scene("submit-late-plan", (120, 40), _late_plan, "the form's plan: not now, and why"),
     Scene("legend", (120, 40), _legend, "the legend panel (L)"),
     Scene("empty-filter", (120, 40), _empty_filter, "a filter that matches nothing says so"),

@@ -6,7 +6,7 @@ snapshot, the viewed time and the selection; they report cursor moves, selection
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -17,12 +17,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Vertical
 from textual.events import Resize
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
-from ..dates import span_text, when_text
+from ..dates import span_text
 from ..errors import IgorError
 from ..model import ClusterView, Reservation, Slot
 from ..service import IgorService, SubmitRequest
@@ -31,8 +30,9 @@ from ..widgets.legend import legend_text
 from ..widgets.rack_grid import RACK_GAP, RackGrid
 from ..widgets.reservation_table import ReservationTable
 from ..widgets.timeline import Timeline
+from .dashboard_actions import ReservationActions
 from .lines import status_text, summary_text
-from .messages import ActionDone, ActionFailed, PastLoaded, ViewFailed, ViewLoaded
+from .messages import PastLoaded, ViewFailed, ViewLoaded
 
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
@@ -52,7 +52,7 @@ class StatusBar(Static):
     """
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(ReservationActions):
     """Everything at a glance; every action starts here."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -377,13 +377,16 @@ class DashboardScreen(Screen[None]):
             what = f"{count} node{'s' if count != 1 else ''}"
             self.notify(f"{what} marked ({nodes}): press n to book them", timeout=3)
 
-    def on_timeline_cursor_moved(self, message: Timeline.CursorMoved) -> None:
+    async def on_timeline_cursor_moved(self, message: Timeline.CursorMoved) -> None:
         self.at = message.at
         if self.view is not None:
             if self.at is not None:
                 self._need_past(self.at)
             self._grid.show(self._drawn(), self.at)
         self._update_status()
+        # Let the racks and the status line queue their repaint before this screen goes idle, so they
+        # are drawn in the same frame as the timeline's cursor (one repaint per step, not two).
+        await asyncio.sleep(0)
 
     def on_timeline_zoom_changed(self, message: Timeline.ZoomChanged) -> None:
         self.query_one("#timeline-panel").border_title = f"Timeline · {message.zoom}"
@@ -535,92 +538,3 @@ class DashboardScreen(Screen[None]):
         line = timeline.line_of_node(slot.nodes[0])
         if line is not None:
             timeline.scroll_to(y=line, animate=False)
-
-    # -- actions on the selected reservation
-
-    def _need_selection(self) -> Reservation | None:
-        """The reservation an action acts on: what the user points at in the focused panel.
-
-        In the racks, the reservation holding the node under the cursor at the viewed time (or a word
-        that the node is free); in the table and the timeline, the highlighted row."""
-        view = self.view
-        if self.panel == "racks" and view is not None:
-            node = self._grid.cursor_node
-            holder = moment(self._drawn(), self.at).holder.get(node)
-            then = "" if self.at is None else f" at {when_text(self.at, self.tz, view.now, dated=True)}"
-            if holder is None:
-                self.notify(f"{node} is free{then}: no reservation to act on", severity="warning")
-            elif holder.end <= view.now:
-                self.notify(f"{node} was {holder.name}'s{then}, which has ended", severity="warning")
-                return None
-            return holder
-        if self.selected is None:
-            self.notify(
-                "select a reservation first (in the table, or a node in the racks)", severity="warning"
-            )
-        return self.selected
-
-    def action_extend(self) -> None:
-        res = self._need_selection()
-        if res is None:
-            return
-        from .details import ExtendScreen
-
-        self._writable_then(res, "extend", lambda: ExtendScreen(self.service, res, self.reload_after))
-
-    def action_delete(self) -> None:
-        res = self._need_selection()
-        if res is None:
-            return
-        from .details import confirm_delete
-
-        self._writable_then(res, "delete", lambda: confirm_delete(self.service, res, self._run_action))
-
-    def action_power(self) -> None:
-        res = self._need_selection()
-        if res is None:
-            return
-        from .details import PowerScreen
-
-        if not self.service.power_configured:
-            self.notify(
-                "power is not configured: set poweroncommand and poweroffcommand in igor.conf",
-                title="igor",
-                severity="warning",
-            )
-            return
-        self._writable_then(res, "power", lambda: PowerScreen(self.service, res, self._run_action))
-
-    @work(thread=True, group="check", exit_on_error=False)
-    def _writable_then(self, res: Reservation, verb: str, make: Callable[[], Screen[object]]) -> None:
-        """Refuse in the service's own words before asking anything (a refused delete never confirms)."""
-        try:
-            self.service.ensure_writable(res.name, verb)
-        except IgorError as err:
-            self.post_message(ActionFailed(str(err)))
-            return
-
-        def push() -> None:
-            self.app.push_screen(make())
-
-        self.app.call_from_thread(push)
-
-    def _run_action(self, fn: Callable[[], str]) -> None:
-        self._action_worker(fn)
-
-    @work(thread=True, group="action", exit_on_error=False)
-    def _action_worker(self, fn: Callable[[], str]) -> None:
-        try:
-            text = fn()
-        except (IgorError, OSError) as err:
-            self.post_message(ActionFailed(str(err)))
-            return
-        self.post_message(ActionDone(text))
-
-    def on_action_done(self, message: ActionDone) -> None:
-        self.notify(message.text, title="igor")
-        self.load_view()
-
-    def on_action_failed(self, message: ActionFailed) -> None:
-        self.notify(message.text, title="igor", severity="error", timeout=8)
-        self.load_view()

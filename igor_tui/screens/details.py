@@ -313,7 +313,10 @@ class ReservationScreen(ModalScreen[None]):
 class ExtendScreen(ModalScreen[None]):
     """Extend: says how far it can go and why not further, before the user types a duration."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Cancel", id="extend.cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Cancel", id="extend.cancel"),
+        Binding("b", "edit_by", "By how long", id="extend.by"),
+    ]
 
     def __init__(self, service: IgorService, res: Reservation, changed: Callable[[], None]) -> None:
         super().__init__()
@@ -321,17 +324,30 @@ class ExtendScreen(ModalScreen[None]):
         self.res = res
         self.changed = changed
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the duration has the focus, `b` is text."""
+        return action != "edit_by" or not isinstance(self.focused, Input)
+
     def compose(self) -> ComposeResult:
         with Vertical(id="extend", classes="dialog"):
             yield Static("checking how far it can be extended…", id="extend-info")
-            yield Input("1h", id="extend-by", placeholder="by how long: 30m, 2h, 1d", compact=True)
+            yield Static(
+                "[b]By how long[/] (b edits, Enter extends, Esc leaves the field)", id="extend-by-label"
+            )
+            yield Input("1h", id="extend-by", placeholder="30m, 2h, 1d", compact=True, select_on_focus=False)
             yield Static("", id="extend-error")
-            yield Static("[b]Enter[/] Extend   Esc Cancel")
+            with Horizontal(classes="buttons"):
+                yield Button("Extend (Enter)", id="extend-go", variant="primary")
+                yield Button("Cancel (Esc)", id="extend-cancel")
 
     def on_mount(self) -> None:
         self.query_one("#extend").border_title = f"Extend {self.res.name}"
-        self.query_one("#extend-by", Input).focus()
+        # Focus on the actions: a digit or letter typed by habit must not edit the duration.
+        self.query_one("#extend-go", Button).focus()
         self._load_info()
+
+    def action_edit_by(self) -> None:
+        self.query_one("#extend-by", Input).focus()
 
     @work(thread=True, exclusive=True, group="extend-info", exit_on_error=False)
     def _load_info(self) -> None:
@@ -363,11 +379,20 @@ class ExtendScreen(ModalScreen[None]):
         self.query_one("#extend-info", Static).update(text)
 
     def action_close(self) -> None:
+        """Esc leaves the duration first (back to the buttons), then cancels."""
+        if isinstance(self.focused, Input):
+            self.query_one("#extend-go", Button).focus()
+            return
         self.dismiss(None)
 
     @on(Input.Submitted, "#extend-by")
-    def _submit(self, event: Input.Submitted) -> None:
-        self._extend(event.value.strip() or "1h")
+    @on(Button.Pressed, "#extend-go")
+    def _submit(self) -> None:
+        self._extend(self.query_one("#extend-by", Input).value.strip() or "1h")
+
+    @on(Button.Pressed, "#extend-cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
 
     @work(thread=True, exclusive=True, group="extend", exit_on_error=False)
     def _extend(self, duration: str) -> None:

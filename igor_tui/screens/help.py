@@ -19,7 +19,7 @@ from ..widgets.legend import legend_text
 from ..widgets.rack_grid import RackGrid
 from ..widgets.reservation_table import ReservationTable
 from ..widgets.timeline import Timeline
-from .details import ReservationScreen
+from .details import ExtendScreen, ReservationScreen
 from .speculate import SpeculateScreen
 from .submit import SubmitScreen
 
@@ -60,6 +60,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
             ],
         ),
         ("Reservation detail", binding_rows(ReservationScreen.BINDINGS)),
+        ("Extend dialog", [*binding_rows(ExtendScreen.BINDINGS), ("Enter", "Extend")]),
     ]
 
 

@@ -42,8 +42,3 @@ def reservation_style(res_id: int, mine: bool = False) -> Style:
     """The reservation's colour; the caller's own reservations are also bold and underlined."""
     fg, bg = _COLOURS[res_id % len(_COLOURS)]
     return Style(color=fg, bgcolor=bg, bold=mine, underline=mine)
-
-
-def reservation_colour(res_id: int) -> str:
-    """The background colour name alone (for swatches and bars)."""
-    return _COLOURS[res_id % len(_COLOURS)][1]

@@ -345,9 +345,13 @@ class RackGrid(ScrollView, can_focus=True):
         self._line_cache.clear()
         self.refresh()
 
-    def _refresh_nodes(self, nodes: Iterable[str]) -> None:
-        """Repaint only the lines holding `nodes` (marks and cursor moves touch one or two lines)."""
+    def _refresh_nodes(self, nodes: Iterable[str], *, titles: bool = False) -> None:
+        """Repaint only the lines holding `nodes` (marks and cursor moves touch one or two lines), and
+        with `titles` the title lines of their racks (whose free counts may change with them)."""
         ys = {self._layout.xy[node][1] for node in nodes if node in self._layout.xy}
+        if titles:
+            band = self.rackheight + 2
+            ys |= {y // band * band for y in ys}
         if len(ys) > _MANY_LINES:
             self._invalidate()
             return
@@ -360,8 +364,14 @@ class RackGrid(ScrollView, can_focus=True):
         self._invalidate()
 
     def watch_at(self) -> None:
+        """A time-cursor step: repaint only the cells whose holder or block changes at the new time."""
+        old = self._moment
         self._moment = None
-        self._invalidate()
+        new = self.moment
+        if old is None or new is None:
+            self._invalidate()
+            return
+        self._refresh_nodes(viewstate.changed_nodes(old, new), titles=True)
 
     def watch_selected(self, old: frozenset[str], new: frozenset[str]) -> None:
         self._refresh_nodes(old ^ new)

@@ -42,6 +42,9 @@ DROP_ORDER = ("flags", "left", "end")
 (the summary line under the table has the selected reservation's flags, time left and end)."""
 NODES_MIN = 14
 UNLAID_WIDTH = 46
+FIRST_ROWS = 60
+"""Rows built before the first paint; the rest follow right after it. DataTable measures every cell of
+every new row, which for 1,000 reservations was the largest part of the first paint (bench/tui_bench.py)."""
 """Columns for the rows before the table has a size: what it gets beside two racks at 120 columns."""
 NAME_MAX, OWNER_MAX = 20, 12  # longer names and owners end in an ellipsis; the summary line has them whole
 
@@ -218,6 +221,7 @@ class ReservationTable(DataTable[Text]):
         signature = (view.reservations, view.now, self.sort_key, self.reverse, self.filter_text, width)
         if signature == self._signature:
             return
+        first = self._signature is None
         self._signature = signature
         keep = self.current.id if self.current is not None else None
         rows = self._sort([r for r in view.reservations if matches(r, self.filter_text, self.naming)])
@@ -238,19 +242,42 @@ class ReservationTable(DataTable[Text]):
         self.clear(columns=True)
         for header, i, col_width in zip(headers, shown, widths, strict=True):
             self.add_column(header, key=COLUMNS[i][1], width=col_width)
-        room = widths[-1] - 1
-        for res, row in zip(rows, cells, strict=True):
-            styled = [Text(cell) for cell in row[:-1]]
-            styled[0].stylize(reservation_style(res.id, res.owner == view.user))
-            if res.error and "flags" in keys:
-                styled[keys.index("flags")].stylize("bold red")
-            self.add_row(*styled, Text(fit_nodes(row[-1], room, len(res.nodes))), key=str(res.id))
+        pending = list(zip(rows, cells, strict=True))
+        now = pending[:FIRST_ROWS] if first else pending
+        flags = keys.index("flags") if "flags" in keys else None
+        self._add_rows(now, view.user, flags, widths[-1] - 1)
+        if len(now) < len(pending):
+            rest = pending[len(now) :]
+            self.call_after_refresh(self._add_rest, rest, view.user, flags, widths[-1] - 1, signature)
         index = 0
         if keep is not None:
             index = next((i for i, r in enumerate(rows) if r.id == keep), 0)
         if rows:
             self.move_cursor(row=index, animate=False)
         self.post_message(self.Highlighted(self.current))
+
+    def _add_rows(
+        self, rows: list[tuple[Reservation, tuple[str, ...]]], user: str, flags: int | None, room: int
+    ) -> None:
+        """Rows from their texts: the name in the reservation's colour, flags red on an error."""
+        for res, row in rows:
+            styled = [Text(cell) for cell in row[:-1]]
+            styled[0].stylize(reservation_style(res.id, res.owner == user))
+            if res.error and flags is not None:
+                styled[flags].stylize("bold red")
+            self.add_row(*styled, Text(fit_nodes(row[-1], room, len(res.nodes))), key=str(res.id))
+
+    def _add_rest(
+        self,
+        rows: list[tuple[Reservation, tuple[str, ...]]],
+        user: str,
+        flags: int | None,
+        room: int,
+        signature: object,
+    ) -> None:
+        """The rows left out of the first paint, unless a newer rebuild has already built them all."""
+        if signature is self._signature:
+            self._add_rows(rows, user, flags, room)
 
     def _texts(self, view: ClusterView, rows: list[Reservation]) -> list[tuple[str, ...]]:
         """Every cell's text, before widths are known (the widths are computed from these)."""
