@@ -129,9 +129,11 @@ async def test_extend_dialog_opens_on_its_actions(cluster: DemoCluster) -> None:
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, ExtendScreen))
     assert stored(cluster, "kernel-ci").end == before.end + timedelta(minutes=90)
+    from igor_tui.screens.dashboard import DashboardScreen
     from igor_tui.screens.help import sections
 
-    assert ("b", "By how long") in dict(sections())["Extend dialog"]  # the help names the key too
+    # the help names the key too
+    assert ("b", "By how long") in dict(sections(DashboardScreen.BINDINGS))["Extend dialog"]
 
 
 async def test_every_dialog_opens_off_its_text_fields(cluster: DemoCluster) -> None:

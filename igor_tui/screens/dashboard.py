@@ -442,7 +442,7 @@ class DashboardScreen(ReservationActions):
     def action_help(self) -> None:
         from .help import HelpScreen
 
-        self.app.push_screen(HelpScreen())
+        self.app.push_screen(HelpScreen(self.BINDINGS))
 
     async def action_quit(self) -> None:
         self.app.exit()

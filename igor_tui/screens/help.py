@@ -36,14 +36,14 @@ def binding_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
     return [(", ".join(keys), desc) for desc, keys in rows.items()]
 
 
-def sections() -> list[tuple[str, list[tuple[str, str]]]]:
-    from .dashboard import DashboardScreen
-
+def sections(everywhere: list[BindingType]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The help's sections; `everywhere` is the bindings of the screen that opened the help (the
+    dashboard's), handed in so the help does not import the screen that imports it."""
     return [
         (
             "Everywhere",
             [
-                *binding_rows(DashboardScreen.BINDINGS),
+                *binding_rows(everywhere),
                 (key_name("ctrl+p"), "Command palette"),
                 ("Tab", "Next panel"),
             ],
@@ -71,6 +71,10 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "close", "Close", id="help.close"),
     ]
 
+    def __init__(self, everywhere: list[BindingType]) -> None:
+        super().__init__()
+        self.everywhere = everywhere
+
     def compose(self) -> ComposeResult:
         width = self.app.size.width
         columns = max(1, min(3, (width - 6) // COLUMN_WIDTH))
@@ -83,7 +87,7 @@ class HelpScreen(ModalScreen[None]):
                 grid = Grid(id="help-grid")
                 grid.styles.grid_size_columns = columns
                 with grid:
-                    for title, rows in sections():
+                    for title, rows in sections(self.everywhere):
                         keys_w = max(len(keys) for keys, _desc in rows)
                         text = "\n".join(f"  {keys:<{keys_w}}  {desc}" for keys, desc in rows)
                         yield Static(f"[b]{title}[/]\n{escape(text)}", classes="help-section")
