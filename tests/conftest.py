@@ -2,10 +2,11 @@
 
 `cluster` / `make_cluster`: a throw-away 20-node igor cluster (kn1..kn20) under tmp_path, driven by `igor`.
 
-`run_igor` calls `igor_tui.cli.run` in this process by default: a fresh interpreter per call (~0.3 s of
-imports on the 2-core CI machine) was most of the suite's wall time, and `run` is exactly what the console
-script calls. Tests whose point is the process itself (exit codes through the console script, import
-hygiene, libfaketime, igor-tick, the TUI) ask for a subprocess with `process=True` or another executable.
+`run_igor` calls `igor_tui.cli.run` in this process by default: a fresh interpreter per call costs 0.1-0.2 s
+(`igor version` on the 2-core machine, more under load) and the suite makes hundreds of calls, and `run` is
+exactly what the console script calls. Tests whose point is the process itself (exit codes through the
+console script, libfaketime, igor-tick, the TUI) ask for a subprocess with `process=True` or another
+executable.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -152,6 +154,12 @@ def process_like(env: Mapping[str, str], out: io.StringIO, err: io.StringIO) -> 
         yield
 
 
+_IN_PROCESS = threading.Lock()
+"""One in-process igor at a time: os.environ and sys.std* are the process's, so calls from several threads
+(test_tick_crash books four at a time) would see each other's environment and output and restore the
+wrong one. A subprocess needs no lock; these calls are short, so queueing them costs little."""
+
+
 def run_in_process(args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """`igor ARGS` through `igor_tui.cli.run`, the function the console script calls, with the observable
     result a subprocess gives: the exit code (an escaping exception is exit 1 with its traceback on
@@ -161,7 +169,7 @@ def run_in_process(args: Sequence[str], env: Mapping[str, str]) -> subprocess.Co
     from igor_tui import cli
 
     out, err = io.StringIO(), io.StringIO()
-    with process_like(env, out, err):
+    with _IN_PROCESS, process_like(env, out, err):
         try:
             code = cli.run(list(args), out, err, dict(env))
         except SystemExit as exc:

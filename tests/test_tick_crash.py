@@ -70,7 +70,8 @@ def run_tick(rig: Rig) -> tuple[float, subprocess.CompletedProcess[str]]:
 
 
 def parallel(rig: Rig, calls: Sequence[tuple[str, ...]], user: str | None = "alice") -> None:
-    """Run `igor` commands 4 at a time (they serialise on the store lock; start-up overlaps)."""
+    """Run `igor` commands 4 at a time (they serialise on the store lock; start-up overlaps; in-process
+    runs queue on conftest's lock)."""
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda args: rig.igor(*args, user=user), calls))
 
