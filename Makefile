@@ -28,8 +28,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two workers: the suite waits on peers (ticks, qemu boots, Cobbler) as much as it computes; tests sharing a
+# machine-wide resource carry an xdist_group (tests/conftest.py), so loadgroup keeps each group on one worker.
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 demo: $(STAMP)
 	$(BIN)/igor-tui --demo

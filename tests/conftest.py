@@ -1,26 +1,69 @@
 """Shared fixtures.
 
-`cluster` / `make_cluster`: a throw-away 20-node igor cluster (kn1..kn20) under tmp_path, driven by running
-the installed `igor` console script as a subprocess, the way users run it.
+`cluster` / `make_cluster`: a throw-away 20-node igor cluster (kn1..kn20) under tmp_path, driven by `igor`.
+
+`run_igor` calls `igor_tui.cli.run` in this process by default: a fresh interpreter per call costs 0.1-0.2 s
+(`igor version` on the 2-core machine, more under load) and the suite makes hundreds of calls, and `run` is
+exactly what the console script calls. Tests whose point is the process itself (exit codes through the
+console script, libfaketime, igor-tick, the TUI) ask for a subprocess with `process=True` or another
+executable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from unittest import mock
 
 import pytest
+from cobbler_server import cobbler_server
+from fake_eapi import SWITCH_PASSWORD, FaultySwitch
 from real_peers import pytest_runtest_makereport
 
-__all__ = ["pytest_runtest_makereport"]  # the IGOR_REQUIRE_REAL hook, see real_peers.py
+# The IGOR_REQUIRE_REAL hook (real_peers.py) and the session's one Cobbler server (cobbler_server.py):
+# registered here once. A session fixture imported into several test modules is a separate fixture in
+# each, and the session started one cobblerd per importing module.
+__all__ = ["cobbler_server", "pytest_runtest_makereport"]
+
+# ----------------------------------------------------------------------------------- xdist groups
+
+# With pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), tests that share one machine-wide resource
+# run on one worker, one after another: the sudo rig's real users and sudoers file, the tmux server, and
+# the CPU-bound qemu nodes (two at once on the 2-core CI machine would push boot times past the tests'
+# deadlines). Cobbler tests share the session's cobblerd, which is started once per worker, so one group
+# also starts it only once.
+XDIST_GROUPS_BY_MODULE = {
+    "test_sudo_boundary": "sudo",
+    "test_sudo_faults": "sudo",
+    "test_tui_tmux": "tmux",
+    "test_netboot_e2e": "qemu",
+    "test_netboot_uefi_e2e": "qemu",
+}
+XDIST_GROUPS_BY_FIXTURE = {"cobbler_server": "cobbler"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test of a shared resource with its `xdist_group` (see XDIST_GROUPS_BY_MODULE)."""
+    for item in items:
+        module = item.module.__name__ if isinstance(item, pytest.Function) else ""
+        group = XDIST_GROUPS_BY_MODULE.get(module) or next(
+            (g for f, g in XDIST_GROUPS_BY_FIXTURE.items() if f in getattr(item, "fixturenames", ())), None
+        )
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
 
 # ----------------------------------------------------------------------------------------- igor CLI
 
@@ -35,6 +78,11 @@ def igor_executable() -> str:
     if found is None:
         raise RuntimeError("the igor console script is not installed (pip install -e .)")
     return found
+
+
+def tick_executable() -> str:
+    """The `igor-tick` console script beside the interpreter running the tests (the project's venv)."""
+    return str(Path(sys.executable).parent / "igor-tick")
 
 
 def igor_env(config: Path | str, user: str | None = "alice") -> dict[str, str]:
@@ -61,25 +109,84 @@ def run_igor(
     check: int | None = None,
     timeout: float = 30.0,
     executable: str = "",
+    process: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run `igor ARGS` (or another console script); with `check`, assert the exit code (showing
-    stdout/stderr when it differs)."""
+    stdout/stderr when it differs).
+
+    `igor` runs in this process (see `run_in_process`) unless `process` is set, another console script is
+    named, the environment preloads a library (libfaketime steps the clock of a process, not of a call),
+    or the verb starts the full-screen TUI."""
     program = executable or igor_executable()
-    proc = subprocess.run(
-        [program, *args],
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    if process or executable or "LD_PRELOAD" in env or "tui" in args:
+        proc = subprocess.run(
+            [program, *args],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    else:
+        proc = run_in_process(args, env)
     if check is not None:
         assert proc.returncode == check, (
             f"{Path(program).name} {' '.join(args)}: exit {proc.returncode}, expected {check}\n"
             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
         )
     return proc
+
+
+@contextlib.contextmanager
+def process_like(env: Mapping[str, str], out: io.StringIO, err: io.StringIO) -> Iterator[None]:
+    """What a fresh `igor` process would see, for the length of one call: exactly `env` as os.environ (rich
+    and the terminal width read it there), an empty stdin that is no terminal (like stdin=DEVNULL), and
+    stdout/stderr (also `sys.__stdout__`, which the width fallback asks) going to `out`/`err`, so a stray
+    write lands where a subprocess would have put it. Everything is restored afterwards."""
+    with (
+        mock.patch.dict(os.environ, env, clear=True),
+        mock.patch.object(sys, "stdin", io.StringIO()),
+        mock.patch.object(sys, "stdout", out),
+        mock.patch.object(sys, "stderr", err),
+        mock.patch.object(sys, "__stdout__", out),
+    ):
+        yield
+
+
+_IN_PROCESS = threading.Lock()
+"""One in-process igor at a time: os.environ and sys.std* are the process's, so calls from several threads
+(test_tick_crash books four at a time) would see each other's environment and output and restore the
+wrong one. A subprocess needs no lock; these calls are short, so queueing them costs little."""
+
+
+def run_in_process(args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`igor ARGS` through `igor_tui.cli.run`, the function the console script calls, with the observable
+    result a subprocess gives: the exit code (an escaping exception is exit 1 with its traceback on
+    stderr, SystemExit its code, as the interpreter would do), stdout and stderr with newlines read as
+    `text=True` reads them. igor changes no cwd, umask, signal handler or logging handler on this path;
+    its module caches are keyed by value (parsed times, node names), so nothing carries over between calls."""
+    from igor_tui import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with _IN_PROCESS, process_like(env, out, err):
+        try:
+            code = cli.run(list(args), out, err, dict(env))
+        except SystemExit as exc:
+            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+            if not isinstance(exc.code, int | None):
+                err.write(f"{exc.code}\n")
+        except Exception:  # noqa: BLE001 - the interpreter's own handling, so "no traceback" stays checkable
+            err.write(traceback.format_exc())
+            code = 1
+    return subprocess.CompletedProcess(
+        [igor_executable(), *args], code, _universal(out.getvalue()), _universal(err.getvalue())
+    )
+
+
+def _universal(text: str) -> str:
+    """Newlines as `subprocess.run(text=True)` hands them back (universal newlines mode)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 # ------------------------------------------------------------------------------------------ cluster
@@ -121,10 +228,11 @@ class Cluster:
         return igor_env(self.config_path, user)
 
     def run(
-        self, *args: str, user: str = "alice", check: int | None = None
+        self, *args: str, user: str = "alice", check: int | None = None, process: bool = False
     ) -> subprocess.CompletedProcess[str]:
-        """`igor ARGS` as `user` (via SUDO_USER); with `check`, assert the exit code."""
-        return run_igor(*args, env=self.env(user), check=check)
+        """`igor ARGS` as `user` (via SUDO_USER); with `check`, assert the exit code; with `process`, through
+        the installed console script in a subprocess instead of in this process."""
+        return run_igor(*args, env=self.env(user), check=check, process=process)
 
     def file(self, name: str, content: bytes) -> Path:
         """A file (e.g. another kernel) in this cluster's directory."""
@@ -202,3 +310,16 @@ def make_cluster(tmp_path: Path) -> ClusterFactory:
 def cluster(make_cluster: ClusterFactory) -> Cluster:
     """The default 20-node cluster (kn1..kn20, Europe/Berlin, nodelimit 10, timelimit 4320)."""
     return make_cluster()
+
+
+# ------------------------------------------------------------------------------------------- switch
+
+
+@pytest.fixture
+def switch() -> Iterator[FaultySwitch]:
+    """A started test switch with Ethernet1..Ethernet64 (user admin, password SWITCH_PASSWORD)."""
+    fake = FaultySwitch(password=SWITCH_PASSWORD).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

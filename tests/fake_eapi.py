@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import re
 import ssl
@@ -402,3 +403,72 @@ def running(**kwargs: Any) -> Iterator[FakeEapi]:
     """`with running(password="x") as switch:` a started FakeEapi, stopped afterwards."""
     with FakeEapi(**kwargs) as fake:
         yield fake
+
+
+# ------------------------------------------------------------------------------------ a faulty switch
+
+SWITCH_PASSWORD = "s3cret-pw"
+"""The password of the `switch` fixture (conftest.py): tests check it never shows in igor's output."""
+
+
+class _FaultyHandler(_Handler):
+    """FakeEapi's handler, but a request touching one of the switch's `fault_ports` gets the fault."""
+
+    def do_POST(self) -> None:
+        fake = self.fake
+        assert isinstance(fake, FaultySwitch)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if not fake.faulty(raw):
+            self.rfile = io.BytesIO(raw)  # hand the body back to the real handler
+            super().do_POST()
+            return
+        fake.faults_served += 1
+        if fake.fault == "hang":
+            fake._released.wait(fake.hang_seconds)  # longer than network_timeout: the client gives up
+            self.close_connection = True
+        elif fake.fault == "http500":
+            self._send(500, b"Internal Server Error: eAPI agent crashed\n", "text/plain")
+        else:  # "rpc": a JSON-RPC error member, HTTP 200
+            doc = json.loads(raw)
+            body = _rpc_error(doc.get("id"), 1000, "could not run command: ASIC programming failed", [])
+            self._send(200, json.dumps(body).encode(), "application/json")
+
+
+@dataclass
+class FaultySwitch(FakeEapi):
+    """A FakeEapi whose faults hit only requests that configure one of `fault_ports` (canonical names),
+    so a fault test can show that another reservation's ports on the same switch still get done.
+
+    `fault`: "" (none), "rpc" (JSON-RPC error), "hang" (no answer for `hang_seconds`), "http500"."""
+
+    fault: str = ""
+    fault_ports: set[str] = field(default_factory=set)
+    hang_seconds: float = 5.0
+    faults_served: int = 0
+
+    def start(self) -> FaultySwitch:
+        super().start()
+        assert self._server is not None
+        self._server.RequestHandlerClass = _FaultyHandler
+        return self
+
+    def faulty(self, raw: bytes) -> bool:
+        if not self.fault:
+            return False
+        try:
+            cmds = json.loads(raw)["params"]["cmds"]
+        except (ValueError, KeyError, TypeError):
+            return False
+        return any(
+            isinstance(cmd, str)
+            and cmd.lower().startswith("interface ")
+            and self._known_port(cmd.split(None, 1)[1]) in self.fault_ports
+            for cmd in cmds
+        )
+
+    def set_port(self, port: str, mode: str, vlan: int) -> None:
+        """Change a port behind igor's back (what an operator at the switch console would do)."""
+        with self._lock:
+            self.state[port].mode = mode
+            self.state[port].access_vlan = vlan

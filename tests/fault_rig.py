@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Cluster, ClusterFactory, run_igor
+from conftest import Cluster, ClusterFactory, run_igor, tick_executable
 
 LIBFAKETIME = next(
     (
@@ -31,11 +31,6 @@ LIBFAKETIME = next(
     ),
     "",
 )
-
-
-def tick_executable() -> str:
-    """The real `igor-tick` console script of the venv running the tests."""
-    return str(Path(sys.executable).parent / "igor-tick")
 
 
 def stepped(env: Mapping[str, str], offset: str) -> dict[str, str]:

@@ -1,4 +1,7 @@
-"""The installed `igor` command, run as a subprocess: every verb, every refusal, JSON shapes, exit codes.
+"""The `igor` command: every verb, every refusal, JSON shapes, exit codes.
+
+Calls go through `igor_tui.cli.run` in this process (conftest.run_igor), which is what the console script
+runs; the tests marked "through the console script" spawn the installed `igor` to check the process itself.
 
 Each call acts as a user through SUDO_USER (the tests run as root, and as root igor trusts SUDO_USER: the
 documented sudo model). alice, bob and carol are not system users, which is fine for ownership; group
@@ -17,10 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from cobbler_server import CobblerServer, cobbler_server
+from cobbler_server import CobblerServer
 from conftest import Cluster, ClusterFactory, igor_env, new_cluster, run_igor
-
-__all__ = ["cobbler_server"]  # the session fixture, shared with test_cobbler.py
 
 from igor_tui import __version__
 
@@ -273,14 +274,14 @@ def test_help_and_version_work_without_a_config(tmp_path: Path) -> None:
     for flag in ("-owner S", "-group S", "-name S", "-active", "-future", "-errored", "-writable", "-e"):
         assert flag in show_help, flag
 
-    version = ok(run_igor("version", env=env))
+    version = ok(run_igor("version", env=env, process=True))  # through the console script
     assert version == f"igor {__version__}\n"
     assert ok(run_igor("--version", env=env)) == version
     assert json.loads(ok(run_igor("version", "--json", env=env))) == {"version": __version__}
 
 
 def test_no_arguments_prints_usage_on_stderr_and_exits_2(tmp_path: Path) -> None:
-    proc = run_igor(env=igor_env(tmp_path / "no-such-igor.conf"))
+    proc = run_igor(env=igor_env(tmp_path / "no-such-igor.conf"), process=True)  # through the console script
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr
@@ -327,7 +328,7 @@ def test_usage_errors_exit_2_before_reading_the_config(
 def test_missing_config_file_names_the_path(tmp_path: Path) -> None:
     path = tmp_path / "no-such-igor.conf"
     error(
-        run_igor("show", env=igor_env(path)),
+        run_igor("show", env=igor_env(path), process=True),  # through the console script
         2,
         f"config file {path} not found (use --config PATH or IGOR_CONFIG)",
     )
@@ -399,7 +400,7 @@ def test_pause_stops_bookings_and_extensions_for_non_admins(make_cluster: Cluste
 
 def test_sub_prints_the_window_and_the_nodes(cluster: Cluster) -> None:
     before = minute_now()
-    out = ok(cluster.run("sub", "-r", "first", *cluster.boot, "-n", "3", "-t", "90"))
+    out = ok(cluster.run("sub", "-r", "first", *cluster.boot, "-n", "3", "-t", "90", process=True))
     after = minute_now()
     lines = out.splitlines()
     assert len(lines) == 2
@@ -887,14 +888,14 @@ def test_contiguous_waits_for_one_block_where_the_default_takes_fewest_gaps_now(
 
 def test_del_by_owner_other_user_and_root(cluster: Cluster) -> None:
     book(cluster, "d1", "-n", "2")
-    error(cluster.run("del", "d1", user="bob"), 1, "permission denied: d1 belongs to alice")
+    error(cluster.run("del", "d1", user="bob", process=True), 1, "permission denied: d1 belongs to alice")
     assert ok(cluster.run("del", "d1")) == "Reservation d1 deleted (kn[1-2] released)\n"
     error(cluster.run("del", "d1"), 1, "no reservation named d1")
     error(cluster.run("del", "x"), 1, "no reservation named x")
 
     again = book(cluster, "d1", "-n", "2", user="bob")  # the name and the nodes are free again
     assert (again["owner"], again["nodes"]) == ("bob", ["kn1", "kn2"])
-    deleted = as_json(cluster.run("del", "--json", "d1", user="root"))
+    deleted = as_json(cluster.run("del", "--json", "d1", user="root", process=True))
     assert set(deleted) == {"deleted"}
     assert set(deleted["deleted"]) == RESERVATION_KEYS
     assert (deleted["deleted"]["name"], deleted["deleted"]["owner"]) == ("d1", "bob")

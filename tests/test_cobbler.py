@@ -10,14 +10,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cobbler_server import CREDENTIALS, CobblerServer, cobbler_server
+from cobbler_server import CREDENTIALS, CobblerServer
 
 from igor_tui.backends.base import BootSpec, NodeAddress
 from igor_tui.backends.cobbler import CobblerBoot, split_kernel_args
 from igor_tui.content import ContentStore
 from igor_tui.errors import BackendError
-
-__all__ = ["cobbler_server"]  # the session fixture, see cobbler_server.py
 
 MODES = ["cli", "xmlrpc"]
 _serial = itertools.count(1)

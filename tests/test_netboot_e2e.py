@@ -27,13 +27,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from cobbler_server import CobblerServer, cobbler_server
+from cobbler_server import CobblerServer
 from conftest import ClusterFactory
 from test_resolve import DnsServer
 from test_tick_e2e import Rig, back_to_back, cobbler_cleanup
 from vcluster import Boot, BootFailed, VCluster, VNode, build_initramfs, ensure_kernel, missing_prerequisite
-
-__all__ = ["cobbler_server"]  # the session fixture, see cobbler_server.py
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 

@@ -10,9 +10,8 @@ import json
 
 import pytest
 from conftest import ClusterFactory
-from test_tick_e2e import SWITCH_PASSWORD, VLAN_MIN, FaultySwitch, Rig, build_rig, switch
-
-__all__ = ["switch"]  # the test switch fixture, defined once in test_tick_e2e
+from fake_eapi import SWITCH_PASSWORD, FaultySwitch
+from test_tick_e2e import VLAN_MIN, Rig, build_rig
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from tui_rig import demo_app, demo_cluster
-from tui_scenes import SCENE, scene_root
+from tui_scenes import SCENE, scene_lock
 
 pytestmark = [pytest.mark.snapshot, pytest.mark.slow]
 
@@ -21,9 +21,10 @@ SnapCompare = Callable[..., bool]
 
 def _compare(snap_compare: SnapCompare, tmp_path: Path, name: str) -> bool:
     scene = SCENE[name]
-    app = demo_app(demo_cluster(scene_root(name)))
-    run_before: Any = scene.run
-    return snap_compare(app, terminal_size=scene.size, run_before=run_before)
+    with scene_lock(name) as root:
+        app = demo_app(demo_cluster(root))
+        run_before: Any = scene.run
+        return snap_compare(app, terminal_size=scene.size, run_before=run_before)
 
 
 def test_dashboard_wide(snap_compare: SnapCompare, tmp_path: Path) -> None:

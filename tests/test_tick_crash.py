@@ -24,21 +24,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
-from cobbler_server import CobblerServer, cobbler_server
-from conftest import ClusterFactory, igor_env
-from test_tick_e2e import (
-    FaultySwitch,
-    Rig,
-    build_rig,
-    cobbler_cleanup,
-    cobbler_rig,
-    switch,
-    tick_executable,
-)
+from cobbler_server import CobblerServer
+from conftest import ClusterFactory, igor_env, tick_executable
+from fake_eapi import FaultySwitch
+from test_tick_e2e import Rig, build_rig, cobbler_cleanup, cobbler_rig
 
 from igor_tui.model import Reservation, floor_minute
-
-__all__ = ["cobbler_server", "switch"]  # fixtures (the test switch is defined once in test_tick_e2e)
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +70,8 @@ def run_tick(rig: Rig) -> tuple[float, subprocess.CompletedProcess[str]]:
 
 
 def parallel(rig: Rig, calls: Sequence[tuple[str, ...]], user: str | None = "alice") -> None:
-    """Run `igor` commands 4 at a time (they serialise on the store lock; start-up overlaps)."""
+    """Run `igor` commands 4 at a time (they serialise on the store lock; start-up overlaps; in-process
+    runs queue on conftest's lock)."""
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda args: rig.igor(*args, user=user), calls))
 

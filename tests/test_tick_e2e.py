@@ -1,49 +1,45 @@
 """igor-tick end to end: the real console scripts against PXE files, a test switch, a power script, Cobbler.
 
-Every step runs the installed `igor` / `igor-tick` as a subprocess, the way cron and users run them: users
-through SUDO_USER, the tick as root (= the service account, so an admin). The systems are real peers on
-loopback: pxelinux.cfg in a temp TFTP root, the eAPI-speaking FakeEapi switch, a shell script as the
-power tool (it logs "<action> <node> <argument count>" and can be told to fail or to be slow), TCP
-liveness against 127.x addresses and, for `real`-marked tests, a real Cobbler 3.3 server. Node addresses
+Every tick runs the installed `igor-tick` as a subprocess, the way cron runs it, as root (= the service
+account, so an admin); users' `igor` calls go through `cli.run` in this process (conftest.run_igor), as
+SUDO_USER. The systems are real peers on loopback: pxelinux.cfg in a temp TFTP root, the eAPI-speaking
+FakeEapi switch, a shell script as the power tool (it logs "<action> <node> <argument count>" and can be
+told to fail or to be slow), TCP liveness against 127.x addresses and, for `real`-marked tests, a real
+Cobbler 3.3 server. Node addresses
 come only from the `hosts` map (kn<i> -> 127.0.3.<i>, MAC 52:54:00:00:03:<i>); the one test about a
 missing address points `dnsserver` at its own silent socket on 127.0.0.1, so no real DNS is ever asked.
 
-The helpers (Rig, FaultySwitch, build_rig ...) are also used by test_tick_crash.py and
-test_power_sync_cli.py.
+The helpers (Rig, build_rig ...) are also used by test_tick_crash.py and test_power_sync_cli.py; the
+faulty switch is fake_eapi.FaultySwitch, the `switch` fixture lives in conftest.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cobbler_server import CobblerServer, cobbler_server
-from conftest import Cluster, ClusterFactory, igor_env, run_igor
-from fake_eapi import FakeEapi, _Handler, _rpc_error
+from cobbler_server import CobblerServer
+from conftest import Cluster, ClusterFactory, igor_env, run_igor, tick_executable
+from fake_eapi import SWITCH_PASSWORD, FaultySwitch
 
 from igor_tui.model import Install, InstallStage, Reservation, floor_minute
 from igor_tui.service.tick_executor import read_installs, write_installs
 from igor_tui.store import TinyStore
 
-__all__ = ["cobbler_server"]  # the session fixture, see cobbler_server.py
-
 TICK_TIMEOUT = 120.0
 VLAN_MIN, VLAN_MAX = 100, 199
-SWITCH_PASSWORD = "s3cret-pw"
 
 # The power tool igor runs: `power.sh on|off NODE`. Files next to it steer it: power.fail (node names,
 # one a line: exit 1 for those), power.sleep (seconds to sleep, after touching power.started).
@@ -66,11 +62,6 @@ echo "$1 $2 $#" >> "$dir/power.log"
 PXE_TEMP = re.compile(r"\.(01-[0-9a-f]{2}(-[0-9a-f]{2}){5}|[0-9A-F]{8})\.[A-Za-z0-9_]+\.tmp")
 
 
-def tick_executable() -> str:
-    """The `igor-tick` console script beside the interpreter running the tests (the project's venv)."""
-    return str(Path(sys.executable).parent / "igor-tick")
-
-
 def node_ip(i: int) -> str:
     return f"127.0.{3 + i // 256}.{i % 256}"
 
@@ -84,72 +75,6 @@ def pxe_names(i: int) -> tuple[str, str]:
     mac = "01-" + node_mac(i).replace(":", "-")
     hexip = "".join(f"{int(octet):02X}" for octet in node_ip(i).split("."))
     return mac, hexip
-
-
-# ------------------------------------------------------------------------------------ a faulty switch
-
-
-class _FaultyHandler(_Handler):
-    """FakeEapi's handler, but a request touching one of the switch's `fault_ports` gets the fault."""
-
-    def do_POST(self) -> None:
-        fake = self.fake
-        assert isinstance(fake, FaultySwitch)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
-        if not fake.faulty(raw):
-            self.rfile = io.BytesIO(raw)  # hand the body back to the real handler
-            super().do_POST()
-            return
-        fake.faults_served += 1
-        if fake.fault == "hang":
-            fake._released.wait(fake.hang_seconds)  # longer than network_timeout: the client gives up
-            self.close_connection = True
-        elif fake.fault == "http500":
-            self._send(500, b"Internal Server Error: eAPI agent crashed\n", "text/plain")
-        else:  # "rpc": a JSON-RPC error member, HTTP 200
-            doc = json.loads(raw)
-            body = _rpc_error(doc.get("id"), 1000, "could not run command: ASIC programming failed", [])
-            self._send(200, json.dumps(body).encode(), "application/json")
-
-
-@dataclass
-class FaultySwitch(FakeEapi):
-    """A FakeEapi whose faults hit only requests that configure one of `fault_ports` (canonical names),
-    so a fault test can show that another reservation's ports on the same switch still get done.
-
-    `fault`: "" (none), "rpc" (JSON-RPC error), "hang" (no answer for `hang_seconds`), "http500"."""
-
-    fault: str = ""
-    fault_ports: set[str] = field(default_factory=set)
-    hang_seconds: float = 5.0
-    faults_served: int = 0
-
-    def start(self) -> FaultySwitch:
-        super().start()
-        assert self._server is not None
-        self._server.RequestHandlerClass = _FaultyHandler
-        return self
-
-    def faulty(self, raw: bytes) -> bool:
-        if not self.fault:
-            return False
-        try:
-            cmds = json.loads(raw)["params"]["cmds"]
-        except (ValueError, KeyError, TypeError):
-            return False
-        return any(
-            isinstance(cmd, str)
-            and cmd.lower().startswith("interface ")
-            and self._known_port(cmd.split(None, 1)[1]) in self.fault_ports
-            for cmd in cmds
-        )
-
-    def set_port(self, port: str, mode: str, vlan: int) -> None:
-        """Change a port behind igor's back (what an operator at the switch console would do)."""
-        with self._lock:
-            self.state[port].mode = mode
-            self.state[port].access_vlan = vlan
 
 
 # ---------------------------------------------------------------------------------------------- rig
@@ -367,16 +292,6 @@ def build_rig(
     return Rig(
         cluster=cluster, nodes=nodes, prefix=prefix, switch=switch if network else None, tooldir=tooldir
     )
-
-
-@pytest.fixture
-def switch() -> Iterator[FaultySwitch]:
-    """A started test switch with Ethernet1..Ethernet64 (user admin)."""
-    fake = FaultySwitch(password=SWITCH_PASSWORD).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 @contextlib.contextmanager

@@ -15,21 +15,12 @@ from collections.abc import Sequence
 
 import pytest
 from conftest import ClusterFactory
+from fake_eapi import FaultySwitch
 from test_tick_crash import SEED, crash_rounds
-from test_tick_e2e import (
-    PXE_TEMP,
-    FaultySwitch,
-    Rig,
-    back_to_back,
-    build_rig,
-    pxe_names,
-    switch,
-)
+from test_tick_e2e import PXE_TEMP, Rig, back_to_back, build_rig, pxe_names
 
 from igor_tui.backends import grub
 from igor_tui.model import Reservation
-
-__all__ = ["switch"]  # the test switch fixture, defined once in test_tick_e2e
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,11 @@ Each scene drives the real app on the frozen demo cluster with keys, then waits 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,3 +166,15 @@ def scene_root(name: str) -> Path:
     root = Path(tempfile.gettempdir()) / "igor-tui-scenes" / name
     shutil.rmtree(root, ignore_errors=True)
     return root / "demo"
+
+
+@contextlib.contextmanager
+def scene_lock(name: str) -> Iterator[Path]:
+    """`scene_root(name)`, held exclusively until the block ends. The path is fixed and machine-wide, so
+    two sessions (or xdist workers) drawing the same scene would empty and fill one directory at once:
+    a picture then showed the other's half-built cluster ("a reservation named mpi-bench already exists")."""
+    base = Path(tempfile.gettempdir()) / "igor-tui-scenes"
+    base.mkdir(exist_ok=True)
+    with (base / f"{name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield scene_root(name)
