@@ -627,8 +627,8 @@ def test_doctor_reports_each_unsafe_setting(installed: Path) -> None:
 
 
 def test_the_shipped_sudo_rule_passes_the_content_check() -> None:
-    from igor_tui.deploy import render_contrib
-    from igor_tui.doctor_security import sudoers_problems
+    from igor_tui.install.deploy import render_contrib
+    from igor_tui.install.doctor_security import sudoers_problems
 
     for user, prefix in (("igor", "/usr/local"), ("svc", "/opt")):
         assert sudoers_problems(render_contrib("igor.sudoers", user=user, prefix=prefix), user, prefix) == []

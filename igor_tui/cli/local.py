@@ -33,7 +33,7 @@ def version(ns: argparse.Namespace, config: str | None, out: IO[str], env: Mappi
 
 
 def setup(ns: argparse.Namespace, config: str | None, out: IO[str], env: Mapping[str, str]) -> int:
-    from ..setup import SetupOptions, run_setup
+    from ..install.setup import SetupOptions, run_setup
 
     if config:
         raise UsageError("setup always writes /etc/igor.conf (the file igor-tick reads); drop --config")
@@ -61,8 +61,8 @@ def setup(ns: argparse.Namespace, config: str | None, out: IO[str], env: Mapping
 
 def doctor(ns: argparse.Namespace, config: str | None, out: IO[str], env: Mapping[str, str]) -> int:
     from ..config import CONFIG_ENV, DEFAULT_CONFIG_PATH
-    from ..deploy import Root
-    from ..doctor import Doctor, run_doctor
+    from ..install.deploy import Root
+    from ..install.doctor import Doctor, run_doctor
 
     root = Root(ns.root)
     # In another root the config is that tree's /etc/igor.conf; $IGOR_CONFIG names a file of this system.

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import IgorError
+from ..errors import IgorError
 
 DEFAULT_USER = "igor"
 DEFAULT_PREFIX = "/usr/local"
@@ -102,10 +102,11 @@ def data_dir() -> Path:
     """Where contrib/ and igor.conf.example are: inside the installed package (the wheel force-includes
     them as igor_tui/data/), or, in a source checkout or editable install, at the top of the repository,
     where admins and the README find them."""
-    packaged = Path(__file__).resolve().parent / "data"
+    package = Path(__file__).resolve().parent.parent  # igor_tui/ (this module is igor_tui/install/deploy.py)
+    packaged = package / "data"
     if (packaged / "igor.conf.example").is_file():
         return packaged
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = package.parent
     if (checkout / "igor.conf.example").is_file():
         return checkout
     raise IgorError(

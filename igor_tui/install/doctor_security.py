@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from .deploy import lib_dir, render_contrib
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
     from .deploy import Root
 
 Status = Literal["ok", "warn", "fail"]

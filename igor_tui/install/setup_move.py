@@ -12,7 +12,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from .statedir import STORE_NAME, move_state
+from ..statedir import STORE_NAME, move_state
 
 if TYPE_CHECKING:
     from .deploy import Root, Step

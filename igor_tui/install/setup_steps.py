@@ -14,8 +14,8 @@ import shutil
 import stat
 from collections.abc import Callable, Mapping
 
+from ..errors import IgorError
 from .deploy import Root, Step, find_account
-from .errors import IgorError
 
 _SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 

@@ -6,8 +6,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..errors import IgorError
 from .deploy import Root
-from .errors import IgorError
 
 if TYPE_CHECKING:
     from .deploy import Step
@@ -18,7 +18,7 @@ def grub_steps(
 ) -> list[Step]:
     """UEFI nodes: grub/ (igor-tick's per-node GRUB files) and the GRUB image DHCP hands them, built
     with grub-mkimage (see backends/grub.py for why this image and not Debian's grubnetx64.efi)."""
-    from .backends import grub
+    from ..backends import grub
 
     gdir = owned_dir(os.path.join(tftproot, grub.GRUB_DIR), " (igor-tick writes per-node GRUB files here)")
     modules = next((d for d in (root(grub.GRUB_MODULE_DIR), grub.GRUB_MODULE_DIR) if os.path.isdir(d)), "")

@@ -12,10 +12,10 @@ import shutil
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .errors import IgorError
+from ..errors import IgorError
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
     from .deploy import Root
     from .doctor_security import Report, Status
 
@@ -32,7 +32,7 @@ class PeerChecks:
         self.report(name, status, message, fix)
 
     def nodes(self, config: Config) -> None:
-        from .backends.factory import resolver
+        from ..backends.factory import resolver
 
         addresses = resolver(config)(config.naming.all())
         missing = [a.name for a in addresses if not a.ip and not a.mac]
@@ -51,7 +51,7 @@ class PeerChecks:
         )
 
     def power(self, config: Config) -> None:
-        from .backends.power import template_argv
+        from ..backends.power import template_argv
 
         templates = {
             k: t
@@ -100,8 +100,8 @@ class PeerChecks:
     def cobbler(self, config: Config) -> None:
         if not config.usecobbler:
             return
-        from .backends.cobbler import CobblerBoot
-        from .backends.factory import boot_backend
+        from ..backends.cobbler import CobblerBoot
+        from ..backends.factory import boot_backend
 
         boot = boot_backend(config)
         assert isinstance(boot, CobblerBoot)
@@ -138,7 +138,7 @@ class PeerChecks:
                 "add every node to node_map",
             )
             return
-        from .backends.factory import switch_backend
+        from ..backends.factory import switch_backend
 
         switch = switch_backend(config)
         assert switch is not None

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
+from ..errors import IgorError
 from .deploy import (
     CRON_PATH,
     DEFAULT_PREFIX,
@@ -33,10 +34,9 @@ from .deploy import (
     owner_name,
 )
 from .doctor_backends import PeerChecks
-from .errors import IgorError
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
     from .doctor_security import Status
 
 TICK_STALE_MINUTES = 3
@@ -120,9 +120,9 @@ class Doctor:
     # ------------------------------------------------------------------------------------ config
 
     def _config(self) -> Config | None:
-        from .config import load_config
-        from .errors import ConfigError
-        from .trust import principal
+        from ..config import load_config
+        from ..errors import ConfigError
+        from ..trust import principal
 
         path = self.root(self.config_path)
         if not os.path.lexists(path):
@@ -247,7 +247,7 @@ class Doctor:
         """UEFI nodes (bootmode) need igor's GRUB image and a grub/ igor can write (plain PXE only)."""
         if config.usecobbler or not config.bootmode:
             return
-        from .backends import grub
+        from ..backends import grub
 
         problems: list[str] = []
         fixes: list[str] = []
@@ -279,7 +279,7 @@ class Doctor:
     # ------------------------------------------------------------------------------ store, tick
 
     def _store_and_tick(self, config: Config) -> None:
-        from .store import TinyStore
+        from ..store import TinyStore
 
         statedir = self.root(config.statedir)
         try:
@@ -317,7 +317,7 @@ class Doctor:
 
     def _lock_held(self, path: str) -> bool:
         """Whether another process holds `path`, opened read-only so doctor never creates or owns it."""
-        from . import locks
+        from .. import locks
 
         try:
             with locks.hold(path, timeout=LOCK_WAIT_SECONDS, poll=0.05, flags=os.O_RDONLY):

@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
-from .config import DEFAULT_STATEDIR, legacy_statedir
+from ..config import DEFAULT_STATEDIR, legacy_statedir
+from ..errors import ConfigError, IgorError, UsageError
 from .deploy import (
     CONFIG_PATH,
     CRON_PATH,
@@ -36,7 +37,6 @@ from .deploy import (
     read_data,
     render_contrib,
 )
-from .errors import ConfigError, IgorError, UsageError
 from .setup_move import config_statedir_step, move_store_step
 from .setup_steps import (
     Owner,
@@ -150,8 +150,8 @@ def render_config(opts: SetupOptions) -> str:
         if key not in data:
             raise IgorError(f"igor.conf.example has no key {key!r}; setup and the example disagree")
         data[key] = value
-    from .config import parse_config
-    from .config.docs import commented_json
+    from ..config import parse_config
+    from ..config.docs import commented_json
 
     text = commented_json(list(data.items()))
 
