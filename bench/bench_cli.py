@@ -212,7 +212,7 @@ def extendable(count: int, after: datetime, boot: tuple[Path, str, Path, str]) -
     ]
 
 
-def build_cluster(base: Path, size: int, seed: int, extra: int) -> Cluster:
+def build_cluster(base: Path, size: int, seed: int, extra: int = 0) -> Cluster:
     """igor.conf, tftp root, content files and a store with `size` reservations under `base/n<size>`, plus
     `extra` reservations for `igor extend` (see `extendable`)."""
     work = base / f"n{size}"
