@@ -76,6 +76,8 @@ class IgorService:
         self.nodes = self.naming.all()
         self._backend_factory = backends
         self._backends_built: Backends | None = None
+        self._last_slot: tuple[tuple[object, ...], Slot] | None = None
+        """The last find_slot question and answer (booking._find_slot): plan, then book, schedules once."""
 
     def backends(self) -> Backends:
         """The configured backends, built on first use: read-only commands never construct (or call) any."""
