@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import stat
-import tempfile
 import time
 from collections.abc import Iterable
 
@@ -107,6 +105,10 @@ class ContentStore:
             return []
 
     def _copy_locked(self, fd: int, source: str, what: str) -> str:
+        # Imported by copiers only: `igor del` and `extend` use this module just to collect (~2 ms).
+        import hashlib
+        import tempfile
+
         try:
             self._remove_stale_incoming()
             out_fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=_INCOMING)
