@@ -14,6 +14,7 @@ The timed processes may cache bytecode (in a prefix under the work dir, never in
 installed igor does, even if PYTHONDONTWRITEBYTECODE is set here; --no-pyc measures without the cache.
 
     .venv/bin/python bench/bench_cli.py [--runs 7] [--sizes 100,1000,5000,20000] [--keep DIR] [--no-pyc]
+        [--baseline DIR]   (DIR holds another igor_tui package: its runs interleave with this tree's)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -329,6 +330,20 @@ def time_command(argvs: Sequence[Sequence[str]], env: Mapping[str, str]) -> Timi
     return Timing.of([run_once(argv, env) for argv in argvs[1:]])
 
 
+def time_interleaved(
+    argv: Callable[[str, int], Sequence[str]], envs: Mapping[str, Mapping[str, str]], runs: int
+) -> dict[str, Timing]:
+    """`argv(variant, k)` run for every variant in turn, k = 0 (warm-up) .. runs: on a shared machine
+    back-to-back pairs see the same load, where one whole table after the other does not."""
+    samples: dict[str, list[Sample]] = {variant: [] for variant in envs}
+    for k in range(runs + 1):
+        for variant, env in envs.items():
+            sample = run_once(argv(variant, k), env)
+            if k:
+                samples[variant].append(sample)
+    return {variant: Timing.of(found) for variant, found in samples.items()}
+
+
 def child_env(work: Path, cached_bytecode: bool) -> dict[str, str]:
     """The environment of every timed process: the caller's, as `sudo igor` by user bench would see it.
 
@@ -349,19 +364,24 @@ def child_env(work: Path, cached_bytecode: bool) -> dict[str, str]:
     return env
 
 
-def bench_cluster(igor: Path, cluster: Cluster, runs: int, base_env: Mapping[str, str]) -> dict[str, Timing]:
-    """Each command once to warm up, then `runs` times; `del` deletes what the real `sub` runs booked."""
-    env = {**base_env, "IGOR_CONFIG": str(cluster.config)}
+def bench_cluster(
+    igor: Path, cluster: Cluster, runs: int, envs: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, Timing]]:
+    """Each command once to warm up, then `runs` times, per variant (see `time_interleaved`): by command,
+    by variant. `del` deletes what the same variant's real `sub` runs booked; each variant extends its
+    own `ext` reservations."""
+    envs = {variant: {**env, "IGOR_CONFIG": str(cluster.config)} for variant, env in envs.items()}
+    order = {variant: i for i, variant in enumerate(envs)}
     exe = str(igor)
     boot = ["-k", str(cluster.kernel), "-i", str(cluster.initrd)]
-    sub = [[exe, "sub", "-r", f"bench{k}", *boot, "-n", "8", "-t", "60"] for k in range(runs + 1)]
-    return {
-        "spec": time_command([[exe, "sub", "-s", "-n", "8", "-t", "60"]] * (runs + 1), env),
-        "sub": time_command(sub, env),
-        "show": time_command([[exe, "show"]] * (runs + 1), env),
-        "extend": time_command([[exe, "extend", "-r", f"ext{k}", "-t", "30m"] for k in range(runs + 1)], env),
-        "del": time_command([[exe, "del", f"bench{k}"] for k in range(runs + 1)], env),
+    argvs: dict[str, Callable[[str, int], list[str]]] = {
+        "spec": lambda v, k: [exe, "sub", "-s", "-n", "8", "-t", "60"],
+        "sub": lambda v, k: [exe, "sub", "-r", f"bench{v}{k}", *boot, "-n", "8", "-t", "60"],
+        "show": lambda v, k: [exe, "show"],
+        "extend": lambda v, k: [exe, "extend", "-r", f"ext{k * len(envs) + order[v]}", "-t", "30m"],
+        "del": lambda v, k: [exe, "del", f"bench{v}{k}"],
     }
+    return {command: time_interleaved(argvs[command], envs, runs) for command in COMMANDS}
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -406,6 +426,23 @@ def print_table(
         print()
 
 
+def print_comparison(results: Mapping[int, Mapping[str, Mapping[str, Timing]]]) -> None:
+    """This tree against the baseline, run by run interleaved: wall and CPU medians and their ratio."""
+    print("this tree (new) against --baseline (base), medians of interleaved runs, ms:")
+    print(
+        f"{'reservations':>12}  {'command':<18} {'wall base':>9} {'new':>7} {'ratio':>6} "
+        f"{'cpu base':>9} {'new':>7}"
+    )
+    for size, timings in results.items():
+        for command in COMMANDS:
+            base, new = timings[command]["base"], timings[command]["new"]
+            print(
+                f"{size:>12}  {TITLES[command]:<18} {base.median:9.1f} {new.median:7.1f} "
+                f"{new.median / base.median:6.2f} {base.cpu:9.1f} {new.cpu:7.1f}"
+            )
+    print()
+
+
 def parse_sizes(text: str) -> list[int]:
     try:
         sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
@@ -436,7 +473,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="run igor with PYTHONDONTWRITEBYTECODE=1 (compile igor_tui on every run) instead of cached .pyc",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="also time the igor_tui package in DIR (e.g. `git archive main igor_tui | tar -x -C DIR`), "
+        "each run right after this tree's, and print both and their ratios",
+    )
     args = parser.parse_args(argv)
+    if args.baseline is not None and not (args.baseline / "igor_tui" / "__init__.py").is_file():
+        parser.error(f"--baseline {args.baseline}: no igor_tui package there")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     if args.runs < 5:
@@ -456,19 +503,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         base_env = child_env(work, cached_bytecode=not args.no_pyc)
+        envs = {"": base_env}
+        if args.baseline is not None:
+            envs = {"new": base_env, "base": {**base_env, "PYTHONPATH": str(args.baseline)}}
         floor = time_command([[str(igor), "--version"]] * (args.runs + 1), base_env)
         interpreter = time_command([[sys.executable, "-c", "pass"]] * (args.runs + 1), base_env)
-        results: dict[int, dict[str, Timing]] = {}
+        results: dict[int, dict[str, dict[str, Timing]]] = {}
         for size in args.sizes:
-            cluster = build_cluster(work, size, args.seed, args.runs + 1)
+            cluster = build_cluster(work, size, args.seed, (args.runs + 1) * len(envs))
             print(
                 f"{size:>5} reservations: placed in {cluster.place_seconds:.1f} s, stored in "
                 f"{cluster.store_seconds:.1f} s ({cluster.store_bytes / 1e6:.2f} MB), "
                 f"{cluster.active} active now, "
                 f"last ends in {cluster.horizon}"
             )
-            results[size] = bench_cluster(igor, cluster, args.runs, base_env)
-        print_table(floor, interpreter, results, args.runs, "not cached" if args.no_pyc else "cached")
+            results[size] = bench_cluster(igor, cluster, args.runs, envs)
+        bytecode = "not cached" if args.no_pyc else "cached"
+        for variant in envs:
+            by_size = {size: {c: t[variant] for c, t in timings.items()} for size, timings in results.items()}
+            title = f" [{variant}: {args.baseline if variant == 'base' else 'this tree'}]" if variant else ""
+            print_table(floor, interpreter, by_size, args.runs, bytecode + title)
+        if args.baseline is not None:
+            print_comparison(results)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
