@@ -453,7 +453,7 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
         "--runs", type=int, default=7, help="timed runs per command after one warm-up (default 7)"
@@ -488,7 +488,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--runs must be at least 1")
     if args.runs < 5:
         print("bench_cli: fewer than 5 runs: medians will be noisy", file=sys.stderr)
+    return args
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     igor = find_igor()
     if args.keep is not None:
         work = args.keep.resolve()
