@@ -89,8 +89,10 @@ def _serialize(data: DocumentData) -> bytes:
         try:
             text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
             return text.encode() + b"\n"
-        except UnicodeEncodeError:  # a lone surrogate: escaped below, as for orjson
+        except UnicodeEncodeError:  # a lone surrogate: escaped, as for what orjson refuses below
             return _json_text(data).encode() + b"\n"
+        except ValueError:  # NaN or infinity, only from a hand edit: written by orjson, as before
+            pass
     import orjson  # writers of big documents only (see _parse_document)
 
     try:
