@@ -1,15 +1,20 @@
-"""The `igor` command line as whole processes: 520 nodes with 100, 1,000 and 5,000 reservations.
+"""The `igor` command line as whole processes: 520 nodes with 100 to 20,000 reservations (issue 14).
 
 For every size a throw-away cluster is built (igor.conf, a store written in one transaction, content
-files), then `igor sub -s -n 8 -t 60`, a real `igor sub -n 8 -t 60` and `igor show` are each run once to
-warm the page cache and then `--runs` times; the table gives the median wall time of the whole process
-next to the targets and the classic Go igor's numbers. `igor --version` (interpreter + CLI import) is the
-floor. Prints a table, asserts nothing, exits 0 whether targets are met or not (1 only if a command fails).
+files) from a fixed seed: 520 nodes filled densely with 1-16-node reservations of 30-300 minutes, so runs
+are comparable. Then `igor sub -s -n 8 -t 60`, a real `igor sub -n 8 -t 60`, `igor show`,
+`igor extend -r ext<k> -t 30m` and `igor del bench<k>` (the reservations the real `sub` runs booked) are
+each run once to warm the page cache and then `--runs` times. Per size and command the table gives the
+median and min-max wall time of the whole process, its median CPU time (user+sys, which load on a shared
+machine distorts less than wall time) and its peak RSS (from wait4), then a line comparing each figure
+with the issue's target and classic Go igor. `igor --version` (interpreter + CLI import) is the floor.
+Prints, asserts nothing, exits 0 whether targets are met or not (1 only if a command fails).
 
 The timed processes may cache bytecode (in a prefix under the work dir, never in the source tree), as an
 installed igor does, even if PYTHONDONTWRITEBYTECODE is set here; --no-pyc measures without the cache.
 
-    .venv/bin/python bench/bench_cli.py [--runs 7] [--sizes 100,1000,5000] [--keep DIR] [--no-pyc]
+    .venv/bin/python bench/bench_cli.py [--runs 7] [--sizes 100,1000,5000,20000] [--keep DIR] [--no-pyc]
+        [--baseline DIR]   (DIR holds another igor_tui package: its runs interleave with this tree's)
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,17 +45,28 @@ from igor_tui.store import TinyStore
 ROOT = Path(__file__).resolve().parent.parent
 NODES = 520
 PREFIX = "kn"
-COMMANDS = ("spec", "sub", "show")
-TITLES = {"spec": "sub -s -n 8 -t 60", "sub": "sub -n 8 -t 60", "show": "show"}
+COMMANDS = ("spec", "sub", "show", "extend", "del")
+TITLES = {
+    "spec": "sub -s -n 8 -t 60",
+    "sub": "sub -n 8 -t 60",
+    "show": "show",
+    "extend": "extend -t 30m",
+    "del": "del",
+}
 TARGETS: dict[int, dict[str, float]] = {
-    100: {"spec": 120.0, "sub": 120.0, "show": 120.0},
-    5_000: {"spec": 240.0, "sub": 150.0, "show": 120.0},
+    100: dict.fromkeys(COMMANDS, 40.0),
+    5_000: {"spec": 150.0, "sub": 100.0, "show": 120.0},
+    20_000: {"spec": 350.0, "sub": 350.0, "show": 350.0},
 }
-"""Milliseconds on the 2-core reference machine (from the issue); sizes without targets are informational."""
+"""Milliseconds of wall time on the 2-core reference machine (issue 14); sizes or commands without one are
+informational."""
+RSS_TARGETS: dict[int, dict[str, float]] = {5_000: {"show": 25.0}}
+"""Peak RSS in MB (issue 14)."""
 CLASSIC_GO: dict[int, dict[str, float]] = {
-    100: {"spec": 24.0, "sub": 13.0, "show": 10.0},
-    5_000: {"spec": 473.0, "sub": 196.0, "show": 149.0},
+    100: {"spec": 29.0, "sub": 20.0, "show": 11.0},
+    5_000: {"spec": 508.0, "sub": 181.0, "show": 216.0},
 }
+"""Classic Go igor's medians on the same schedules, as measured in issue 14."""
 OWNERS = ("alice", "bob", "carol", "dave", "erin", "bench")
 BOOT_VARIANTS = 3  # distinct kernel/initrd pairs the generated reservations boot
 PLACEMENT_WINDOW = 256
@@ -60,14 +76,32 @@ overlap-free by construction; only holes older than that are no longer back-fill
 
 
 @dataclass(frozen=True, slots=True)
+class Sample:
+    """One whole process: wall and CPU (user+sys) milliseconds, peak resident memory in MB."""
+
+    wall: float
+    cpu: float
+    rss: float
+
+
+@dataclass(frozen=True, slots=True)
 class Timing:
     median: float
     low: float
     high: float
+    cpu: float  # median CPU ms
+    rss: float  # largest peak RSS of the runs, MB
 
     @classmethod
-    def of(cls, samples: Sequence[float]) -> Timing:
-        return cls(statistics.median(samples), min(samples), max(samples))
+    def of(cls, samples: Sequence[Sample]) -> Timing:
+        walls = [s.wall for s in samples]
+        return cls(
+            statistics.median(walls),
+            min(walls),
+            max(walls),
+            statistics.median(s.cpu for s in samples),
+            max(s.rss for s in samples),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +157,7 @@ def write_boot_files(work: Path, content: Path) -> list[tuple[Path, str, Path, s
 
 
 def place(count: int, now: datetime, rng: random.Random) -> list[tuple[datetime, datetime, tuple[str, ...]]]:
-    """Earliest-fit placements with the real scheduler: sizes 1-16, 30 min - 8 h, from the current minute."""
+    """Earliest-fit placements with the real scheduler: sizes 1-16, 30 min - 5 h, from the current minute."""
     names = tuple(f"{PREFIX}{i}" for i in range(1, NODES + 1))
     placed: list[Reservation] = []
     live: dict[int, Reservation] = {}
@@ -134,7 +168,7 @@ def place(count: int, now: datetime, rng: random.Random) -> list[tuple[datetime,
             floor = max(floor, placed[-PLACEMENT_WINDOW].start)
             while ends and ends[0][0] <= floor:
                 del live[heapq.heappop(ends)[1]]
-        request = Request(minutes=rng.randint(30, 480), earliest=floor, count=rng.randint(1, 16))
+        request = Request(minutes=rng.randint(30, 300), earliest=floor, count=rng.randint(1, 16))
         slot = find_slot(names, live.values(), request)
         res = Reservation(k + 1, f"p{k}", "", slot.start, slot.end, slot.nodes)
         placed.append(res)
@@ -156,8 +190,32 @@ def check_no_overlaps(reservations: Sequence[Reservation]) -> None:
                 sys.exit(f"bench_cli: generated reservations overlap on {node}; the generator is broken")
 
 
-def build_cluster(base: Path, size: int, seed: int) -> Cluster:
-    """igor.conf, tftp root, content files and a store with `size` reservations under `base/n<size>`."""
+def extendable(count: int, after: datetime, boot: tuple[Path, str, Path, str]) -> list[Reservation]:
+    """`count` one-hour reservations of user bench for `igor extend` to lengthen: one a day on one node after
+    the whole schedule, so extending each by 30 minutes always fits whatever the seed placed."""
+    kernel, kernel_hash, initrd, initrd_hash = boot
+    first = after + timedelta(days=1)
+    return [
+        Reservation(
+            id=0,
+            name=f"ext{k}",
+            owner="bench",
+            start=first + timedelta(days=k),
+            end=first + timedelta(days=k, hours=1),
+            nodes=(f"{PREFIX}1",),
+            kernel=str(kernel),
+            initrd=str(initrd),
+            kernel_hash=kernel_hash,
+            initrd_hash=initrd_hash,
+            created=after,
+        )
+        for k in range(count)
+    ]
+
+
+def build_cluster(base: Path, size: int, seed: int, extra: int = 0) -> Cluster:
+    """igor.conf, tftp root, content files and a store with `size` reservations under `base/n<size>`, plus
+    `extra` reservations for `igor extend` (see `extendable`)."""
     work = base / f"n{size}"
     if work.exists():
         shutil.rmtree(work)
@@ -207,6 +265,8 @@ def build_cluster(base: Path, size: int, seed: int) -> Cluster:
                 installed=active,  # igor-tick would have installed what is running now
             )
         )
+    horizon_end = max((end for _, end, _ in placements), default=now)
+    reservations += extendable(extra, horizon_end, boots[0])
     with TinyStore(statedir).transaction() as tx:  # in bulk: one by one, TinyDB copies the table each time
         tx.add_reservations(reservations)
     t2 = time.perf_counter()
@@ -217,7 +277,7 @@ def build_cluster(base: Path, size: int, seed: int) -> Cluster:
         kernel=kernel,
         initrd=initrd,
         active=sum(1 for start, _, _ in placements if start <= now),
-        horizon=max((end for _, end, _ in placements), default=now) - now,
+        horizon=horizon_end - now,
         place_seconds=t1 - t0,
         store_seconds=t2 - t1,
         store_bytes=(statedir / "igor.json").stat().st_size,
@@ -227,35 +287,61 @@ def build_cluster(base: Path, size: int, seed: int) -> Cluster:
 # ------------------------------------------------------------------------------------------ timing
 
 
-def run_once(argv: Sequence[str], env: Mapping[str, str]) -> float:
-    """Wall milliseconds of one whole process; aborts the benchmark if the command fails."""
-    t = time.perf_counter()
-    proc = subprocess.run(
-        argv,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        check=False,
-    )
-    elapsed = (time.perf_counter() - t) * 1000
+GNU_TIME = Path("/usr/bin/time")
+
+
+def run_once(argv: Sequence[str], env: Mapping[str, str]) -> Sample:
+    """Wall ms, CPU ms (user+sys, from wait4) and peak RSS of one whole process; aborts on a failure.
+
+    The peak RSS comes from /usr/bin/time when there is one: a child forked from this (larger) Python
+    process starts out counting this process's resident pages, so wait4's ru_maxrss (and RUSAGE_CHILDREN)
+    would report at least this process's size; time's own child is forked from a tiny process."""
+    with tempfile.NamedTemporaryFile(prefix="bench-rss-") as rss_file:
+        timed = [str(GNU_TIME), "-f", "%M", "-o", rss_file.name, *argv] if GNU_TIME.is_file() else argv
+        t = time.perf_counter()
+        proc = subprocess.Popen(
+            timed, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        assert proc.stderr is not None
+        stderr = proc.stderr.read()
+        proc.stderr.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = (time.perf_counter() - t) * 1000
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        rss_text = Path(rss_file.name).read_text().strip().splitlines()
     if proc.returncode != 0:
-        detail = proc.stderr.decode(errors="replace").strip()
+        detail = stderr.decode(errors="replace").strip()
         sys.exit(
             f"bench_cli: {' '.join(argv)} exited {proc.returncode}; not timing a failing command\n{detail}"
         )
-    if proc.stderr:
+    if stderr:
         print(
-            f"  note: {' '.join(argv[1:])} wrote to stderr: {proc.stderr.decode(errors='replace').strip()}",
+            f"  note: {' '.join(argv[1:])} wrote to stderr: {stderr.decode(errors='replace').strip()}",
             file=sys.stderr,
         )
-    return elapsed
+    cpu = (usage.ru_utime + usage.ru_stime) * 1000
+    rss_kib = int(rss_text[-1]) if rss_text and rss_text[-1].isdigit() else usage.ru_maxrss
+    return Sample(elapsed, cpu, rss_kib / 1024)
 
 
 def time_command(argvs: Sequence[Sequence[str]], env: Mapping[str, str]) -> Timing:
     """The first argv is the warm-up run (page cache, .pyc files); the rest are timed."""
     run_once(argvs[0], env)
     return Timing.of([run_once(argv, env) for argv in argvs[1:]])
+
+
+def time_interleaved(
+    argv: Callable[[str, int], Sequence[str]], envs: Mapping[str, Mapping[str, str]], runs: int
+) -> dict[str, Timing]:
+    """`argv(variant, k)` run for every variant in turn, k = 0 (warm-up) .. runs: on a shared machine
+    back-to-back pairs see the same load, where one whole table after the other does not."""
+    samples: dict[str, list[Sample]] = {variant: [] for variant in envs}
+    for k in range(runs + 1):
+        for variant, env in envs.items():
+            sample = run_once(argv(variant, k), env)
+            if k:
+                samples[variant].append(sample)
+    return {variant: Timing.of(found) for variant, found in samples.items()}
 
 
 def child_env(work: Path, cached_bytecode: bool) -> dict[str, str]:
@@ -278,75 +364,83 @@ def child_env(work: Path, cached_bytecode: bool) -> dict[str, str]:
     return env
 
 
-def bench_cluster(igor: Path, cluster: Cluster, runs: int, base_env: Mapping[str, str]) -> dict[str, Timing]:
-    env = {**base_env, "IGOR_CONFIG": str(cluster.config)}
+def bench_cluster(
+    igor: Path, cluster: Cluster, runs: int, envs: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, Timing]]:
+    """Each command once to warm up, then `runs` times, per variant (see `time_interleaved`): by command,
+    by variant. `del` deletes what the same variant's real `sub` runs booked; each variant extends its
+    own `ext` reservations."""
+    envs = {variant: {**env, "IGOR_CONFIG": str(cluster.config)} for variant, env in envs.items()}
+    order = {variant: i for i, variant in enumerate(envs)}
     exe = str(igor)
-    spec = [exe, "sub", "-s", "-n", "8", "-t", "60"]
-    show = [exe, "show"]
-    sub = [
-        [
-            exe,
-            "sub",
-            "-r",
-            f"bench{k}",
-            "-k",
-            str(cluster.kernel),
-            "-i",
-            str(cluster.initrd),
-            "-n",
-            "8",
-            "-t",
-            "60",
-        ]
-        for k in range(runs + 1)
-    ]
-    return {
-        "spec": time_command([spec] * (runs + 1), env),
-        "sub": time_command(sub, env),
-        "show": time_command([show] * (runs + 1), env),
+    boot = ["-k", str(cluster.kernel), "-i", str(cluster.initrd)]
+    argvs: dict[str, Callable[[str, int], list[str]]] = {
+        "spec": lambda v, k: [exe, "sub", "-s", "-n", "8", "-t", "60"],
+        "sub": lambda v, k: [exe, "sub", "-r", f"bench{v}{k}", *boot, "-n", "8", "-t", "60"],
+        "show": lambda v, k: [exe, "show"],
+        "extend": lambda v, k: [exe, "extend", "-r", f"ext{k * len(envs) + order[v]}", "-t", "30m"],
+        "del": lambda v, k: [exe, "del", f"bench{v}{k}"],
     }
+    return {command: time_interleaved(argvs[command], envs, runs) for command in COMMANDS}
 
 
 # ------------------------------------------------------------------------------------------ report
 
 
-def cell(size: int, command: str, timing: Timing) -> str:
-    target = TARGETS.get(size, {}).get(command)
-    go = CLASSIC_GO.get(size, {}).get(command)
-    mark = "" if target is None else ("PASS" if timing.median <= target else "MISS")
-    target_text = "-" if target is None else f"<={target:.0f}"
-    go_text = "-" if go is None else f"{go:.0f}"
-    return f"{timing.median:>7.1f} {target_text:>6} {mark:>4} {go_text:>4}"
+def verdicts(size: int, timings: Mapping[str, Timing]) -> str:
+    """One line per size: every figure with a target, PASS or MISS, and classic Go where known."""
+    parts = []
+    for command in COMMANDS:
+        timing = timings[command]
+        target = TARGETS.get(size, {}).get(command)
+        go = CLASSIC_GO.get(size, {}).get(command)
+        if target is not None:
+            mark = "PASS" if timing.median <= target else "MISS"
+            go_text = "" if go is None else f", Go {go:.0f}"
+            parts.append(f"{command} {timing.median:.0f}<={target:.0f} {mark}{go_text}")
+        rss_target = RSS_TARGETS.get(size, {}).get(command)
+        if rss_target is not None:
+            mark = "PASS" if timing.rss <= rss_target else "MISS"
+            parts.append(f"{command} RSS {timing.rss:.1f}<={rss_target:.0f} MB {mark}")
+    return "; ".join(parts) if parts else "no targets at this size"
 
 
 def print_table(
     floor: Timing, interpreter: Timing, results: Mapping[int, dict[str, Timing]], runs: int, bytecode: str
 ) -> None:
-    width = 7 + 1 + 6 + 1 + 4 + 1 + 4
     print()
-    print(
-        f"igor CLI, {NODES} nodes, whole processes: median of {runs} runs in ms "
-        f"(target, PASS/MISS, classic Go); bytecode {bytecode}"
-    )
-    print(f"  floor  igor --version  {floor.median:7.1f}  (min {floor.low:.1f}, max {floor.high:.1f})")
-    print(
-        f"         python -c pass  {interpreter.median:7.1f}  "
-        f"(min {interpreter.low:.1f}, max {interpreter.high:.1f})"
-    )
+    print(f"igor CLI, {NODES} nodes, whole processes, {runs} runs each; bytecode {bytecode}")
+    for label, timing in (("igor --version", floor), ("python -c pass", interpreter)):
+        print(
+            f"  floor  {label}  wall {timing.median:6.1f} ms (min {timing.low:.1f}, max {timing.high:.1f}), "
+            f"cpu {timing.cpu:.1f} ms, rss {timing.rss:.1f} MB"
+        )
     print()
-    print(f"{'':>12} | " + " | ".join(f"{TITLES[c]:^{width}}" for c in COMMANDS))
-    print(
-        f"{'reservations':>12} | "
-        + " | ".join(f"{'median':>7} {'target':>6} {'':>4} {'Go':>4}" for _ in COMMANDS)
-    )
-    print("-" * 13 + ("+" + "-" * (width + 2)) * len(COMMANDS))
+    print(f"{'reservations':>12}  {'command':<18} {'median':>7} {'min-max':>15} {'cpu':>7} {'rss MB':>7}")
     for size, timings in results.items():
-        print(f"{size:>12} | " + " | ".join(cell(size, c, timings[c]) for c in COMMANDS))
-    print()
-    print("spread (min-max ms):")
+        for command in COMMANDS:
+            t = timings[command]
+            spread = f"{t.low:.1f}-{t.high:.1f}"
+            print(f"{size:>12}  {TITLES[command]:<18} {t.median:7.1f} {spread:>15} {t.cpu:7.1f} {t.rss:7.1f}")
+        print(f"{'':>12}  targets: {verdicts(size, timings)}")
+        print()
+
+
+def print_comparison(results: Mapping[int, Mapping[str, Mapping[str, Timing]]]) -> None:
+    """This tree against the baseline, run by run interleaved: wall and CPU medians and their ratio."""
+    print("this tree (new) against --baseline (base), medians of interleaved runs, ms:")
+    print(
+        f"{'reservations':>12}  {'command':<18} {'wall base':>9} {'new':>7} {'ratio':>6} "
+        f"{'cpu base':>9} {'new':>7}"
+    )
     for size, timings in results.items():
-        spread = "   ".join(f"{c} {timings[c].low:.1f}-{timings[c].high:.1f}" for c in COMMANDS)
-        print(f"{size:>12}   {spread}")
+        for command in COMMANDS:
+            base, new = timings[command]["base"], timings[command]["new"]
+            print(
+                f"{size:>12}  {TITLES[command]:<18} {base.median:9.1f} {new.median:7.1f} "
+                f"{new.median / base.median:6.2f} {base.cpu:9.1f} {new.cpu:7.1f}"
+            )
+    print()
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -359,7 +453,7 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
         "--runs", type=int, default=7, help="timed runs per command after one warm-up (default 7)"
@@ -367,8 +461,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sizes",
         type=parse_sizes,
-        default=[100, 1_000, 5_000],
-        help="reservation counts (default 100,1000,5000)",
+        default=[100, 1_000, 5_000, 20_000],
+        help="reservation counts (default 100,1000,5000,20000)",
     )
     parser.add_argument(
         "--keep", metavar="DIR", type=Path, default=None, help="build the clusters in DIR and keep them"
@@ -379,12 +473,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="run igor with PYTHONDONTWRITEBYTECODE=1 (compile igor_tui on every run) instead of cached .pyc",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="also time the igor_tui package in DIR (e.g. `git archive main igor_tui | tar -x -C DIR`), "
+        "each run right after this tree's, and print both and their ratios",
+    )
     args = parser.parse_args(argv)
+    if args.baseline is not None and not (args.baseline / "igor_tui" / "__init__.py").is_file():
+        parser.error(f"--baseline {args.baseline}: no igor_tui package there")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     if args.runs < 5:
         print("bench_cli: fewer than 5 runs: medians will be noisy", file=sys.stderr)
+    return args
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     igor = find_igor()
     if args.keep is not None:
         work = args.keep.resolve()
@@ -399,19 +507,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         base_env = child_env(work, cached_bytecode=not args.no_pyc)
+        envs = {"": base_env}
+        if args.baseline is not None:
+            envs = {"new": base_env, "base": {**base_env, "PYTHONPATH": str(args.baseline)}}
         floor = time_command([[str(igor), "--version"]] * (args.runs + 1), base_env)
         interpreter = time_command([[sys.executable, "-c", "pass"]] * (args.runs + 1), base_env)
-        results: dict[int, dict[str, Timing]] = {}
+        results: dict[int, dict[str, dict[str, Timing]]] = {}
         for size in args.sizes:
-            cluster = build_cluster(work, size, args.seed)
+            cluster = build_cluster(work, size, args.seed, (args.runs + 1) * len(envs))
             print(
                 f"{size:>5} reservations: placed in {cluster.place_seconds:.1f} s, stored in "
                 f"{cluster.store_seconds:.1f} s ({cluster.store_bytes / 1e6:.2f} MB), "
                 f"{cluster.active} active now, "
                 f"last ends in {cluster.horizon}"
             )
-            results[size] = bench_cluster(igor, cluster, args.runs, base_env)
-        print_table(floor, interpreter, results, args.runs, "not cached" if args.no_pyc else "cached")
+            results[size] = bench_cluster(igor, cluster, args.runs, envs)
+        bytecode = "not cached" if args.no_pyc else "cached"
+        for variant in envs:
+            by_size = {size: {c: t[variant] for c, t in timings.items()} for size, timings in results.items()}
+            title = f" [{variant}: {args.baseline if variant == 'base' else 'this tree'}]" if variant else ""
+            print_table(floor, interpreter, by_size, args.runs, bytecode + title)
+        if args.baseline is not None:
+            print_comparison(results)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

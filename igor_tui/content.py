@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import stat
-import tempfile
 import time
 from collections.abc import Iterable
 
@@ -107,6 +105,10 @@ class ContentStore:
             return []
 
     def _copy_locked(self, fd: int, source: str, what: str) -> str:
+        # Imported by copiers only: `igor del` and `extend` use this module just to collect (~2 ms).
+        import hashlib
+        import tempfile
+
         try:
             self._remove_stale_incoming()
             out_fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=_INCOMING)
@@ -124,14 +126,14 @@ class ContentStore:
                         raise ValidationError(f"{what} {source}: grew past the 4 GiB limit while copying")
                     digest.update(chunk)
                     out.write(chunk)
+                name = digest.hexdigest()
+                if os.path.exists(self.path(name)):
+                    return name  # already stored (and durable): the temp goes in `finally`, unsynced
                 out.flush()
-                os.fsync(out.fileno())
-            name = digest.hexdigest()
+                os.fsync(out.fileno())  # the bytes on disk before the name can point at them
             os.chmod(tmp, 0o644)
-            if os.path.exists(self.path(name)):
-                os.unlink(tmp)
-            else:
-                os.replace(tmp, self.path(name))
+            os.replace(tmp, self.path(name))
+            self._sync_directory()
             return name
         except OSError as err:
             raise StoreError(
@@ -141,6 +143,15 @@ class ContentStore:
             if os.path.exists(tmp):
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+
+    def _sync_directory(self) -> None:
+        """Make a new copy's name durable before the booking that needs it commits: the store fsyncs only
+        its own directory, so without this a power cut could keep the reservation and lose its kernel.
+        Best effort, like the store's own directory sync: the copy is already visible to everyone."""
+        from .tempfiles import fsync_directory
+
+        with contextlib.suppress(OSError):
+            fsync_directory(self.directory)
 
     def _remove_stale_incoming(self) -> None:
         """Copies interrupted by a kill leave temp files; drop those older than an hour."""

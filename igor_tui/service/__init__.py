@@ -4,6 +4,8 @@ The names other modules import from `igor_tui.service` are re-exported here; the
 named for what they do (booking, operations, reports, notify, importer, restore, tick_executor).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .booking import SPECULATION_OPTIONS, EditRequest, ExtendInfo, SubmitRequest
 from .checks import (
     HORIZON,
@@ -15,10 +17,37 @@ from .checks import (
     RESERVED_NAMES,
 )
 from .facade import IgorService, build_service
-from .importer import ImportAction, ImportItem
-from .notify import MailResult, NotifyReport
-from .operations import BlockResult, PortDiff
-from .reports import HistoryEvent, InventoryHost
+
+if TYPE_CHECKING:
+    from .importer import ImportAction, ImportItem
+    from .notify import MailResult, NotifyReport
+    from .operations import BlockResult, PortDiff
+    from .reports import HistoryEvent, InventoryHost
+
+_LAZY = {
+    "ImportAction": "importer",
+    "ImportItem": "importer",
+    "MailResult": "notify",
+    "NotifyReport": "notify",
+    "BlockResult": "operations",
+    "PortDiff": "operations",
+    "HistoryEvent": "reports",
+    "InventoryHost": "reports",
+}
+"""Names of the modules the facade imports only when used: imported on first access (PEP 562), so the
+booking path (`igor sub`, `del`, `extend`) does not load them just to re-export them."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "HORIZON",

@@ -3,6 +3,8 @@
 The facade holds who is asking (caller, reader), over what (config, store, clock, backends) and the few
 helpers every operation shares (housekeeping under the lock, the action log); each verb's work is in a
 module named for it: booking, operations, reports, notify, importer, restore and the tick executor.
+Only booking is imported with the facade: the others are imported by the method that needs them, so a
+`igor sub` does not load (compile, run) the code of `notify`, `import-classic` or `history` (issue 14).
 """
 
 from __future__ import annotations
@@ -21,9 +23,7 @@ from ..model import ClusterView, Reservation, floor_minute
 from ..trust import Principal, principal
 from ..values import replace
 from . import booking as booking_ops
-from . import checks, importer, operations, reports
-from . import notify as notify_ops
-from . import restore as restore_ops
+from . import checks
 from .booking import SPECULATION_OPTIONS
 from .housekeeping import collect_unused
 
@@ -76,6 +76,8 @@ class IgorService:
         self.nodes = self.naming.all()
         self._backend_factory = backends
         self._backends_built: Backends | None = None
+        self._last_slot: tuple[tuple[object, ...], Slot] | None = None
+        """The last find_slot question and answer (booking._find_slot): plan, then book, schedules once."""
 
     def backends(self) -> Backends:
         """The configured backends, built on first use: read-only commands never construct (or call) any."""
@@ -208,52 +210,76 @@ class IgorService:
 
     def power(self, action: str, *, name: str = "", nodes: str = "", force: bool = False) -> tuple[str, ...]:
         """`igor power`: power a reservation's nodes, or listed nodes the caller may power."""
+        from . import operations
+
         return operations.power(self, action, name=name, nodes=nodes, force=force)
 
     def sync(self, *, repair: bool = False) -> list[PortDiff]:
         """`igor sync` (admins): the switch ports whose VLAN differs from the store; `repair` fixes them."""
+        from . import operations
+
         return operations.sync(self, repair=repair)
 
     def block(self, nodes: str, *, reason: str, start: str = "", duration: str = "") -> BlockResult:
         """`igor block` (admins): take nodes out of service; overlapping reservations are returned."""
+        from . import operations
+
         return operations.block(self, nodes, reason=reason, start=start, duration=duration)
 
     def unblock(self, nodes: str) -> list[Block]:
         """`igor unblock` (admins): return nodes to service; returns the blocks as they were before."""
+        from . import operations
+
         return operations.unblock(self, nodes)
 
     def notify(self, *, dry_run: bool = False) -> NotifyReport:
         """`igor notify` (admins): mail each owner's due reminders, each once (service/notify.py)."""
+        from . import notify as notify_ops
+
         return notify_ops.notify(self, dry_run=dry_run)
 
     def import_classic(self, path: str, *, apply: bool = False) -> list[ImportItem]:
         """`igor import-classic` (admins): carry classic igor's reservations over; a dry run by default."""
+        from . import importer
+
         return importer.import_classic(self, path, apply=apply)
 
     # ------------------------------------------------------------------------------------ reports
 
     def history(self, name: str) -> list[HistoryEvent]:
         """`igor history`: every logged event of reservations called `name`."""
+        from . import reports
+
         return reports.history(self, name)
 
     def archived(self, name: str) -> list[ArchivedReservation]:
         """Archived reservations called `name`, oldest first (`igor history` shows them)."""
+        from . import restore as restore_ops
+
         return restore_ops.archived_named(self, name)
 
     def past_reservations(self, start: datetime, end: datetime) -> list[Reservation]:
         """Archived reservations whose window overlaps [start, end), by start (the TUI's past)."""
+        from . import restore as restore_ops
+
         return restore_ops.past_reservations(self, start, end)
 
     def restore(self, name: str) -> Reservation:
         """`igor restore` (admins): put an archived reservation back (service/restore.py)."""
+        from . import restore as restore_ops
+
         return restore_ops.restore(self, name)
 
     def stats(self, days: int) -> Stats:
         """`igor stats`: usage over the last `days` days from the action log."""
+        from . import reports
+
         return reports.stats(self, days)
 
     def inventory(self, name: str) -> list[InventoryHost]:
         """`igor hosts`: a reservation's nodes with stable aliases and configured addresses."""
+        from . import reports
+
         return reports.inventory(self, name)
 
     # ---------------------------------------------------------- shared by the modules of the service

@@ -67,16 +67,33 @@ def _parse_document(payload: bytes, label: str) -> DocumentData:
     return data
 
 
+ORJSON_FROM_RECORDS = 2_000
+"""Documents of this many records or more are encoded by orjson, smaller ones by json. Why: importing
+orjson imports dataclasses, inspect, uuid and platform, which (measured on the 2-core reference machine,
+CPU time) costs about as much as json takes to encode ~2,000 reservations (~5 us each; orjson ~0.3 us).
+At issue 14's 100 reservations json encodes the whole document in ~0.5 ms and the import was the
+write's biggest single cost; at 5,000 orjson still repays its import."""
+
+
 def _serialize(data: DocumentData) -> bytes:
     """The document as compact JSON on one line: plain JSON for TinyDB and jq.
 
     orjson encodes 5,000 reservations in ~2.5 ms (json took ~25 ms; an earlier digest-checked reuse of the
-    previous document's record lines cost more code than orjson now takes in total). It refuses two
-    things json wrote: strings with lone surrogates and integers beyond 64 bits; such documents are
-    written by json instead, with the same strictness as before (no NaN, which orjson would turn into null
-    silently); _parse_document reads both kinds.
+    previous document's record lines cost more code than orjson now takes in total), but small documents
+    are written by json (see ORJSON_FROM_RECORDS), in the same bytes orjson would write (UTF-8, compact).
+    Either way, what orjson refuses (strings with lone surrogates, integers beyond 64 bits) is written by
+    json with ASCII escapes, with the same strictness as before (no NaN, which orjson would turn into null
+    silently); _parse_document reads every kind.
     """
-    import orjson  # writers only (see _parse_document)
+    if sum(map(len, data.values())) < ORJSON_FROM_RECORDS:
+        try:
+            text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            return text.encode() + b"\n"
+        except UnicodeEncodeError:  # a lone surrogate: escaped, as for what orjson refuses below
+            return _json_text(data).encode() + b"\n"
+        except ValueError:  # NaN or infinity, only from a hand edit: written by orjson, as before
+            pass
+    import orjson  # writers of big documents only (see _parse_document)
 
     try:
         return orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)

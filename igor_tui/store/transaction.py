@@ -285,9 +285,27 @@ class StoreTransaction:
     def set_value(self, key: str, value: Any) -> None:
         """Values are stored as JSON gives them back (tuples become lists) in memory and on disk alike;
         non-JSON values fail here rather than at commit."""
-        import orjson
         from tinydb import Query
 
         stored = json.loads(_json_text(value))
-        orjson.dumps(stored)  # TypeError for integers beyond 64 bits, which orjson would read back as floats
+        _check_64_bit_integers(stored)
         self._table("kv").upsert({"key": key, "value": stored}, Query().key == key)
+
+
+_INT_RANGE = range(-(1 << 63), 1 << 64)
+"""The integers orjson encodes (i64 and u64); it reads larger ones back as floats."""
+
+
+def _check_64_bit_integers(value: Any) -> None:
+    """TypeError for an integer beyond 64 bits anywhere in a JSON value, as orjson would raise, so a value
+    means the same whichever encoder writes the document, without importing orjson (see
+    document.ORJSON_FROM_RECORDS)."""
+    if type(value) is int:
+        if value not in _INT_RANGE:
+            raise TypeError(f"integer {value} does not fit in 64 bits")
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_64_bit_integers(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_64_bit_integers(item)
