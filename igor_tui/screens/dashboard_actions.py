@@ -20,7 +20,7 @@ from ..model import ClusterView, Reservation
 from ..service import IgorService
 from ..viewstate import moment
 from ..widgets.rack_grid import RackGrid
-from .messages import ActionDone, ActionFailed
+from .messages import ActionDone, ActionFailed, outcome
 
 
 class ReservationActions(Screen[None]):
@@ -114,12 +114,7 @@ class ReservationActions(Screen[None]):
 
     @work(thread=True, group="action", exit_on_error=False)
     def _action_worker(self, fn: Callable[[], str]) -> None:
-        try:
-            text = fn()
-        except (IgorError, OSError) as err:
-            self.post_message(ActionFailed(str(err)))
-            return
-        self.post_message(ActionDone(text))
+        self.post_message(outcome(fn))
 
     def on_action_done(self, message: ActionDone) -> None:
         self.notify(message.text, title="igor")

@@ -24,6 +24,7 @@ from ..service import ExtendInfo, IgorService
 from ..timeparse import format_duration
 from ..viewstate import moment, reservations_of
 from ..widgets.reservation_table import res_flags, time_left
+from .messages import ActionFailed, outcome
 
 RunAction = Callable[[Callable[[], str]], None]
 """The dashboard's way to run a store/backend call in a worker and report its outcome."""
@@ -296,12 +297,11 @@ class ReservationScreen(ModalScreen[None]):
 
     @work(thread=True, group="res-action", exit_on_error=False)
     def _worker(self, fn: Callable[[], str]) -> None:
-        try:
-            text = fn()
-        except (IgorError, OSError) as err:
-            self.app.call_from_thread(self.notify, str(err), title="igor", severity="error", timeout=8)
+        result = outcome(fn)
+        if isinstance(result, ActionFailed):
+            self.app.call_from_thread(self.notify, result.text, title="igor", severity="error", timeout=8)
             return
-        self.app.call_from_thread(self.notify, text, title="igor")
+        self.app.call_from_thread(self.notify, result.text, title="igor")
         self.app.call_from_thread(self._changed_and_close)
 
     def _changed_and_close(self) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from textual.message import Message
 
+from ..errors import IgorError
 from ..model import ClusterView, Reservation
 
 
@@ -43,6 +45,16 @@ class ActionFailed(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+def outcome(call: Callable[[], str]) -> ActionDone | ActionFailed:
+    """Run one service call (in a worker thread) and say how it went: a refusal (IgorError) or the
+    system's error (OSError) comes back as its text, the words the CLI would print; anything else is a bug
+    and propagates."""
+    try:
+        return ActionDone(call())
+    except (IgorError, OSError) as err:
+        return ActionFailed(str(err))
 
 
 class ViewFailed(Message):
