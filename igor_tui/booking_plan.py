@@ -10,11 +10,11 @@ Pure: inputs are model values and two small formatters; no store, no clock, no T
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .model import Block, Request, Reservation, Slot
 from .timeparse import format_duration
+from .values import dataclass
 
 Compress = Callable[[tuple[str, ...]], str]
 """Node names to the short form users read (`kn[1-4]`)."""

@@ -107,11 +107,12 @@ class ContentStore:
     def _copy_locked(self, fd: int, source: str, what: str) -> str:
         # Imported by copiers only: `igor del` and `extend` use this module just to collect (~2 ms).
         import hashlib
-        import tempfile
+
+        from .tempfiles import make_temp
 
         try:
             self._remove_stale_incoming()
-            out_fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=_INCOMING)
+            out_fd, tmp = make_temp(self.directory, _INCOMING)
         except OSError as err:
             raise StoreError(
                 f"cannot store a copy of the {what} in {self.directory}: {err.strerror or err}"

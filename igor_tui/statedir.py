@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from typing import TYPE_CHECKING
 
 from .errors import StoreError
@@ -86,6 +85,8 @@ def _move_file(src: str, dst: str) -> None:
 
         if err.errno != errno.EXDEV:
             raise
+    import shutil  # here, not at the top: only `igor setup` moves files, and shutil costs every run ~2 ms
+
     tmp = f"{dst}.moving"
     shutil.copy2(src, tmp)
     with open(tmp, "rb+") as handle:

@@ -75,3 +75,26 @@ def test_read_only_paths_do_not_import_start_up_costs(config: Path, args: list[s
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["code"] == 0, result["err"]
     assert result["slow"] == []
+
+
+def test_booking_paths_do_not_import_start_up_costs(config: Path, tmp_path: Path) -> None:
+    """A real booking, an extension and a delete (the commands users run most) load neither
+    `dataclasses`/`inspect` (booking_plan's Plan comes from igor_tui.values) nor `tempfile`, `shutil` or
+    `threading` (the store and the content area name their temps themselves): ~10 ms of every run."""
+    kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd.img"
+    kernel.write_bytes(b"kernel")
+    initrd.write_bytes(b"initrd")
+    env = {**os.environ, "IGOR_CONFIG": str(config), "SUDO_USER": "alice"}
+    probe = PROBE.replace('{"dataclasses",', '{"tempfile", "shutil", "threading", "dataclasses",')
+    assert probe != PROBE
+    for args in (
+        ["sub", "-r", "hygiene", "-k", str(kernel), "-i", str(initrd), "-n", "2", "-t", "60"],
+        ["extend", "-r", "hygiene", "-t", "30m"],
+        ["del", "hygiene"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, *args], env=env, capture_output=True, text=True, check=True
+        )
+        result = json.loads(proc.stdout.splitlines()[-1])
+        assert result["code"] == 0, (args, result["err"])
+        assert result["slow"] == [], args

@@ -3,7 +3,7 @@ file store, with bytes in place of a file and a thread lock in place of a file l
 
 from __future__ import annotations
 
-import threading
+from _thread import allocate_lock  # threading.Lock itself, without importing threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,7 +20,7 @@ class MemoryStore(DocumentStore):
         self.label = "<memory store>"
         self._payload = b""
         self._archive = b""
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     def __repr__(self) -> str:
         return "MemoryStore()"

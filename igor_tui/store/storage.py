@@ -96,10 +96,10 @@ def read_file(path: str, label: str) -> bytes:
 
 def replace_file(directory: str, path: str, prefix: str, payload: bytes) -> None:
     """Temp file + fsync + rename: a reader or a crash sees the old document or the new, never a mix."""
-    import tempfile  # writers only
+    from ..tempfiles import fsync_directory, make_temp  # writers only
 
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix)
+        fd, tmp = make_temp(directory, prefix)
     except OSError as err:
         raise StoreError(f"cannot write the igor store {path}: {err.strerror or err}") from err
     replaced = False
@@ -119,7 +119,5 @@ def replace_file(directory: str, path: str, prefix: str, payload: bytes) -> None
                 os.unlink(tmp)
     # Make the rename itself durable. Other processes already see the new document, so a failure
     # here must not report the committed transaction as failed.
-    from ..tempfiles import fsync_directory
-
     with contextlib.suppress(OSError):
         fsync_directory(directory)
