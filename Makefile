@@ -31,7 +31,7 @@ typecheck: $(STAMP)
 # Two workers: the suite waits on peers (ticks, qemu boots, Cobbler) as much as it computes; tests sharing a
 # machine-wide resource carry an xdist_group (tests/conftest.py), so loadgroup keeps each group on one worker.
 pytest: $(STAMP)
-	$(BIN)/pytest -q -n 2 --dist loadgroup
+	$(BIN)/pytest -q -n 3 --dist loadgroup
 
 demo: $(STAMP)
 	$(BIN)/igor-tui --demo
