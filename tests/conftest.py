@@ -56,16 +56,8 @@ XDIST_GROUPS_BY_MODULE = {
 XDIST_GROUPS_BY_FIXTURE = {"cobbler_server": "cobbler"}
 
 
-XDIST_GROUPS_FIRST = ("qemu-uefi", "qemu-bios", "cobbler", "sudo", "tmux")
-"""The groups in the order they should start, longest first: each runs serially on one worker, so the
-suite cannot end before the longest group does, and a group dispatched last would stretch the wall time."""
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test of a shared resource with its `xdist_group` (see XDIST_GROUPS_BY_MODULE), and
-    collect the groups first, longest first, so xdist hands them out at the start (it dispatches in
-    collection order); the other tests keep their order and fill the remaining workers."""
-    rank: dict[str, int] = {}
+    """Mark each test of a shared resource with its `xdist_group` (see XDIST_GROUPS_BY_MODULE)."""
     for item in items:
         module = item.module.__name__ if isinstance(item, pytest.Function) else ""
         group = XDIST_GROUPS_BY_MODULE.get(module) or next(
@@ -73,8 +65,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
-            rank[item.nodeid] = XDIST_GROUPS_FIRST.index(group)
-    items.sort(key=lambda item: rank.get(item.nodeid, len(XDIST_GROUPS_FIRST)))
 
 
 # ----------------------------------------------------------------------------------------- igor CLI
