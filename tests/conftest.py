@@ -56,8 +56,12 @@ XDIST_GROUPS_BY_MODULE = {
 XDIST_GROUPS_BY_FIXTURE = {"cobbler_server": "cobbler"}
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test of a shared resource with its `xdist_group` (see XDIST_GROUPS_BY_MODULE)."""
+    """Mark each test of a shared resource with its `xdist_group` (see XDIST_GROUPS_BY_MODULE).
+
+    tryfirst: xdist's worker reads the marks in its own collection hook (it appends `@group` to each
+    node id); run after it, the marks came too late and the groups were spread over every worker."""
     for item in items:
         module = item.module.__name__ if isinstance(item, pytest.Function) else ""
         group = XDIST_GROUPS_BY_MODULE.get(module) or next(
