@@ -41,6 +41,7 @@ from igor_tui.store import (
     reservation_from_record,
     reservation_to_record,
 )
+from igor_tui.store import codec as store_codec
 from igor_tui.store import document as store_document
 
 AnyStore = TinyStore | MemoryStore
@@ -104,7 +105,7 @@ def test_every_model_field_is_persisted() -> None:
     assert set(reservation_to_record(FULL_RES)) == {f.name for f in dataclasses.fields(Reservation)}
     assert set(block_to_record(FULL_BLOCK)) == {f.name for f in dataclasses.fields(Block)}
     assert set(node_status_to_record(FULL_STATUS)) == {f.name for f in dataclasses.fields(NodeStatus)}
-    assert store_module._POSITIONAL, "Reservation fields were reordered: update _RESERVATION_FIELDS"
+    assert store_codec._POSITIONAL, "Reservation fields were reordered: update _RESERVATION_FIELDS"
 
 
 def test_records_round_trip_every_field() -> None:
@@ -200,7 +201,7 @@ _JSON_VALUES = st.one_of(
 def reservation_records(draw: st.DrawFn) -> dict[str, Any]:
     """Records as JSON could hold them: mostly well-formed, with fields missing or of other JSON types."""
     record = reservation_to_record(draw(st.sampled_from([FULL_RES, res(), res(vlan=7, created=T0)])))
-    for name in draw(st.lists(st.sampled_from(store_module._RESERVATION_FIELDS), max_size=3)):
+    for name in draw(st.lists(st.sampled_from(store_codec._RESERVATION_FIELDS), max_size=3)):
         if draw(st.booleans()):
             record.pop(name, None)
         else:
@@ -221,20 +222,20 @@ def test_complete_records_take_a_shortcut_to_the_same_result(record: dict[str, A
     for every record it must give what converting every field gives, or the same error."""
 
     def general() -> Reservation:
-        return Reservation(*store_module._converted_values(record))
+        return Reservation(*store_codec._converted_values(record))
 
     assert _outcome(lambda: reservation_from_record(record)) == _outcome(general)
 
 
 def test_times_read_are_shared_and_normalised_to_utc() -> None:
-    first = store_module._time_in("2030-05-04T14:00:00+02:00")
+    first = store_codec._time_in("2030-05-04T14:00:00+02:00")
     assert first == T0 and first.tzinfo is UTC
-    assert store_module._time_in("2030-05-04T14:00:00+02:00") is first
-    assert store_module._time_in("2030-05-04T12:00") == T0  # no offset: UTC
+    assert store_codec._time_in("2030-05-04T14:00:00+02:00") is first
+    assert store_codec._time_in("2030-05-04T12:00") == T0  # no offset: UTC
     with pytest.raises(TypeError):
-        store_module._time_in(5)  # type: ignore[arg-type]
+        store_codec._time_in(5)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        store_module._time_in("yesterday")
+        store_codec._time_in("yesterday")
 
 
 # ------------------------------------------------------------------------ behaviour of both stores
@@ -558,7 +559,7 @@ def test_any_mix_of_operations_writes_canonical_plain_json(store: AnyStore) -> N
             seen = (tx.reservations(), tx.blocks(), tx.node_status())
         payload = store._read_payload()
         data = json.loads(payload)
-        assert payload == store_module._serialize(data)
+        assert payload == store_document._serialize(data)
         snap = store.snapshot()
         assert (list(snap.reservations), list(snap.blocks), dict(snap.nodes)) == seen
     snap = store.snapshot()
@@ -932,7 +933,7 @@ def test_a_foreign_document_layout_is_read_and_rewritten_canonically(state: Path
     with TinyStore(state).transaction() as tx:
         tx.put_reservation(dataclasses.replace(tx.reservations()[1], error="edited"))
     payload = (state / "igor.json").read_bytes()
-    assert payload == store_module._serialize(json.loads(payload))
+    assert payload == store_document._serialize(json.loads(payload))
     assert [r.error for r in TinyStore(state).snapshot().reservations] == ["", "edited", ""]
 
 
@@ -972,9 +973,9 @@ def test_stored_records_leave_out_default_fields_and_read_back_whole(state: Path
 
 def test_defaults_of_another_json_type_are_kept(state: Path) -> None:
     """Only a default of the same JSON type is left out: 1 is not true, 0 is not false."""
-    record = store_module._stored_record(res(revision=1, extensions=0, installed=False))
+    record = store_codec._stored_record(res(revision=1, extensions=0, installed=False))
     assert "revision" not in record and "extensions" not in record and "installed" not in record
-    record = store_module._stored_record(res(revision=2, extensions=1, installed=True, vlan=0))
+    record = store_codec._stored_record(res(revision=2, extensions=1, installed=True, vlan=0))
     assert (record["revision"], record["extensions"], record["installed"], record["vlan"]) == (2, 1, True, 0)
 
 

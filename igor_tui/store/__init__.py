@@ -16,14 +16,6 @@ from typing import TYPE_CHECKING
 
 from .base import DocumentStore
 from .codec import (
-    _POSITIONAL,
-    _RECORD_DEFAULTS,
-    _RESERVATION_FIELDS,
-    _converted_values,
-    _exact_values,
-    _stored_record,
-    _time_in,
-    _time_out,
     block_from_record,
     block_to_record,
     node_status_from_record,
@@ -31,21 +23,24 @@ from .codec import (
     reservation_from_record,
     reservation_to_record,
 )
-from .document import SCHEMA_VERSION, _json_text, _parse_document, _serialize
+from .document import SCHEMA_VERSION
 from .files import ARCHIVE_NAME, DOCUMENT_NAME, LOCK_NAME, TEMP_PREFIX, TinyStore
-from .memory import MemoryStore
 from .protocol import ReservationStore, Snapshot, Store, Transaction
 
 if TYPE_CHECKING:
+    from .memory import MemoryStore
     from .transaction import StoreTransaction
+
+_ON_DEMAND = {"StoreTransaction": "transaction", "MemoryStore": "memory"}
+"""Loaded on first use: only writers need the transaction module (and tinydb behind it), and only tests,
+the demo and the TUI's fixtures build a memory store, so `igor show` loads neither."""
 
 
 def __getattr__(name: str) -> object:
-    """`StoreTransaction` on demand: only writers need the transaction module (and tinydb behind it)."""
-    if name == "StoreTransaction":
-        from .transaction import StoreTransaction
+    if name in _ON_DEMAND:
+        import importlib
 
-        return StoreTransaction
+        return getattr(importlib.import_module(f"{__name__}.{_ON_DEMAND[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -55,9 +50,6 @@ __all__ = [
     "LOCK_NAME",
     "SCHEMA_VERSION",
     "TEMP_PREFIX",
-    "_POSITIONAL",
-    "_RECORD_DEFAULTS",
-    "_RESERVATION_FIELDS",
     "DocumentStore",
     "MemoryStore",
     "ReservationStore",
@@ -66,14 +58,6 @@ __all__ = [
     "StoreTransaction",
     "TinyStore",
     "Transaction",
-    "_converted_values",
-    "_exact_values",
-    "_json_text",
-    "_parse_document",
-    "_serialize",
-    "_stored_record",
-    "_time_in",
-    "_time_out",
     "block_from_record",
     "block_to_record",
     "node_status_from_record",
