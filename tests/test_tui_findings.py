@@ -51,6 +51,14 @@ async def focus_row(pilot: object, name: str) -> ReservationTable:
     return table
 
 
+async def open_on(pilot: object, name: str, key: str, kind: type) -> None:
+    """Put the table's cursor on reservation `name`, press `key` and wait for the `kind` screen it opens."""
+    app = pilot.app  # type: ignore[attr-defined]
+    await focus_row(pilot, name)
+    await pilot.press(key)  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, kind))  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------------- 1. keys never leak into text
 
 
@@ -61,9 +69,7 @@ async def test_detail_dialog_keys_do_not_type_into_kernel_args(cluster: DemoClus
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await focus_row(pilot, "kernel-ci")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ReservationScreen))
+        await open_on(pilot, "kernel-ci", "enter", ReservationScreen)
         assert isinstance(app.screen.focused, Button)  # focus on the actions, not in a text field
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -83,9 +89,7 @@ async def test_kernel_args_are_entered_on_purpose(cluster: DemoCluster) -> None:
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await focus_row(pilot, "kernel-ci")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ReservationScreen))
+        await open_on(pilot, "kernel-ci", "enter", ReservationScreen)
         args = app.screen.query_one("#args", Input)
         unfocused = args.styles.background
         await pilot.press("a")
@@ -108,9 +112,7 @@ async def test_extend_dialog_opens_on_its_actions(cluster: DemoCluster) -> None:
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await focus_row(pilot, "kernel-ci")
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExtendScreen))
+        await open_on(pilot, "kernel-ci", "e", ExtendScreen)
         await settle(pilot)
         box = app.screen.query_one("#extend-by", Input)
         assert isinstance(app.screen.focused, Button)
@@ -451,9 +453,7 @@ async def test_detail_dialog_shows_the_new_end_after_extend(cluster: DemoCluster
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await focus_row(pilot, "kernel-ci")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ReservationScreen))
+        await open_on(pilot, "kernel-ci", "enter", ReservationScreen)
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, ExtendScreen))
         app.screen.query_one("#extend-by", Input).value = "90m"
@@ -576,9 +576,7 @@ async def test_demo_power_screen_is_reachable(cluster: DemoCluster) -> None:
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await focus_row(pilot, "kernel-ci")
-        await pilot.press("p")
-        await wait_for(pilot, lambda: isinstance(app.screen, PowerScreen))
+        await open_on(pilot, "kernel-ci", "p", PowerScreen)
         await pilot.press("o")
         await wait_for(pilot, lambda: any(call[0] == "on" for call in cluster.power.calls))
     assert set(cluster.power.calls[-1][1]) == set(stored(cluster, "kernel-ci").nodes)
