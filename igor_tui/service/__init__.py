@@ -4,8 +4,9 @@ The names other modules import from `igor_tui.service` are re-exported here; the
 named for what they do (booking, operations, reports, notify, importer, restore, tick_executor).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_exports
 from .booking import SPECULATION_OPTIONS, EditRequest, ExtendInfo, SubmitRequest
 from .checks import (
     HORIZON,
@@ -38,16 +39,7 @@ _LAZY = {
 booking path (`igor sub`, `del`, `extend`) does not load them just to re-export them."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "HORIZON",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..lazy import lazy_exports
 from .base import DocumentStore
 from .codec import (
     block_from_record,
@@ -36,13 +37,7 @@ _ON_DEMAND = {"StoreTransaction": "transaction", "MemoryStore": "memory"}
 the demo and the TUI's fixtures build a memory store, so `igor show` loads neither."""
 
 
-def __getattr__(name: str) -> object:
-    if name in _ON_DEMAND:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{_ON_DEMAND[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+__getattr__ = lazy_exports(__name__, _ON_DEMAND)
 
 __all__ = [
     "ARCHIVE_NAME",
