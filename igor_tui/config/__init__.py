@@ -28,6 +28,7 @@ from igor_tui.errors import ConfigError
 from igor_tui.values import dataclass, field_names, from_fields
 
 from .boot import BootSettings, HostAddress
+from .hooks import HookSettings
 from .keys import BY_NAME
 from .mail import MailSettings
 from .network import HIGHEST_VLAN, SUPPORTED_NETWORKS, NetworkSettings
@@ -97,6 +98,7 @@ class Config(
     BootSettings,
     LivenessSettings,
     MailSettings,
+    HookSettings,
 ):
     """Everything igor.conf says, validated once so no later code has to re-check or guess a default."""
 
@@ -120,6 +122,7 @@ class Config(
             TickSettings.from_section(sec),
             LivenessSettings.from_section(sec),
             MailSettings.from_section(sec),
+            HookSettings.from_section(sec),
             BootSettings.from_section(sec, naming),
             PolicySettings.from_section(sec),
         )

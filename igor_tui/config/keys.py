@@ -315,6 +315,22 @@ KEYS: tuple[Key, ...] = (
             "(measured against the kernel's boot-time clock), igor-tick holds every teardown and expiry "
             "until an admin runs 'igor tick --accept-clock-step' or the clock comes back. 1-1440; default "
             "10."),
+    Key("on_start", "list", "tick",
+        expect="an argv list run when a reservation is installed, absolute path first, or [] for none",
+        default=(), example=[],
+        doc="Run by igor-tick once when a reservation's install completes: an argv list (no shell), absolute "
+            "path first; words may hold {name} {owner} {group} {nodes} {node_list} {start} {end} {vlan} {id} "
+            "{event}. The same facts are in its environment (IGOR_NAME, IGOR_NODES ...). E.g. "
+            "[\"/usr/local/bin/prolog\", \"{name}\", \"{nodes}\"]."),
+    Key("on_end", "list", "tick",
+        expect="an argv list run when a reservation is torn down, absolute path first, or [] for none",
+        default=(), example=[],
+        doc="Like on_start, run once when a reservation is torn down (ended, deleted or expired)."),
+    Key("hook_timeout", "int", "tick",
+        expect="seconds on_start/on_end may run before they are killed, 1 to 3600 (default 60)",
+        default=60, low=1, high=3600, example=60,
+        doc="Seconds a hook may run; then its process group is killed. A failing hook never blocks the "
+            "reservation."),
     Key("liveness", "str", "liveness",
         expect="how igor-tick checks nodes are up: 'tcp' (default), 'ping' or 'none'",
         default="tcp", choices=("tcp", "ping", "none"), example="tcp",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Self
 
 from igor_tui.values import dataclass
 
 from .keys import default
-from .reader import Reader, json_type
+from .reader import Reader, argv_words, json_type
 
 if TYPE_CHECKING:
     from igor_tui.hostlist import NodeNaming
@@ -75,18 +74,5 @@ def _lead_times(sec: Reader) -> tuple[int, ...]:
 
 
 def _mail_command(sec: Reader) -> tuple[str, ...]:
-    """Non-empty printable words, the first an absolute path: igor runs it without a shell or PATH."""
-    raw = sec.raw("mailcommand")
-    if not sec.given("mailcommand") or not isinstance(raw, list | tuple):
-        return ()
-    argv: list[str] = []
-    for i, word in enumerate(raw):
-        if not isinstance(word, str) or not word or not word.isprintable():
-            where = f"{sec.name('mailcommand')}[{i}]"
-            sec.add(f"{where}: expected a non-empty word of the command, got {word!r} ({json_type(word)})")
-            sec.bad.add("mailcommand")
-        else:
-            argv.append(word)
-    if argv and not os.path.isabs(argv[0]):
-        sec.add_bad("mailcommand", raw, "must start with the command's absolute path (no PATH lookup)")
-    return tuple(argv)
+    """The sendmail-style argv (see reader.argv_words)."""
+    return argv_words(sec, "mailcommand")

@@ -169,3 +169,22 @@ class Reader:
                 self.number(name) if kind == "int" else self.flag(name) if kind == "bool" else self.text(name)
             )
         return from_fields(cls, {**plain, **computed})
+
+
+def argv_words(sec: Reader, key: str) -> tuple[str, ...]:
+    """An argv list key: non-empty printable words, the first an absolute path, because igor runs it
+    without a shell or a PATH lookup (mailcommand, on_start, on_end)."""
+    raw = sec.raw(key)
+    if not sec.given(key) or not isinstance(raw, list | tuple):
+        return ()
+    argv: list[str] = []
+    for i, word in enumerate(raw):
+        if not isinstance(word, str) or not word or not word.isprintable():
+            where = f"{sec.name(key)}[{i}]"
+            sec.add(f"{where}: expected a non-empty word of the command, got {word!r} ({json_type(word)})")
+            sec.bad.add(key)
+        else:
+            argv.append(word)
+    if argv and not os.path.isabs(argv[0]):
+        sec.add_bad(key, raw, "must start with the command's absolute path (no PATH lookup)")
+    return tuple(argv)

@@ -105,6 +105,9 @@ def history_row(event: HistoryEvent, tz: tzinfo) -> dict[str, Any]:
             kind = "error"
         else:
             kind = _STEP_EVENT.get(step, step)
+    elif kind == "hook":
+        detail = f"on_{ev.get('hook', '')} {ev.get('result', '')}"
+        kind = "hook" if ev.get("ok", True) else "hook-failed"
     elif kind == "notified":
         detail = f"mailed {ev.get('to', '')}: {ev.get('why', '')}"
     return {

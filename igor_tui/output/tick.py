@@ -9,9 +9,11 @@ import json
 from typing import IO, TYPE_CHECKING, Any
 
 from ..tickplan import Action, Step
+from . import printable
 
 if TYPE_CHECKING:
     from ..hostlist import NodeNaming
+    from ..service.hooks import HookOutcome
     from ..service.tick_executor import TickReport
 
 _VERB = {
@@ -74,8 +76,33 @@ def render_report(report: TickReport, naming: NodeNaming, out: IO[str]) -> None:
         if not o.ok:
             line += f": {o.error}"
         out.write(line + "\n")
+    out.writelines(hook_line(h) for h in report.hooks)
     out.writelines(f"  ok    mailed    {m}\n" for m in report.mailed)
     out.writelines(f"  FAIL  mail      {m}\n" for m in report.mail_errors)
+
+
+def hook_line(hook: HookOutcome) -> str:
+    """One hook run in the tick report: its outcome, and its output's first line when it failed."""
+    status = "ok  " if hook.ok else "FAIL"
+    again = " (again: a tick was killed while it ran)" if hook.rerun else ""
+    line = f"  {status}  hook      {hook.name}: on_{hook.event} {hook.result}{again}"
+    first = hook.output.strip().splitlines()[:1]
+    if not hook.ok and first:
+        line += f": {printable(first[0])}"
+    return line + "\n"
+
+
+def hook_json(hook: HookOutcome) -> dict[str, Any]:
+    return {
+        "event": hook.event,
+        "id": hook.res_id,
+        "reservation": hook.name,
+        "ok": hook.ok,
+        "result": hook.result,
+        "output": hook.output,
+        "rerun": hook.rerun,
+        "ms": round(hook.seconds * 1000, 1),
+    }
 
 
 def report_json(report: TickReport, naming: NodeNaming) -> dict[str, Any]:
@@ -115,6 +142,7 @@ def report_json(report: TickReport, naming: NodeNaming) -> dict[str, Any]:
         "probed": report.probed,
         "down": report.down,
         "probe_error": report.probe_error,
+        "hooks": [hook_json(h) for h in report.hooks],
     }
 
 

@@ -20,12 +20,14 @@ from ..clockstep import ClockCheck
 from ..errors import BackendError, IgorError, PermissionDenied, StoreError
 from ..model import Install, InstallStage, NodeStatus, Reservation, floor_minute
 from ..tickplan import Action, Step, TickPolicy, plan_actions
+from .hooks import HookOutcome, configured, has_due, note_transition, run_due
 from .housekeeping import collect_unused
 
 if TYPE_CHECKING:
     from ..backends.base import Backends, BootSpec, NodeAddress
     from ..clock import Clock
     from ..clockstep import ClockGuard
+    from ..config.hooks import HookSettings
     from ..content import ContentStore
     from ..eventlog import EventLog
     from ..hostlist import NodeNaming
@@ -125,11 +127,14 @@ class TickReport:
     clock_accepted: bool = False
     swept: list[str] = field(default_factory=list)  # crash leftovers removed (see leftovers.py)
     sweep_error: str = ""
+    hooks: list[HookOutcome] = field(default_factory=list)  # on_start/on_end runs (see hooks.py)
 
     @property
     def failed(self) -> int:
-        """Failures, a held clock step included: it needs an admin, so cron's --quiet must print it."""
-        return sum(1 for o in self.outcomes if not o.ok) + len(self.mail_errors) + int(self.clock.held)
+        """Failures, a held clock step and failed hooks included: they need an admin, so cron's --quiet
+        must print them (a failed hook still never blocked its reservation)."""
+        failures = sum(not o.ok for o in self.outcomes) + sum(not h.ok for h in self.hooks)
+        return failures + len(self.mail_errors) + int(self.clock.held)
 
 
 class Ticker:
@@ -151,7 +156,9 @@ class Ticker:
         last_path: str = "",
         clock_guard: ClockGuard | None = None,
         pxe_dir: str = "",
+        hooks: HookSettings | None = None,
     ) -> None:
+        self.hooks = hooks if configured(hooks) else None
         self.clock_guard = clock_guard
         self.pxe_dir = pxe_dir
         self.store = store
@@ -216,6 +223,7 @@ class Ticker:
                 installs = read_installs(tx)
                 reservations = tx.reservations()
                 last = self._swap_last_run(tx, now, dry_run)
+                hooks_left = self.hooks is not None and has_due(tx)
                 if not dry_run and self.lock_path:  # unused copies, under the lock (see leftovers.py)
                     report.swept = collect_unused(self.content, reservations)
             if last:
@@ -239,7 +247,22 @@ class Ticker:
                 self._log(outcome)
                 if not outcome.ok:
                     failed.add(action.res_id)
+            self._run_hooks(report, now, hooks_left)
         return report
+
+    def _run_hooks(self, report: TickReport, now: datetime, left: bool) -> None:
+        """After the actions: on_start/on_end made due by this tick's transitions or left by a killed one."""
+        if self.hooks is None:
+            return
+        if left or any(
+            o.ok and o.action.step in (Step.COMPLETE, Step.FORGET, Step.EXPIRE) for o in report.outcomes
+        ):
+            report.hooks = run_due(self.store, self.hooks, self.events, now)
+
+    def _note_hooks(self, tx: Transaction, action: Action) -> None:
+        """In the transaction recording `action` done: make its hook due in the same write (hooks.py)."""
+        if self.hooks is not None:
+            note_transition(tx, action, self.hooks, self.naming)
 
     def _sweep(self, report: TickReport) -> None:
         """Crash leftovers go now, not after an age (see leftovers.py for why each kind is safe)."""
@@ -326,6 +349,7 @@ class Ticker:
             res, inst = prepared
             result, detail = self._act(action, res, inst)
             with self.store.transaction() as tx:
+                self._note_hooks(tx, action)
                 self._finish(tx, action, now, result)
             return Outcome(action, True, detail=detail, seconds=time.monotonic() - started)
         except IgorError as err:
@@ -547,6 +571,7 @@ def run_tick(
         last_path=os.path.join(cfg.statedir, "tick.last"),
         clock_guard=svc.clock_guard,
         pxe_dir="" if cfg.usecobbler else os.path.join(cfg.tftproot, "pxelinux.cfg"),
+        hooks=cfg,
     )
     report = ticker.run(dry_run=dry_run, probe=probe, accept_clock_step=accept_clock_step)
     if report.clock_accepted:  # who trusted the new time, for the audit trail
