@@ -18,10 +18,12 @@ import random
 import re
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from cobbler_server import CobblerServer
@@ -222,11 +224,39 @@ def crash_rounds(rig: Rig, rng: random.Random, min_kills: int, check: CheckFn | 
 
 
 def test_sigkilled_ticks_leave_files_switch_and_store_consistent(
-    make_cluster: ClusterFactory, switch: FaultySwitch
+    make_cluster: ClusterFactory, switch: FaultySwitch, tmp_path: Path
 ) -> None:
-    rig = build_rig(make_cluster, nodes=NODES, switch=switch, autoreboot=True, poweroffatend=True)
+    """With on_start/on_end hooks too: each runs for every reservation, once unless a kill hit it."""
+    hook_log = tmp_path / "hooks.log"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f'#!/bin/sh\necho "$IGOR_EVENT $IGOR_ID $1" >> {hook_log}\n')
+    hook.chmod(0o755)
+    rig = build_rig(
+        make_cluster,
+        nodes=NODES,
+        switch=switch,
+        autoreboot=True,
+        poweroffatend=True,
+        on_start=[str(hook), "{name}"],
+        on_end=[str(hook), "{name}"],
+    )
     stats = crash_rounds(rig, random.Random(SEED), MIN_KILLS)
     assert stats.kills >= MIN_KILLS
+    assert_hooks_ran(rig, hook_log.read_text().splitlines(), stats.kills)
+
+
+def assert_hooks_ran(rig: Rig, lines: list[str], kills: int) -> None:
+    """Every reservation got on_start; every ended one on_end; repeats only where a kill hit a running
+    hook (at most one per kill, the at-least-once window the README admits); nothing left due."""
+    live = {r.id for r in rig.store.snapshot().reservations}
+    ended = {e.reservation.id for e in rig.store.archived()}
+    seen = Counter(tuple(line.split()[:2]) for line in lines)
+    assert {int(i) for e, i in seen if e == "start"} == live | ended
+    assert {int(i) for e, i in seen if e == "end"} == ended
+    assert sum(n - 1 for n in seen.values()) <= kills, seen
+    with rig.store.transaction() as tx:
+        assert not (tx.get_value("hooks") or {}).get("due")
+    print(f"hooks: {len(lines)} runs for {len(seen)} transitions, {kills} kills")
 
 
 @pytest.mark.real
