@@ -52,7 +52,8 @@ class Reservation:
 
     `kernel`/`initrd` keep the paths the user gave (for display); the hashes name the content-addressed
     copies igor boots from. `revision` grows on every edit so igor-tick can tell an installed
-    configuration is stale. `installed`/`error` are written only by igor-tick.
+    configuration is stale (a `desc` change is not: it boots nothing). `installed`/`error` are written only
+    by igor-tick.
     """
 
     id: int
@@ -74,6 +75,7 @@ class Reservation:
     extensions: int = 0
     installed: bool = False
     error: str = ""
+    desc: str = ""  # the owner's note (`-desc`), one printable line; never read by igor itself
 
     @property
     def duration(self) -> timedelta:

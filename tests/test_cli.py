@@ -40,6 +40,7 @@ RESERVATION_KEYS = {
     "profile",
     "kernel_args",
     "vlan",
+    "desc",
 }
 SHOW_RESERVATION_KEYS = RESERVATION_KEYS | {"active", "installed", "error", "writable"}
 COLUMNS = ("K", "NAME", "OWNER", "START", "END", "FLAGS", "SIZE", "NODES")
@@ -1016,7 +1017,7 @@ def test_edit_refusals_and_owner_change(cluster: Cluster) -> None:
     error(
         cluster.run("edit", "-r", "own"),
         1,
-        "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g",
+        "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g, -desc",
     )
     error(
         cluster.run("edit", "-r", "own", "-owner", "daemon"),

@@ -36,14 +36,20 @@ def sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         profile=ns.profile,
         count=ns.n,
         nodes=ns.w,
-        duration=ns.t,
+        duration=ns.t if ns.t is not None else ("" if ns.like else "60m"),
         after=ns.a,
-        kernel_args=ns.c,
+        kernel_args=ns.c if ns.c is not None or ns.like else "",
         group=ns.g,
         vlan=ns.vlan,
         contiguous=ns.contiguous,
+        desc=ns.desc,
+        like=ns.like,
     )
     tz = svc.config.tz
+    if ns.like and not ns.json:  # what it reused, first; refusals (content gone) come from here too
+        from ..service.like import resolve_like
+
+        out.write(resolve_like(svc, req).sentence + "\n")
     if ns.s:
         slots = svc.speculate(req)
         if ns.json:
@@ -113,6 +119,7 @@ def edit(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
             vlan=ns.vlan,
             owner=ns.owner,
             group=ns.g,
+            desc=ns.desc,
         ),
     )
     if not _print_reservation(svc, res, ns, out):

@@ -72,7 +72,7 @@ def reservation_option(p: IgorParser, text: str) -> None:
     p.add_argument("-r", metavar="NAME", default="", help=text)
 
 
-def duration_option(p: IgorParser, text: str, default: str = "60m") -> None:
+def duration_option(p: IgorParser, text: str, default: str | None = "60m") -> None:
     """`-t DURATION` in the forms timeparse reads (90, 1h30m, 2d)."""
     p.add_argument("-t", metavar="DURATION", default=default, help=text)
 
@@ -90,6 +90,10 @@ def name_argument(p: IgorParser, text: str, metavar: str = "NAME") -> None:
 
 def nodes_argument(p: IgorParser, text: str) -> None:
     p.add_argument("nodes", metavar="NODES", help=text)
+
+
+def desc_option(p: IgorParser, text: str, default: str | None) -> None:
+    p.add_argument("-desc", metavar="TEXT", default=default, help=text)
 
 
 def user_option(p: IgorParser) -> None:
@@ -114,8 +118,8 @@ def _sub(p: IgorParser) -> None:
     p.add_argument("-profile", metavar="PROFILE", default="", help="Cobbler profile to boot instead of -k/-i")
     p.add_argument("-n", metavar="N", type=whole_number("-n"), default=None, help="number of nodes")
     p.add_argument("-w", metavar="NODES", default="", help="these nodes, e.g. kn[1-4,9]")
-    p.add_argument("-c", metavar="ARGS", default="", help="kernel command line arguments")
-    duration_option(p, "duration (default 60m)")
+    p.add_argument("-c", metavar="ARGS", default=None, help="kernel command line arguments")
+    duration_option(p, "duration (default 60m)", default=None)
     start_option(p, "start no earlier than this time")
     p.add_argument("-s", action="store_true", help="speculate: list the next 10 options, book nothing")
     p.add_argument("-g", metavar="GROUP", default="", help="Unix group whose members may manage it")
@@ -123,6 +127,10 @@ def _sub(p: IgorParser) -> None:
         "-vlan", metavar="VLAN", default="", help="VLAN number, or a reservation whose VLAN to share"
     )
     p.add_argument("--contiguous", action="store_true", help="insist on one block of consecutive nodes")
+    desc_option(p, "a one-line description, shown in show, the TUI and history", "")
+    p.add_argument(
+        "--like", metavar="NAME", default="", help="reuse a live or archived reservation's boot, args, size"
+    )
 
 
 def _show(p: IgorParser) -> None:
@@ -166,6 +174,7 @@ def _edit(p: IgorParser) -> None:
     p.add_argument("-vlan", metavar="VLAN", default=None, help="new VLAN number or reservation to share with")
     p.add_argument("-owner", metavar="USER", default=None, help="new owner (admins only)")
     p.add_argument("-g", metavar="GROUP", default=None, help='new group (-g "" clears it)')
+    desc_option(p, 'new description (-desc "" clears it)', None)
 
 
 def _power(p: IgorParser) -> None:

@@ -82,6 +82,8 @@ def history_row(event: HistoryEvent, tz: tzinfo) -> dict[str, Any]:
     detail = ""
     if kind in ("created", "imported"):
         detail = f"{nodes}, {window}"
+        if ev.get("desc"):
+            detail += f": {ev.get('desc')}"
     elif kind == "extended":
         minutes = ev.get("minutes")
         extra = f"+{format_duration(minutes)}, " if isinstance(minutes, int) else ""

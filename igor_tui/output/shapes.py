@@ -35,6 +35,7 @@ def reservation_json(res: Reservation, tz: tzinfo, **extra: Any) -> dict[str, An
         "profile": res.profile,
         "kernel_args": res.kernel_args,
         "vlan": res.vlan,
+        "desc": res.desc,
     }
     out.update(extra)
     return out

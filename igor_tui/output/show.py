@@ -406,14 +406,17 @@ def _table(
     color: bool = True,
 ) -> list[list[_Cell]]:
     now = view.now
-    header = ("K", "NAME", "OWNER", "START", "END", "FLAGS", "SIZE", "NODES")
+    header: tuple[str, ...] = ("K", "NAME", "OWNER", "START", "END", "FLAGS", "SIZE", "NODES")
+    described = any(r.desc for r in rows)  # the DESC column only when there is something to show
+    if described:
+        header += ("DESC",)
     body = _summary_rows(view, naming, marks, opts.diagram)
     # One row per reservation, the per-row work inlined (`flags` and the dict look-ups): at 5,000 rows
     # every call per row is ~0.5 ms.
     time_text = _table_times(tz, now)
     compress = naming.compressor()
     key_of, style_of = marks.key_of.get, marks.style_of.get
-    cells = [header, *(b[0] for b in body)]
+    cells = [header, *((*b[0], "") if described else b[0] for b in body)]
     styles = [b[1] for b in body]
     for res in rows:
         try:
@@ -427,18 +430,17 @@ def _table(
             | (2 if res.installed else 0)
             | (1 if res.error else 0)
         )
-        cells.append(
-            (
-                key_of(res_id, ""),
-                res.name,
-                res.owner,
-                time_text(start),
-                time_text(end),
-                _FLAG_TEXTS[bits],
-                str(len(res.nodes)),
-                nodes,
-            )
+        row = (
+            key_of(res_id, ""),
+            res.name,
+            res.owner,
+            time_text(start),
+            time_text(end),
+            _FLAG_TEXTS[bits],
+            str(len(res.nodes)),
+            nodes,
         )
+        cells.append((*row, printable(res.desc)) if described else row)
         styles.append(style_of(res_id, ""))
     texts = columns(cells, right=(1,))
     out: list[list[_Cell]] = [[(texts[0], "bold")]]

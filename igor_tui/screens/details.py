@@ -190,6 +190,8 @@ class ReservationScreen(ModalScreen[None]):
             f"state   {'installed' if res.installed else 'not installed yet'}   "
             f"flags {res_flags(res, now, self.writable) or '-'}",
         ]
+        if res.desc:
+            lines.insert(0, f"desc    {escape(res.desc)}")
         if res.error:
             lines.append(f"[b red]error   {escape(res.error)}[/]")
         return "\n".join(lines)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..booking_plan import Plan
     from ..scheduler import ExtensionRoom
     from .facade import IgorService
+    from .like import Like
 
 SPECULATION_OPTIONS = 10
 
@@ -38,12 +39,14 @@ class SubmitRequest:
     profile: str = ""
     count: int = 0
     nodes: str = ""
-    duration: str = "60m"
+    duration: str = "60m"  # with `like`, "" takes the source's
     after: str = ""
-    kernel_args: str = ""
+    kernel_args: str | None = ""  # None: not given (with `like`, the source's; else none)
     group: str = ""
     vlan: str = ""
     contiguous: bool = False
+    desc: str = ""
+    like: str = ""  # `--like NAME`: fill what is not given from NAME (see like.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ class EditRequest:
     vlan: str | None = None
     owner: str | None = None
     group: str | None = None
+    desc: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,7 @@ def field_errors(svc: IgorService, req: SubmitRequest, *, booking: bool = True) 
     `booking=False` checks only what speculation needs (nodes, duration, start). Scheduling itself
     (are the nodes free?) is not checked: only `speculate`/`submit` can answer that."""
     errors: dict[str, str] = {}
+    kernel_args = req.kernel_args or ""
 
     def check(field: str, fn: Callable[[], object]) -> None:
         try:
@@ -99,7 +104,8 @@ def field_errors(svc: IgorService, req: SubmitRequest, *, booking: bool = True) 
                     svc.content.check(os.path.abspath(path), what, svc.reader)
                 except IgorError as err:
                     errors[what] = str(err)
-        check("kernel_args", lambda: checks.check_boot_args(svc, req.kernel_args))
+        check("kernel_args", lambda: checks.check_boot_args(svc, kernel_args))
+        check("desc", lambda: check_desc(req.desc))
         if req.group:
             check("group", lambda: checks.check_group(svc, req.group))
         if req.vlan:
@@ -121,7 +127,7 @@ def speculate(svc: IgorService, req: SubmitRequest, limit: int = SPECULATION_OPT
     """The next `limit` distinct options for `req`; each is bookable with `after` set to its start."""
     from ..scheduler import speculate
 
-    request = checks.build_request(svc, req)
+    request = checks.build_request(svc, _like(svc, req))
     snap = svc.store.snapshot()
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
@@ -135,7 +141,7 @@ def plan(svc: IgorService, req: SubmitRequest) -> Plan:
     Enter books; `igor sub` prints the same "why not" sentence when the start is late."""
     from ..booking_plan import Plan, why_not
 
-    request = checks.build_request(svc, req)
+    request = checks.build_request(svc, _like(svc, req))
     snap = svc.store.snapshot()
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
@@ -185,21 +191,26 @@ def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
     """Validate, copy the boot files, then schedule and store in one locked transaction."""
     checks.check_not_paused(svc)
     checks.check_name(req.name)
+    like = _resolve_like(svc, req)
+    req = like.request if like is not None else req
     request = checks.build_request(svc, req)
-    kernel, initrd, profile = checks.boot_files(svc, req.kernel, req.initrd, req.profile)
-    kernel_args = checks.check_boot_args(svc, req.kernel_args)
+    if like is not None and like.kernel_hash:  # reused copies: nothing to read or copy
+        kernel, initrd, profile = req.kernel, req.initrd, ""
+    else:
+        kernel, initrd, profile = checks.boot_files(svc, req.kernel, req.initrd, req.profile)
+    kernel_args = checks.check_boot_args(svc, req.kernel_args or "")
+    desc = check_desc(req.desc)
     group = checks.check_group(svc, req.group) if req.group else ""
     checks.check_unique(req.name, list(svc.view().reservations), svc.now())  # lock-free early answer
     with svc._copies_collected_on_failure():
-        kernel_hash = svc.content.add(kernel, "kernel", svc.reader) if kernel else ""
-        initrd_hash = svc.content.add(initrd, "initrd", svc.reader) if initrd else ""
+        kernel_hash, initrd_hash = _copies(svc, kernel, initrd, like)
         now = svc.now()
         with svc.store.transaction() as tx:
             live = svc._housekeep(tx, now)
             checks.check_unique(req.name, live, now)
             vlan = checks.resolve_vlan(svc, req.vlan, live) if req.vlan else None
             slot = _find_slot(svc, live, request, tx.blocks(), down_nodes(tx.node_status()))
-            svc._ensure_content((("kernel", kernel, kernel_hash), ("initrd", initrd, initrd_hash)))
+            _ensure_copies(svc, (("kernel", kernel, kernel_hash), ("initrd", initrd, initrd_hash)), like)
             res = tx.add_reservation(
                 Reservation(
                     id=0,
@@ -217,9 +228,10 @@ def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
                     kernel_args=kernel_args,
                     vlan=vlan,
                     created=now,
+                    desc=desc,
                 )
             )
-    svc._log("created", res)
+    svc._log("created", res, **({"desc": res.desc} if res.desc else {}))
     return res
 
 
@@ -294,8 +306,9 @@ def edit(svc: IgorService, name: str, req: EditRequest) -> Reservation:
     """Change what a reservation boots, its args, VLAN, owner or group; only the fields given."""
     if all(getattr(req, f) is None for f in EditRequest.__slots__):
         raise ValidationError(
-            "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g"
+            "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g, -desc"
         )
+    desc = check_desc(req.desc) if req.desc is not None else None
     if req.owner is not None:
         if not svc.caller.is_admin:
             raise PermissionDenied("only an admin can change the owner of a reservation")
@@ -343,11 +356,72 @@ def edit(svc: IgorService, name: str, req: EditRequest) -> Reservation:
             if group is not None:
                 res = replace(res, group=group)
             svc._ensure_content(tuple((what, *file) for what, file in new_files.items()))
-            res = replace(res, revision=old.revision + 1, error="")
+            res = _with_desc(res, old, req, desc)
             tx.put_reservation(res)
             collect_unused(svc.content, tx.reservations())
-    svc._log("edited", res, changed=sorted(f for f in EditRequest.__slots__ if getattr(req, f) is not None))
+    changed = sorted(f for f in EditRequest.__slots__ if getattr(req, f) is not None)
+    svc._log("edited", res, changed=changed, **({"desc": res.desc} if desc is not None else {}))
     return res
+
+
+def _resolve_like(svc: IgorService, req: SubmitRequest) -> Like | None:
+    if not req.like:
+        return None
+    from .like import resolve_like
+
+    return resolve_like(svc, req)
+
+
+def _like(svc: IgorService, req: SubmitRequest) -> SubmitRequest:
+    """`req` with `--like`'s source filled in (speculation and plans ask the same as the booking)."""
+    like = _resolve_like(svc, req)
+    return like.request if like is not None else req
+
+
+def _copies(svc: IgorService, kernel: str, initrd: str, like: Like | None) -> tuple[str, str]:
+    """The content hashes to boot: `--like`'s reused copies, or fresh copies of the caller's files."""
+    if like is not None and like.kernel_hash:
+        return like.kernel_hash, like.initrd_hash
+    kernel_hash = svc.content.add(kernel, "kernel", svc.reader) if kernel else ""
+    initrd_hash = svc.content.add(initrd, "initrd", svc.reader) if initrd else ""
+    return kernel_hash, initrd_hash
+
+
+def _ensure_copies(svc: IgorService, files: tuple[tuple[str, str, str], ...], like: Like | None) -> None:
+    """Under the lock: reused copies must still be there (refused if collected meanwhile); fresh ones
+    are copied again if a concurrent delete collected them."""
+    if like is not None and like.kernel_hash:
+        from .like import check_content
+
+        check_content(svc, like)
+    else:
+        svc._ensure_content(files)
+
+
+DESC_MAX = 200
+"""Characters of a description: a line in `show` and the TUI, not a document."""
+
+
+def check_desc(desc: str) -> str:
+    """One line of printable text, like a block's reason: it is printed in tables and the TUI."""
+    if len(desc) > DESC_MAX:
+        raise ValidationError(f"the description is {len(desc)} characters long; the limit is {DESC_MAX}")
+    bad = next((ch for ch in desc if not ch.isprintable()), None)
+    if bad is not None:
+        raise ValidationError(
+            f"the description contains a control character ({bad!r}); it must be one line of printable text"
+        )
+    return desc
+
+
+def _with_desc(res: Reservation, old: Reservation, req: EditRequest, desc: str | None) -> Reservation:
+    """The edited reservation with its new description; the revision grows (igor-tick re-installs) only
+    when something it boots or owns changed, not for a description alone."""
+    if desc is not None:
+        res = replace(res, desc=desc)
+    if all(getattr(req, f) is None for f in EditRequest.__slots__ if f != "desc"):
+        return res
+    return replace(res, revision=old.revision + 1, error="")
 
 
 def no_room(svc: IgorService, res: Reservation, minutes: int, room: ExtensionRoom) -> str:

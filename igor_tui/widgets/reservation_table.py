@@ -88,12 +88,15 @@ def res_flags(res: Reservation, now: datetime, writable: bool) -> str:
 
 
 def matches(res: Reservation, text: str, naming: NodeNaming) -> bool:
-    """`/` filter: a substring of the name or owner, or a node (kn12, kn[3-5]) the reservation holds."""
+    """`/` filter: a substring of the name, owner, group or description, or a node (kn12, kn[3-5]) the
+    reservation holds."""
     needle = text.strip()
     if not needle:
         return True
     low = needle.lower()
     if low in res.name.lower() or low in res.owner.lower() or (res.group and low in res.group.lower()):
+        return True
+    if res.desc and low in res.desc.lower():
         return True
     try:
         wanted = naming.expand(needle)
@@ -254,7 +257,7 @@ class ReservationTable(DataTable[Text]):
             index = next((i for i, r in enumerate(rows) if r.id == keep), 0)
         if rows:
             self.move_cursor(row=index, animate=False)
-        self.post_message(self.Highlighted(self.current))
+        self._highlighted()
 
     def _add_rows(
         self, rows: list[tuple[Reservation, tuple[str, ...]]], user: str, flags: int | None, room: int
@@ -304,7 +307,14 @@ class ReservationTable(DataTable[Text]):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        self.post_message(self.Highlighted(self.current))
+        self._highlighted()
+
+    def _highlighted(self) -> None:
+        """Tell the screen, and make the description the table's tooltip: too long for a column, it is
+        what a user hovering over a row wants to read."""
+        res = self.current
+        self.tooltip = res.desc if res is not None and res.desc else None
+        self.post_message(self.Highlighted(res))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
