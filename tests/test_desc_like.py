@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Cluster
+from conftest import Cluster, ClusterFactory
 from test_cli import as_json, book, error, ok
 
 from igor_tui.model import Reservation
@@ -199,6 +199,26 @@ def test_like_refusals(cluster: Cluster) -> None:
         "--like bobs: it belongs to bob; only its owner, its group's members and admins may book like it"
     )
     assert json.loads(ok(cluster.run("show", "--json")))["reservations"][0]["name"] == "bobs"
+
+
+def test_like_shares_the_vlan_the_source_shared(make_cluster: ClusterFactory) -> None:
+    c = make_cluster(
+        network="arista",
+        vlan_min=100,
+        vlan_max=200,
+        network_url="switch:443/command-api",
+        node_map={f"kn{i}": f"Et{i}" for i in range(1, 21)},
+    )
+    book(c, "net", "-n", "1", "-vlan", "150", "-t", "1d")
+    book(c, "member", "-n", "1", "-vlan", "net")
+    book(c, "alone", "-n", "1", "-vlan", "160")
+    out = ok(c.run("sub", "-r", "member2", "--like", "member"))
+    assert out.splitlines()[0].endswith(", VLAN of net")
+    assert stored(c, "member2").vlan == 150
+    ok(c.run("sub", "-r", "alone2", "--like", "alone"))  # its own VLAN: the copy gets its own
+    assert stored(c, "alone2").vlan is None
+    ok(c.run("sub", "-r", "member3", "--like", "member", "-vlan", "170"))  # -vlan wins
+    assert stored(c, "member3").vlan == 170
 
 
 # --------------------------------------------------------------------------------------------- TUI

@@ -109,7 +109,8 @@ def _boot(svc: IgorService, source: Reservation) -> tuple[tuple[str, str], list[
 
 
 def _shared_vlan(svc: IgorService, source: Reservation) -> str:
-    """The live reservation (other than the source) whose VLAN the source shared, or ''. Only one that
+    """The live reservation (other than the source, and the caller's to share) whose VLAN the source
+    shared, or ''. Only one that
     overlapped the source can have shared it: igor never gives two live reservations one VLAN, so a
     later holder of the number just got it after the source let it go."""
     if source.vlan is None:
@@ -117,7 +118,7 @@ def _shared_vlan(svc: IgorService, source: Reservation) -> str:
     now = svc.now()
     for res in svc.store.snapshot().reservations:
         same = res.id != source.id and res.vlan == source.vlan
-        if same and is_live(res, now) and res.overlaps(source.start, source.end):
+        if same and is_live(res, now) and res.overlaps(source.start, source.end) and svc.can_write(res):
             return res.name
     return ""
 
