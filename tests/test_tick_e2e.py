@@ -401,8 +401,9 @@ def test_install_and_teardown_through_igor_tick(make_cluster: ClusterFactory, sw
         report = json.loads(rig.tick("--json").stdout)
         assert set(report) == {
             "time", "dry_run", "caught_up_minutes", "planned", "actions", "failed", "probed", "down",
-            "probe_error", "clock", "swept", "sweep_error",
+            "probe_error", "clock", "swept", "sweep_error", "hooks",
         }  # fmt: skip
+        assert report["hooks"] == []  # none configured
         assert report["clock"] == {
             "held": False, "accepted": False, "step_minutes": 0, "reason": "", "held_actions": []
         }  # fmt: skip
