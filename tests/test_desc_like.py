@@ -162,10 +162,28 @@ def test_like_an_archived_reservation_and_speculation(cluster: Cluster) -> None:
     ok(cluster.run("del", "gone"))
     spec = ok(cluster.run("sub", "-r", "again", "--like", "gone", "-s"))
     assert spec.splitlines()[0].startswith("like gone (archived): 4 nodes, 1h30m, kernel sha256:")
-    slots = as_json(cluster.run("sub", "-r", "again", "--like", "gone", "-s", "--json"))["slots"]
+    speculated = as_json(cluster.run("sub", "-r", "again", "--like", "gone", "-s", "--json"))
+    slots = speculated["slots"]
     assert slots and all(len(s["nodes"]) == 4 for s in slots)
+    assert speculated["like"]["source"] == "gone" and speculated["like"]["archived"] is True
     data = as_json(cluster.run("sub", "-r", "again", "--like", "gone", "--json"))
     assert (len(data["nodes"]), data["kernel_args"]) == (4, "console=ttyS1")
+    keeper = stored(cluster, "keeper")
+    assert data["like"] == {
+        "source": "gone",
+        "id": data["like"]["id"],
+        "archived": True,
+        "reused": [
+            "4 nodes",
+            "1h30m",
+            f"kernel sha256:{keeper.kernel_hash[:12]}…",
+            f"initrd sha256:{keeper.initrd_hash[:12]}…",
+            'args "console=ttyS1"',
+        ],
+        "kernel_hash": keeper.kernel_hash,
+        "initrd_hash": keeper.initrd_hash,
+    }
+    assert data["like"]["id"] not in (keeper.id, data["id"])
 
 
 def test_like_refuses_when_the_content_is_gone(cluster: Cluster) -> None:

@@ -6,24 +6,42 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import IgorError, UsageError
 
 if TYPE_CHECKING:
     from ..model import ClusterView, Reservation
     from ..output.show import ShowOptions
-    from ..service import IgorService
+    from ..service import IgorService, SubmitRequest
 
 
-def _print_reservation(svc: IgorService, res: Reservation, ns: argparse.Namespace, out: IO[str]) -> bool:
+def _print_reservation(
+    svc: IgorService, res: Reservation, ns: argparse.Namespace, out: IO[str], **extra: Any
+) -> bool:
     """`--json`: the reservation's shape, and True; otherwise False and the caller says it in words."""
     if not ns.json:
         return False
     from ..output.shapes import dump_json, reservation_json
 
-    dump_json(reservation_json(res, svc.config.tz), out)
+    dump_json(reservation_json(res, svc.config.tz, **extra), out)
     return True
+
+
+def _like(svc: IgorService, req: SubmitRequest, ns: argparse.Namespace, out: IO[str]) -> dict[str, Any]:
+    """`--like`: what it reuses, first (a refusal, say the copies are gone, comes from here too): one line
+    of text, or a "like" object added to the JSON."""
+    if not req.like:
+        return {}
+    from ..service.like import resolve_like
+
+    like = resolve_like(svc, req)
+    if not ns.json:
+        out.write(like.sentence + "\n")
+        return {}
+    from ..output.shapes import like_json
+
+    return {"like": like_json(like)}
 
 
 def sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
@@ -46,16 +64,13 @@ def sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         like=ns.like,
     )
     tz = svc.config.tz
-    if ns.like and not ns.json:  # what it reused, first; refusals (content gone) come from here too
-        from ..service.like import resolve_like
-
-        out.write(resolve_like(svc, req).sentence + "\n")
+    like = _like(svc, req, ns, out)
     if ns.s:
         slots = svc.speculate(req)
         if ns.json:
             from ..output.shapes import dump_json, slots_json
 
-            dump_json(slots_json(slots, tz), out)
+            dump_json({**slots_json(slots, tz), **like}, out)
         else:
             from ..output.show import render_slots
 
@@ -67,7 +82,7 @@ def sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         with contextlib.suppress(IgorError):
             plan = svc.plan(req)
     res = svc.submit(req)
-    if not _print_reservation(svc, res, ns, out):
+    if not _print_reservation(svc, res, ns, out, **like):
         from ..dates import span_text
 
         out.write(

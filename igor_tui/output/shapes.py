@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ..archive import ArchivedReservation
     from ..model import Block, Reservation, Slot
     from ..service import ImportItem, InventoryHost, NotifyReport, PortDiff
+    from ..service.like import Like
     from ..stats import Stats, UsageRecord
 
 
@@ -39,6 +40,18 @@ def reservation_json(res: Reservation, tz: tzinfo, **extra: Any) -> dict[str, An
     }
     out.update(extra)
     return out
+
+
+def like_json(like: Like) -> dict[str, Any]:
+    """`sub --like --json`: which reservation lent what (the text line's facts)."""
+    return {
+        "source": like.source.name,
+        "id": like.source.id,
+        "archived": like.archived,
+        "reused": list(like.reused),
+        "kernel_hash": like.kernel_hash,
+        "initrd_hash": like.initrd_hash,
+    }
 
 
 def slots_json(slots: Sequence[Slot], tz: tzinfo) -> dict[str, Any]:
