@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import replace
@@ -17,7 +18,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import ClusterFactory
 from test_tick import NAMING, T0, Harness, at
+from test_tick_e2e import build_rig
 
 from igor_tui.config import parse_config
 from igor_tui.config.hooks import HookSettings
@@ -347,3 +350,38 @@ def test_config_refuses_bad_hooks(extra: dict[str, object], problem: str) -> Non
     with pytest.raises(ConfigError) as info:
         parse_config(minimal(**extra))
     assert any(p.startswith(problem) for p in info.value.problems), info.value.problems
+
+
+# ----------------------------------------------------------------------------- through igor-tick
+
+
+def test_hooks_through_igor_tick_its_report_and_history(make_cluster: ClusterFactory, tmp_path: Path) -> None:
+    """The config's hooks, run by the real igor-tick: a failing on_start in the report (exit 1, cron
+    mails it) and in `igor history`; the reservation is installed regardless; on_end after `igor del`."""
+    out = tmp_path / "out"
+    out.mkdir()
+    script = str(hook_script(tmp_path))
+    rig = build_rig(
+        make_cluster,
+        nodes=4,
+        network=False,
+        on_start=[script, str(out), "{name}", "{nodes}"],
+        on_end=[script, str(out), "{name}", "{event}"],
+        hook_timeout=5,
+    )
+    (out / "fail").touch()
+    rig.sub("r1", "kn[1-2]")
+    first = rig.tick(check=1)
+    assert "FAIL  hook      r1: on_start exit 3: boom: the prolog could not reach the license server" in (
+        first.stdout
+    )
+    assert rig.res("r1").installed and not rig.res("r1").error
+    (out / "fail").unlink()
+    assert ": 0 action(s), 0 failed" in rig.tick().stdout  # not retried
+    rig.igor("del", "r1")
+    ended = rig.tick()
+    assert "ok    hook      r1: on_end exit 0" in ended.stdout
+    history = rig.igor("history", "r1").stdout
+    assert re.search(r"hook-failed\s+igor-tick\s+\d+\s+on_start exit 3", history), history
+    assert re.search(r"hook\s+igor-tick\s+\d+\s+on_end exit 0", history), history
+    assert runs(out) == ["start 1 r1 kn[1-2]", "end 1 r1 end"]
