@@ -44,6 +44,7 @@ from .sections import (
     TickSettings,
     legacy_statedir,
 )
+from .sharing import Quota, SharingSettings
 from .zones import system_timezone
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ __all__ = [
     "SUPPORTED_NETWORKS",
     "Config",
     "HostAddress",
+    "Quota",
     "config_path",
     "legacy_statedir",
     "load_config",
@@ -97,6 +99,7 @@ class Config(
     BootSettings,
     LivenessSettings,
     MailSettings,
+    SharingSettings,
 ):
     """Everything igor.conf says, validated once so no later code has to re-check or guess a default."""
 
@@ -122,6 +125,7 @@ class Config(
             MailSettings.from_section(sec),
             BootSettings.from_section(sec, naming),
             PolicySettings.from_section(sec),
+            SharingSettings.from_section(sec, naming),
         )
         fields: dict[str, Any] = {}
         for part in parts:
