@@ -44,6 +44,8 @@ class SubmitRequest:
     group: str = ""
     vlan: str = ""
     contiguous: bool = False
+    properties: str = ""
+    """-p: comma-separated node properties every picked node must have (config `properties`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,8 @@ def field_errors(svc: IgorService, req: SubmitRequest, *, booking: bool = True) 
     check("duration", lambda: checks.duration_minutes(req.duration))
     field = "nodes" if req.nodes else "count"
     check(field, lambda: checks.node_spec(svc, req))
+    if req.properties and field not in errors:
+        check("properties", lambda: checks.candidate_nodes(svc, req))
     if "duration" not in errors:
         check("after", lambda: checks.earliest_start(svc, req.after, checks.duration_minutes(req.duration)))
     if not errors.keys() & {"duration", "count", "nodes"} and not svc.caller.is_admin:
@@ -122,10 +126,11 @@ def speculate(svc: IgorService, req: SubmitRequest, limit: int = SPECULATION_OPT
     from ..scheduler import speculate
 
     request = checks.build_request(svc, req)
+    nodes = checks.candidate_nodes(svc, req)
     snap = svc.store.snapshot()
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
-    return speculate(svc.nodes, live, request, blocks=snap.blocks, down=down_nodes(snap.nodes), limit=limit)
+    return speculate(nodes, live, request, blocks=snap.blocks, down=down_nodes(snap.nodes), limit=limit)
 
 
 def plan(svc: IgorService, req: SubmitRequest) -> Plan:
@@ -136,17 +141,18 @@ def plan(svc: IgorService, req: SubmitRequest) -> Plan:
     from ..booking_plan import Plan, why_not
 
     request = checks.build_request(svc, req)
+    nodes = checks.candidate_nodes(svc, req)
     snap = svc.store.snapshot()
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
     down = down_nodes(snap.nodes)
-    slot = _find_slot(svc, live, request, snap.blocks, down)
+    slot = _find_slot(svc, live, request, snap.blocks, down, nodes=nodes)
     tz = svc.config.tz
     reason = why_not(
         request,
         slot,
         now=now,
-        nodes=svc.nodes,
+        nodes=nodes,
         reservations=live,
         blocks=snap.blocks,
         down=down,
@@ -162,6 +168,8 @@ def _find_slot(
     request: Request,
     blocks: Iterable[Block],
     down: frozenset[str],
+    *,
+    nodes: tuple[str, ...],
 ) -> Slot:
     """`scheduler.find_slot` over the service's nodes, remembering its last answer.
 
@@ -172,11 +180,11 @@ def _find_slot(
     the lists is a pointer walk. Any change (a new booking, the next minute, a block) is a miss."""
     from ..scheduler import find_slot
 
-    key = (request, tuple(live), tuple(blocks), down)
+    key = (request, nodes, tuple(live), tuple(blocks), down)
     last = svc._last_slot
     if last is not None and last[0] == key:
         return last[1]
-    slot = find_slot(svc.nodes, key[1], request, blocks=key[2], down=down)
+    slot = find_slot(nodes, key[2], request, blocks=key[3], down=down)
     svc._last_slot = (key, slot)
     return slot
 
@@ -186,6 +194,7 @@ def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
     checks.check_not_paused(svc)
     checks.check_name(req.name)
     request = checks.build_request(svc, req)
+    nodes = checks.candidate_nodes(svc, req)
     kernel, initrd, profile = checks.boot_files(svc, req.kernel, req.initrd, req.profile)
     kernel_args = checks.check_boot_args(svc, req.kernel_args)
     group = checks.check_group(svc, req.group) if req.group else ""
@@ -198,7 +207,8 @@ def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
             live = svc._housekeep(tx, now)
             checks.check_unique(req.name, live, now)
             vlan = checks.resolve_vlan(svc, req.vlan, live) if req.vlan else None
-            slot = _find_slot(svc, live, request, tx.blocks(), down_nodes(tx.node_status()))
+            slot = _find_slot(svc, live, request, tx.blocks(), down_nodes(tx.node_status()), nodes=nodes)
+            checks.check_quota(svc, live, svc.caller.user, [(slot.nodes, slot.start, slot.end)])
             svc._ensure_content((("kernel", kernel, kernel_hash), ("initrd", initrd, initrd_hash)))
             res = tx.add_reservation(
                 Reservation(
@@ -261,6 +271,7 @@ def extend(svc: IgorService, name: str, duration: str = "60m") -> Reservation:
         if minutes > checks.HORIZON_MINUTES or res.end > now + checks.HORIZON - timedelta(minutes=minutes):
             raise ValidationError("igor books at most 10 years ahead: extend by less")
         new_end = res.end + timedelta(minutes=minutes)
+        checks.check_quota(svc, live, res.owner, [(res.nodes, res.end, new_end)], "extension")
         room = extension_room(res, live, tx.blocks())
         if room.until is not None and room.until < new_end:
             raise ScheduleError(no_room(svc, res, minutes, room))
