@@ -145,9 +145,10 @@ def refusal(
             fit = (
                 f"at most {room} more {_nodes(room)} would fit then" if room > 0 else "no more nodes fit then"
             )
+            most = limit.concurrent_nodes
             return (
-                f"quota: {user} may hold {limit.concurrent_nodes} nodes at once; {before} held during this "
-                f"{what}, which needs {count}; {fit}"
+                f"quota: {user} may hold {most} {_nodes(most)} at once; {before} held during this {what}, "
+                f"which needs {count}; {fit}"
             )
     return ""
 
