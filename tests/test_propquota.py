@@ -226,6 +226,24 @@ def test_quota_checks_restore_against_the_owner(make: ServiceFactory, files: dic
     assert make("olga", quota=quota).restore("old").name == "old"
 
 
+def test_check_quota_for_nodes_added_to_a_reservation(make: ServiceFactory, files: dict[str, str]) -> None:
+    """What `edit -add` (another branch) calls: the added nodes for the rest of the window."""
+    from igor_tui.service.checks import check_quota
+
+    quota = {"default": {"concurrent_nodes": 4}}
+    svc = make(quota=quota)
+    res = svc.submit(sub(svc, files, "a", count=3, duration="2h"))
+    live = list(svc.view().reservations)
+    with pytest.raises(LimitError) as err:
+        check_quota(svc, live, "alice", [(("kn8", "kn9"), svc.now(), res.end)], "addition")
+    assert str(err.value) == (
+        "quota: alice may hold 4 nodes at once; 3 held during this addition, which needs 2; "
+        "at most 1 more node would fit then"
+    )
+    check_quota(svc, live, "alice", [(("kn8",), svc.now(), res.end)], "addition")
+    check_quota(make("olga", quota=quota), live, "alice", [(("kn8", "kn9"), svc.now(), res.end)])  # admin
+
+
 def test_quota_report_permissions(make: ServiceFactory) -> None:
     from igor_tui.errors import PermissionDenied
 

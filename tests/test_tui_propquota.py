@@ -8,6 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input
 from tui_rig import dashboard, demo_app, demo_cluster, settle, wait_for
 
@@ -34,13 +35,14 @@ def cluster(tmp_path: Path) -> DemoCluster:
     return demo_cluster(tmp_path / "demo")
 
 
-async def open_form(pilot: object, cluster: DemoCluster, fields: dict[str, str]) -> SubmitScreen:
+async def open_form(pilot: Pilot[None], cluster: DemoCluster, fields: dict[str, str]) -> SubmitScreen:
     """n, then fill in the boot files and `fields`."""
-    app = pilot.app  # type: ignore[attr-defined]
-    await settle(pilot)  # type: ignore[arg-type]
-    await pilot.press("n")  # type: ignore[attr-defined]
+    app = pilot.app
+    await settle(pilot)
+    await pilot.press("n")
     await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen))
-    screen: SubmitScreen = app.screen
+    screen = app.screen
+    assert isinstance(screen, SubmitScreen)
     boot = {"kernel": str(cluster.root / "vmlinuz"), "initrd": str(cluster.root / "initrd.img")}
     for field, text in {**boot, **fields}.items():
         screen.query_one(f"#f-{field}", Input).value = text
