@@ -313,9 +313,13 @@ def test_cli_quota_text_and_json(site: Cluster) -> None:
     assert data == {
         "user": "alice",
         "reservations": 1,
+        "exempt": False,
         "node_hours": {"limit": 40, "from": "default", "used": 6.0},
         "concurrent_nodes": {"limit": 8, "from": "default", "peak": 3},
     }
+    assert site.run("quota", user="root", check=0).stdout.startswith(
+        "Quota of root (0 live or future reservations, an admin: exempt):\n"
+    )
     err = site.run("quota", "root", check=1).stderr
     assert err == "igor: only admins may see another user's quota (you are alice)\n"
 

@@ -18,7 +18,8 @@ def render_quota(use: QuotaUse, out: IO[str]) -> None:
     hours_limit, nodes_limit = use.limit.node_hours, use.limit.concurrent_nodes
     hours_from, nodes_from = use.source
     plural = "" if use.reservations == 1 else "s"
-    out.write(f"Quota of {use.user} ({use.reservations} live or future reservation{plural}):\n")
+    exempt = ", an admin: exempt" if use.exempt else ""
+    out.write(f"Quota of {use.user} ({use.reservations} live or future reservation{plural}{exempt}):\n")
     hours = f"{hours_limit:,} (quota {hours_from!r})" if hours_limit is not None else "unlimited"
     nodes = f"{nodes_limit} (quota {nodes_from!r})" if nodes_limit is not None else "unlimited"
     out.write(f"  node-hours:        {use.used_text} of {hours}\n")

@@ -71,6 +71,7 @@ def quota_json(use: QuotaUse) -> dict[str, Any]:
     return {
         "user": use.user,
         "reservations": use.reservations,
+        "exempt": use.exempt,
         "node_hours": {
             "limit": use.limit.node_hours,
             "from": use.source[0] or None,

@@ -40,6 +40,8 @@ class QuotaUse:
     node_minutes: int
     peak_nodes: int
     reservations: int
+    exempt: bool = False
+    """An admin: the quota is shown but never applied to them."""
 
     @property
     def used_text(self) -> str:
@@ -112,6 +114,7 @@ def use(svc: IgorService, user: str, live: Iterable[Reservation]) -> QuotaUse:
         node_minutes=node_minutes(spans, now),
         peak_nodes=peak(spans),
         reservations=len(spans),
+        exempt=_is_admin(svc, user),
     )
 
 
