@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
+from .show import QUOTA_MARK
+
 if TYPE_CHECKING:
     from ..service.quota import QuotaUse
-
-QUOTA_MARK = "*"
-"""The mark `igor sub -s` puts after the FREE count of an option the caller's quota would refuse."""
 
 
 def render_quota(use: QuotaUse, out: IO[str]) -> None:

@@ -13,7 +13,6 @@ from ..terminal import terminal_columns
 from ..timeparse import format_input_time
 from ..values import dataclass
 from . import columns, nodes_text, printable, zone_note
-from .quota import QUOTA_MARK
 
 if TYPE_CHECKING:
     from ..hostlist import NodeNaming
@@ -37,6 +36,8 @@ PALETTE = (
 )
 DOWN_STYLE = "bold white on red"
 BLOCKED_STYLE = "dim"
+QUOTA_MARK = "*"
+"""The mark `igor sub -s` puts after the FREE count of an option the caller's quota would refuse."""
 
 
 def _fixed_offset(tz: tzinfo) -> bool:
