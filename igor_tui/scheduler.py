@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from .errors import LimitError, ScheduleError
@@ -86,6 +86,22 @@ def check_extend_limits(limits: Limits, res: Reservation, now: datetime, minutes
             f"max {_hm(allowed)} for {len(res.nodes)} {noun}, you asked {_compact(total)} "
             f"({_compact(remaining)} remaining + {_compact(minutes)} extension)"
         )
+
+
+# ------------------------------------------------------------------------------------ node properties
+
+
+def with_properties(
+    nodes: Sequence[str], properties: Mapping[str, frozenset[str]], wanted: Iterable[str]
+) -> tuple[str, ...]:
+    """The `nodes` having every property in `wanted`, in node order: the candidate set a request with
+    `-p` is scheduled over. A filter on the scheduler's input rather than a rule inside it, so every
+    search (earliest fit, speculation, why-not) sees the same smaller cluster and stays the one sweep."""
+    need = frozenset(wanted)
+    if not need:
+        return tuple(nodes)
+    empty: frozenset[str] = frozenset()
+    return tuple(n for n in nodes if need <= properties.get(n, empty))
 
 
 # ------------------------------------------------------------------------------------ busy intervals

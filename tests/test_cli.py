@@ -296,7 +296,7 @@ def test_no_arguments_prints_usage_on_stderr_and_exits_2(tmp_path: Path) -> None
         (("frob",), "unknown command 'frob' (run 'igor help' for the list)"),
         (
             ("help", "frob"),
-            "no help for 'frob': commands are sub, del, show, extend, edit, power, sync, tick, block, "
+            "no help for 'frob': commands are sub, del, show, extend, edit, quota, power, sync, tick, block, "
             "unblock, history, restore, stats, notify, hosts, import-classic, help, version, setup, doctor",
         ),
         (
@@ -1187,9 +1187,10 @@ def test_show_json_shape(busy: Cluster) -> None:
     assert set(data) == {"nodes", "reservations"}
     assert [n["name"] for n in data["nodes"]] == NODES
     for node in data["nodes"]:
-        assert set(node) == {"name", "state", "reservation", "bootmode"}
+        assert set(node) == {"name", "state", "reservation", "bootmode", "properties"}
         assert node["state"] in {"up", "down", "blocked", "unknown"}
         assert node["bootmode"] == "bios"  # no bootmode in the config
+        assert node["properties"] == []  # no properties in the config
     holders = {n["name"]: n["reservation"] for n in data["nodes"]}
     assert holders["kn1"] == "zeta"
     assert holders["kn9"] == "mango"

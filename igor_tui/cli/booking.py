@@ -62,20 +62,12 @@ def sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         contiguous=ns.contiguous,
         desc=ns.desc,
         like=ns.like,
+        properties=ns.p,
     )
-    tz = svc.config.tz
     like = _like(svc, req, ns, out)
     if ns.s:
-        slots = svc.speculate(req)
-        if ns.json:
-            from ..output.shapes import dump_json, slots_json
-
-            dump_json({**slots_json(slots, tz), **like}, out)
-        else:
-            from ..output.show import render_slots
-
-            render_slots(slots, svc.naming, tz, svc.now(), out)
-        return 0
+        return _speculate(svc, req, ns, out, like)
+    tz = svc.config.tz
     plan = None
     if not ns.json:
         # The plan first (errors are left to submit, which words them), so a late start can say why.
@@ -91,6 +83,45 @@ def sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         )
         if plan is not None and plan.why_not and res.start > plan.asked:
             out.write(f"Not at the time asked: {plan.why_not}\n")
+    return 0
+
+
+def _speculate(
+    svc: IgorService, req: SubmitRequest, ns: argparse.Namespace, out: IO[str], like: dict[str, object]
+) -> int:
+    """`igor sub -s`: the options, each the quota would refuse marked (and the reason said once); `like`
+    is the `--like` object JSON carries beside them (the text line is already printed)."""
+    from ..service.quota import slot_refusals
+
+    tz = svc.config.tz
+    slots = svc.speculate(req)
+    refusals = slot_refusals(svc, slots)
+    if ns.json:
+        from ..output.shapes import dump_json, marked_slots_json
+
+        dump_json({**marked_slots_json(slots, tz, refusals), **like}, out)
+        return 0
+    from ..output.quota import render_refusals
+    from ..output.show import render_slots
+
+    render_slots(slots, svc.naming, tz, svc.now(), out, refusals=refusals)
+    render_refusals(refusals, out)
+    return 0
+
+
+def quota(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
+    """`igor quota [USER]`: use against limits, for yourself or (admins) anyone."""
+    from ..service.quota import report
+
+    use = report(svc, ns.user)
+    if ns.json:
+        from ..output.shapes import dump_json, quota_json
+
+        dump_json(quota_json(use), out)
+    else:
+        from ..output.quota import render_quota
+
+        render_quota(use, out)
     return 0
 
 
@@ -156,6 +187,14 @@ def _view_at(svc: IgorService, view: ClusterView, text: str, out: IO[str], *, js
     return view_at(view, past, at)
 
 
+def _with_properties(svc: IgorService, view: ClusterView, text: str) -> ClusterView:
+    """`show -p PROPS`: the view of only the nodes having them, and the reservations and blocks on those."""
+    from ..output.show import only_nodes
+    from ..service.checks import property_nodes, wanted_properties
+
+    return only_nodes(view, property_nodes(svc, wanted_properties(svc, text)))
+
+
 def _show_options(ns: argparse.Namespace) -> ShowOptions:
     from ..output.show import ShowOptions
 
@@ -181,6 +220,8 @@ def show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     view = svc.view()
     if ns.at:
         view = _view_at(svc, view, ns.at, out, json=ns.json)
+    if ns.p:
+        view = _with_properties(svc, view, ns.p)
     opts = _show_options(ns)
     tz = svc.config.tz
     if ns.e:
@@ -196,7 +237,14 @@ def show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     if ns.json:
         from ..output.shapes import block_json, dump_json
 
-        data = show_json(view, select(view, opts, svc.can_write), tz, svc.can_write, svc.config.bootmode)
+        data = show_json(
+            view,
+            select(view, opts, svc.can_write),
+            tz,
+            svc.can_write,
+            svc.config.bootmode,
+            properties=svc.config.properties,
+        )
         if blocks:
             data["blocks"] = [block_json(b, tz, view.now) for b in blocks]
         dump_json(data, out)

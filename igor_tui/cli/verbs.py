@@ -104,6 +104,11 @@ def prefix_option(p: IgorParser) -> None:
     p.add_argument("--prefix", metavar="DIR", default="/usr/local", help="install prefix (/usr/local)")
 
 
+def properties_option(p: IgorParser, text: str) -> None:
+    """`-p PROPS`: node properties from igor.conf `properties`, comma-separated."""
+    p.add_argument("-p", metavar="PROPS", default="", help=text)
+
+
 def root_option(p: IgorParser, text: str) -> None:
     p.add_argument("--root", metavar="ALTROOT", default="/", help=text)
 
@@ -131,6 +136,7 @@ def _sub(p: IgorParser) -> None:
     p.add_argument(
         "--like", metavar="NAME", default="", help="reuse a live or archived reservation's boot, args, size"
     )
+    properties_option(p, "only nodes having all these properties, e.g. gpu,100g")
 
 
 def _show(p: IgorParser) -> None:
@@ -158,6 +164,7 @@ def _show(p: IgorParser) -> None:
         default="",
         help="the racks and reservations at TIME, past or future (2026-Nov-24-14:00, +2h)",
     )
+    properties_option(p, "only nodes having all these properties, and reservations on them")
 
 
 def _extend(p: IgorParser) -> None:
@@ -261,6 +268,10 @@ def _nodes(help: str) -> Callable[[IgorParser], None]:
     return lambda p: nodes_argument(p, help)
 
 
+def _quota(p: IgorParser) -> None:
+    p.add_argument("user", metavar="USER", nargs="?", default="", help="whose quota (default: yours)")
+
+
 def _help(p: IgorParser) -> None:
     p.add_argument("topic", nargs="?", default="", help="a command")
 
@@ -282,6 +293,7 @@ examples:
   igor sub -r demo -k ./vmlinuz -i ./initrd.img -w kn[3-5,9] -c "console=ttyS0 quiet"
   igor sub -r later -k ./vmlinuz -i ./initrd.img -n 8 -t 1d -a 2026-Dec-01-09:00
   igor sub -s -n 8 -t 4h            # when could I get 8 nodes for 4 hours? (books nothing)
+  igor sub -r gpu -k ./vmlinuz -i ./initrd.img -n 4 -p gpu,100g   # only nodes with both
 
 Without -a a reservation starts in the current minute, or at the earliest time the
 nodes are free. -n picks the lowest-numbered contiguous block that is free earliest
@@ -376,6 +388,14 @@ examples:
 
 Counts users, distinct nodes, reservations, early cancellations (deleted more than a
 minute before their end), extensions and node-time inside the window.""",
+    "quota": """\
+examples:
+  igor quota                your node-hours and concurrent nodes against your quota
+  igor quota alice --json   (admins) alice's
+
+Node-hours count what is left of running reservations and all of future ones;
+concurrent nodes is the most nodes held at one instant. The quota comes from
+igor.conf (user, then %group, then default).""",
     "edit": """\
 examples:
   igor edit -r demo -c "console=ttyS0 debug"      change only the kernel arguments
@@ -399,6 +419,7 @@ _LIST = (
         _edit,
         "booking:edit",
     ),
+    Verb("quota", "a user's quota (igor.conf quota) and what they hold against it", _quota, "booking:quota"),
     Verb("power", "power a reservation's nodes on, off or cycle them", _power, "ops:power"),
     Verb("sync", "compare the switch's VLANs with igor's state, and repair them (admins)", _sync, "ops:sync"),
     Verb(

@@ -45,6 +45,7 @@ from .sections import (
     TickSettings,
     legacy_statedir,
 )
+from .sharing import Quota, SharingSettings
 from .zones import system_timezone
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ __all__ = [
     "SUPPORTED_NETWORKS",
     "Config",
     "HostAddress",
+    "Quota",
     "config_path",
     "legacy_statedir",
     "load_config",
@@ -99,6 +101,7 @@ class Config(
     LivenessSettings,
     MailSettings,
     HookSettings,
+    SharingSettings,
 ):
     """Everything igor.conf says, validated once so no later code has to re-check or guess a default."""
 
@@ -125,6 +128,7 @@ class Config(
             HookSettings.from_section(sec),
             BootSettings.from_section(sec, naming),
             PolicySettings.from_section(sec),
+            SharingSettings.from_section(sec, naming),
         )
         fields: dict[str, Any] = {}
         for part in parts:

@@ -202,6 +202,22 @@ KEYS: tuple[Key, ...] = (
         example="",
         doc="Non-empty: igor refuses new and extended reservations from non-admins and shows this message. "
             "Empty: normal operation."),
+    Key("properties", "object", "policy",
+        expect="an object mapping node ranges to lists of property names, e.g. {'kn[1-64]': ['gpu']}",
+        default={}, example={},
+        doc="Node properties for mixed clusters: node ranges -> property names (letters, digits, '.', '_', "
+            "'-'), e.g. {\"kn[1-8]\": [\"gpu\", \"100g\"], \"kn[9-16]\": [\"100g\"]}. 'igor sub -p gpu,100g' "
+            "picks among nodes having all of them; 'igor show -p gpu' shows only those nodes. A node named by"
+            " two ranges has both lists. Default: none."),
+    Key("quota", "object", "policy",
+        expect="an object mapping 'default', users and '%group' to {'node_hours': N, 'concurrent_nodes': N}",
+        default={}, example={},
+        doc="What one user may hold across all their live and future reservations, e.g. {\"default\": "
+            "{\"node_hours\": 2000, \"concurrent_nodes\": 64}, \"%hpc\": {\"node_hours\": 8000}}: "
+            "node_hours counts what is left of running reservations plus all of future ones, "
+            "concurrent_nodes the most nodes held at one instant. Keys: 'default', a user, or '%group'; "
+            "each field comes from the most specific entry setting it (the user's, else the largest of "
+            "their groups', else default). Admins are exempt. Default: no quota."),
     Key("hosts", "hosts", "boot",
         expect="an object mapping node names to {'ip': ..., 'mac': ...}",
         default={}, example={"kn1": {"ip": "10.0.0.1", "mac": "52:54:00:00:00:01"}},

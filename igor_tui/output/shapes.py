@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..model import Block, Reservation, Slot
     from ..service import ImportItem, InventoryHost, NotifyReport, PortDiff
     from ..service.like import Like
+    from ..service.quota import QuotaUse
     from ..stats import Stats, UsageRecord
 
 
@@ -65,6 +66,36 @@ def slots_json(slots: Sequence[Slot], tz: tzinfo) -> dict[str, Any]:
             }
             for s in slots
         ]
+    }
+
+
+def marked_slots_json(slots: Sequence[Slot], tz: tzinfo, refusals: Sequence[str]) -> dict[str, Any]:
+    """`igor sub -s --json` with a quota: each option the caller's quota would refuse gets "quota" (the
+    refusal's sentence); options it allows look exactly as without a quota."""
+    data = slots_json(slots, tz)
+    for shape, why in zip(data["slots"], refusals, strict=True):
+        if why:
+            shape["quota"] = why
+    return data
+
+
+def quota_json(use: QuotaUse) -> dict[str, Any]:
+    """The stable JSON shape of `igor quota`: per measure the limit (null: unlimited), the igor.conf entry
+    that sets it and the use."""
+    return {
+        "user": use.user,
+        "reservations": use.reservations,
+        "exempt": use.exempt,
+        "node_hours": {
+            "limit": use.limit.node_hours,
+            "from": use.source[0] or None,
+            "used": round(use.node_minutes / 60, 2),
+        },
+        "concurrent_nodes": {
+            "limit": use.limit.concurrent_nodes,
+            "from": use.source[1] or None,
+            "peak": use.peak_nodes,
+        },
     }
 
 

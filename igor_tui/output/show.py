@@ -3,7 +3,7 @@ the hot path of the CLI, so rich is imported only when colour is actually drawn.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from operator import attrgetter
 from typing import IO, TYPE_CHECKING, Any
@@ -36,6 +36,8 @@ PALETTE = (
 )
 DOWN_STYLE = "bold white on red"
 BLOCKED_STYLE = "dim"
+QUOTA_MARK = "*"
+"""The mark `igor sub -s` puts after the FREE count of an option the caller's quota would refuse."""
 
 
 def _fixed_offset(tz: tzinfo) -> bool:
@@ -70,16 +72,25 @@ def _table_times(tz: tzinfo, now: datetime) -> Callable[[datetime], str]:
     return text
 
 
-def render_slots(slots: Sequence[Slot], naming: NodeNaming, tz: tzinfo, now: datetime, out: IO[str]) -> None:
-    """Speculation as a table whose START column can be pasted into `igor sub -a`."""
+def render_slots(
+    slots: Sequence[Slot],
+    naming: NodeNaming,
+    tz: tzinfo,
+    now: datetime,
+    out: IO[str],
+    *,
+    refusals: Sequence[str] = (),
+) -> None:
+    """Speculation as a table whose START column can be pasted into `igor sub -a`; an option in
+    `refusals` (a non-empty sentence at its index) gets the quota mark after its FREE count."""
     out.write(f"AVAILABLE RESERVATIONS ({zone_note(now, tz)}; book one with -a START)\n")
     rows = [("START", "END", "FREE", "NODES")]
-    for s in slots:
+    for i, s in enumerate(slots):
         rows.append(
             (
                 format_input_time(s.start, tz),
                 format_input_time(s.end, tz),
-                str(s.free),
+                f"{s.free} {QUOTA_MARK}" if i < len(refusals) and refusals[i] else str(s.free),
                 nodes_text(naming, s.nodes),
             )
         )
@@ -214,18 +225,28 @@ def show_json(
     tz: tzinfo,
     can_write: Callable[[Reservation], bool],
     uefi: frozenset[str] = frozenset(),
+    *,
+    properties: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, Any]:
-    """`uefi`: the nodes that netboot UEFI (config `bootmode`); every other node's bootmode is "bios"."""
+    """`uefi`: the nodes that netboot UEFI (config `bootmode`); every other node's bootmode is "bios".
+    `properties`: each node's properties (config `properties`), listed sorted ([] for none)."""
     from .shapes import reservation_json  # (the text path has no use for the JSON shapes)
 
     down, blocked, holder = node_states(view)
+    props = properties or {}
     nodes = []
     for n in view.nodes:
         state = "down" if n in down else "blocked" if n in blocked else _status(view, n)
         held = holder.get(n)
         mode = "uefi" if n in uefi else "bios"
         nodes.append(
-            {"name": n, "state": state, "reservation": held.name if held else None, "bootmode": mode}
+            {
+                "name": n,
+                "state": state,
+                "reservation": held.name if held else None,
+                "bootmode": mode,
+                "properties": sorted(props.get(n, ())),
+            }
         )
     return {
         "nodes": nodes,
@@ -241,6 +262,20 @@ def show_json(
             for r in rows
         ],
     }
+
+
+def only_nodes(view: ClusterView, keep: Sequence[str]) -> ClusterView:
+    """The view restricted to `keep` (show -p): the racks draw only those nodes, and only reservations
+    and blocks holding one of them are listed (with all their nodes, as booked)."""
+    from ..values import replace
+
+    wanted = frozenset(keep)
+    return replace(
+        view,
+        nodes=tuple(n for n in view.nodes if n in wanted),
+        reservations=tuple(r for r in view.reservations if not wanted.isdisjoint(r.nodes)),
+        blocks=tuple(b for b in view.blocks if not wanted.isdisjoint(b.nodes)),
+    )
 
 
 def _status(view: ClusterView, node: str) -> str:

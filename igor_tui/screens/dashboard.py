@@ -72,6 +72,7 @@ class DashboardScreen(ReservationActions):
         Binding("enter", "open", "Open", show=False, id="dash.open"),
         Binding("escape", "back", "Back to now", show=False, id="dash.back"),
         Binding("ctrl+r", "reload", "Refresh now", show=False, id="dash.reload"),
+        Binding("f", "property_filter", "Property filter (racks)", show=False, id="dash.property-filter"),
     ]
 
     def __init__(self, service: IgorService, cluster_title: str) -> None:
@@ -86,6 +87,7 @@ class DashboardScreen(ReservationActions):
         self.panel = "racks"
         self.narrow = False
         self.marked: frozenset[str] = frozenset()
+        self.property = ""  # the racks' property filter ("" = off): nodes without it are dimmed
         self.last_request: SubmitRequest | None = None
         self._mark_toast: Timer | None = None
         self.past: tuple[Reservation, ...] = ()  # ended reservations, from IgorService.past_reservations
@@ -410,6 +412,26 @@ class DashboardScreen(ReservationActions):
         if self.narrow:
             self.action_panel("table")
         box.focus()
+
+    def action_property_filter(self) -> None:
+        """f: the next property of igor.conf `properties` (then off again); the racks dim every node
+        without it, so "where are the free GPU nodes" is one glance."""
+        cfg = self.service.config
+        known = cfg.known_properties()
+        if not known:
+            self.notify("igor.conf defines no node properties", severity="warning")
+            return
+        cycle = ["", *known]
+        self.property = cycle[(cycle.index(self.property) + 1) % len(cycle)]
+        empty: frozenset[str] = frozenset()
+        self._grid.dimmed = frozenset(
+            n
+            for n in self.service.nodes
+            if self.property and self.property not in cfg.properties.get(n, empty)
+        )
+        title = f"Racks · {self.property}" if self.property else "Racks"
+        self.query_one("#racks-panel").border_title = title
+        self.notify(f"racks: nodes without {self.property} dimmed" if self.property else "racks: all nodes")
 
     def action_back(self) -> None:
         """Esc: leave the filter box, then return the racks to now."""

@@ -98,6 +98,9 @@ class NodeScreen(ModalScreen[None]):
         tz = self.service.config.tz
         m = moment(view, None)
         lines = [f"state now: [b]{m.state(node)}[/]", f"boot mode: {self.service.config.boot_mode(node)}"]
+        props = self.service.config.properties
+        if props:  # a cluster with properties says which this node has (igor sub -p)
+            lines.append(f"properties: {', '.join(sorted(props.get(node, ()))) or 'none'}")
         status = view.status.get(node)
         if status is not None and status.checked is not None:
             detail = f" ({status.detail})" if status.detail else ""

@@ -33,6 +33,7 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("kernel", "Kernel", "path of the kernel to boot"),
     ("initrd", "Initrd", "path of the initrd"),
     ("nodes", "Nodes", "a count (4) or nodes (kn[3-5,9])"),
+    ("properties", "Properties", "only nodes having all of these, e.g. gpu,100g"),
     ("duration", "Duration", "90, 1h30m, 2d"),
     ("after", "Start", "now, or +2h, 2026-Dec-01-09:00"),
     ("kernel_args", "Kernel args", "console=ttyS0"),
@@ -130,6 +131,7 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
             "kernel_args": req.kernel_args,
             "group": req.group,
             "vlan": req.vlan,
+            "properties": req.properties,
         }
         with Vertical(id="form"):
             with VerticalScroll(id="form-fields"):
@@ -142,7 +144,9 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
                         yield Static("", classes="field-note", id="n-profile")
                     yield Static("", classes="field-error", id="e-profile")
                 for field, label, hint in FIELDS:
-                    if field == "vlan" and not self.service.config.network:
+                    if (field == "vlan" and not self.service.config.network) or (
+                        field == "properties" and not self.service.config.properties
+                    ):
                         continue
                     with Horizontal(classes="field", id=f"row-{field}"):
                         yield Label(label, classes="field-label")
@@ -197,6 +201,7 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
             kernel_args=self.query_one("#f-kernel_args", Input).value,
             group=value("group"),
             vlan=value("vlan"),
+            properties=value("properties"),
         )
 
     # ------------------------------------------------------------------------------ live checks
@@ -226,6 +231,7 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
                 with suppress(IgorError):
                     notes[what] = "✓ " + _size(self.service.content.check(os.path.abspath(path), what))
         notes["duration"] = self._limit_note(req)
+        notes["properties"] = self._properties_note()
         self.post_message(Checked(errors, notes, show_all, self._plan_text(req, errors)))
 
     def _plan_text(self, req: SubmitRequest, errors: dict[str, str]) -> str:
@@ -246,7 +252,31 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
         if plan.late:
             asked = "now" if plan.asked <= now else when_text(plan.asked, tz, now)
             text += f"\n[b $warning]! not {asked}:[/] {escape(plan.why_not)}"
-        return text
+        return text + self._quota_text(slot)
+
+    def _quota_text(self, slot: Slot) -> str:
+        """Under the plan, when igor.conf sets a quota: the caller's use, or the sentence that refuses
+        this plan (the one Enter would get), so nobody fills a form only to be refused at the end."""
+        from ..service.quota import report, slot_refusals
+
+        svc = self.service
+        if not svc.config.quota or svc.caller.is_admin:
+            return ""
+        refused = slot_refusals(svc, [slot])[0]
+        if refused:
+            return f"\n[b red]✗ {escape(refused)}[/]"
+        use = report(svc)
+        hours = f"{use.limit.node_hours:,}" if use.limit.node_hours is not None else "unlimited"
+        nodes = use.limit.concurrent_nodes if use.limit.concurrent_nodes is not None else "unlimited"
+        return (
+            f"\n[dim]Quota: {use.used_text} of {hours} node-hours in use, "
+            f"{use.peak_nodes} of {nodes} nodes at the peak[/]"
+        )
+
+    def _properties_note(self) -> str:
+        """What the Properties field accepts: the properties some node has (igor.conf `properties`)."""
+        known = self.service.config.known_properties()
+        return f"known: {', '.join(known)}" if known else ""
 
     def _limit_note(self, req: SubmitRequest) -> str:
         """The limits while typing: "max 36h0m for 4 nodes", or "no limits (admin)"."""

@@ -47,6 +47,8 @@ class SubmitRequest:
     contiguous: bool = False
     desc: str = ""
     like: str = ""  # `--like NAME`: fill what is not given from NAME (see like.py)
+    properties: str = ""
+    """-p: comma-separated node properties every picked node must have (config `properties`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,8 @@ def field_errors(svc: IgorService, req: SubmitRequest, *, booking: bool = True) 
     check("duration", lambda: checks.duration_minutes(req.duration))
     field = "nodes" if req.nodes else "count"
     check(field, lambda: checks.node_spec(svc, req))
+    if req.properties and field not in errors:
+        check("properties", lambda: checks.candidate_nodes(svc, req))
     if "duration" not in errors:
         check("after", lambda: checks.earliest_start(svc, req.after, checks.duration_minutes(req.duration)))
     if not errors.keys() & {"duration", "count", "nodes"} and not svc.caller.is_admin:
@@ -128,10 +132,11 @@ def speculate(svc: IgorService, req: SubmitRequest, limit: int = SPECULATION_OPT
     from ..scheduler import speculate
 
     request = checks.build_request(svc, _like(svc, req))
+    nodes = checks.candidate_nodes(svc, req)
     snap = svc.store.snapshot()
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
-    return speculate(svc.nodes, live, request, blocks=snap.blocks, down=down_nodes(snap.nodes), limit=limit)
+    return speculate(nodes, live, request, blocks=snap.blocks, down=down_nodes(snap.nodes), limit=limit)
 
 
 def plan(svc: IgorService, req: SubmitRequest) -> Plan:
@@ -142,17 +147,18 @@ def plan(svc: IgorService, req: SubmitRequest) -> Plan:
     from ..booking_plan import Plan, why_not
 
     request = checks.build_request(svc, _like(svc, req))
+    nodes = checks.candidate_nodes(svc, req)
     snap = svc.store.snapshot()
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
     down = down_nodes(snap.nodes)
-    slot = _find_slot(svc, live, request, snap.blocks, down)
+    slot = _find_slot(svc, live, request, snap.blocks, down, nodes=nodes)
     tz = svc.config.tz
     reason = why_not(
         request,
         slot,
         now=now,
-        nodes=svc.nodes,
+        nodes=nodes,
         reservations=live,
         blocks=snap.blocks,
         down=down,
@@ -168,6 +174,8 @@ def _find_slot(
     request: Request,
     blocks: Iterable[Block],
     down: frozenset[str],
+    *,
+    nodes: tuple[str, ...],
 ) -> Slot:
     """`scheduler.find_slot` over the service's nodes, remembering its last answer.
 
@@ -178,11 +186,11 @@ def _find_slot(
     the lists is a pointer walk. Any change (a new booking, the next minute, a block) is a miss."""
     from ..scheduler import find_slot
 
-    key = (request, tuple(live), tuple(blocks), down)
+    key = (request, nodes, tuple(live), tuple(blocks), down)
     last = svc._last_slot
     if last is not None and last[0] == key:
         return last[1]
-    slot = find_slot(svc.nodes, key[1], request, blocks=key[2], down=down)
+    slot = find_slot(nodes, key[2], request, blocks=key[3], down=down)
     svc._last_slot = (key, slot)
     return slot
 
@@ -194,6 +202,7 @@ def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
     like = _resolve_like(svc, req)
     req = like.request if like is not None else req
     request = checks.build_request(svc, req)
+    nodes = checks.candidate_nodes(svc, req)
     if like is not None and like.kernel_hash:  # reused copies: nothing to read or copy
         kernel, initrd, profile = req.kernel, req.initrd, ""
     else:
@@ -209,7 +218,8 @@ def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
             live = svc._housekeep(tx, now)
             checks.check_unique(req.name, live, now)
             vlan = checks.resolve_vlan(svc, req.vlan, live) if req.vlan else None
-            slot = _find_slot(svc, live, request, tx.blocks(), down_nodes(tx.node_status()))
+            slot = _find_slot(svc, live, request, tx.blocks(), down_nodes(tx.node_status()), nodes=nodes)
+            checks.check_quota(svc, live, svc.caller.user, [(slot.nodes, slot.start, slot.end)])
             _ensure_copies(svc, (("kernel", kernel, kernel_hash), ("initrd", initrd, initrd_hash)), like)
             res = tx.add_reservation(
                 Reservation(
@@ -273,6 +283,7 @@ def extend(svc: IgorService, name: str, duration: str = "60m") -> Reservation:
         if minutes > checks.HORIZON_MINUTES or res.end > now + checks.HORIZON - timedelta(minutes=minutes):
             raise ValidationError("igor books at most 10 years ahead: extend by less")
         new_end = res.end + timedelta(minutes=minutes)
+        checks.check_quota(svc, live, res.owner, [(res.nodes, res.end, new_end)], "extension")
         room = extension_room(res, live, tx.blocks())
         if room.until is not None and room.until < new_end:
             raise ScheduleError(no_room(svc, res, minutes, room))

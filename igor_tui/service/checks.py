@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..dates import when_zone
-from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
+from ..errors import Conflict, NotFound, PermissionDenied, ScheduleError, ValidationError
 from ..model import Request, Reservation
 from ..timeparse import format_duration, parse_duration, parse_start
 
@@ -212,3 +212,65 @@ def find_writable(svc: IgorService, live: list[Reservation], name: str, verb: st
     if res.has_ended(svc.now()):
         raise Conflict(f"cannot {verb} {name}: it has ended and igor-tick is releasing its nodes")
     return res
+
+
+def wanted_properties(svc: IgorService, text: str) -> tuple[str, ...]:
+    """The properties typed after -p (comma-separated), each one some node has: a typo would otherwise
+    read as "no node has it" and look like a full cluster."""
+    wanted = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    known = svc.config.known_properties()
+    unknown = [p for p in wanted if p not in known]
+    if unknown:
+        offer = f"known properties: {', '.join(known)}" if known else "igor.conf defines no node properties"
+        raise ValidationError(f"no node has property {unknown[0]!r} ({offer})")
+    return wanted
+
+
+def property_nodes(svc: IgorService, wanted: Sequence[str]) -> tuple[str, ...]:
+    """The cluster's nodes having every property in `wanted` (all of them when it is empty)."""
+    from ..scheduler import with_properties
+
+    return with_properties(svc.nodes, svc.config.properties, wanted)
+
+
+def candidate_nodes(svc: IgorService, req: SubmitRequest) -> tuple[str, ...]:
+    """The nodes a request may be placed on: every node, or with -p those having all the properties.
+    A -w list naming a node without them, or a -n larger than the nodes with them, is refused here,
+    saying which nodes and how many."""
+    wanted = wanted_properties(svc, req.properties)
+    if not wanted:
+        return svc.nodes
+    having = property_nodes(svc, wanted)
+    listed = ",".join(wanted)
+    if req.nodes:
+        have = set(having)
+        lacking = [n for n in svc.naming.expand(req.nodes) if n not in have]
+        if lacking:
+            raise ValidationError(
+                f"{svc.naming.compress(lacking)} lack{'s' if len(lacking) == 1 else ''} "
+                f"{listed}: only {svc.naming.compress(having) or 'no node'} "
+                f"{'has' if len(having) == 1 else 'have'} them"
+            )
+    elif req.count > len(having):
+        noun = "node has" if len(having) == 1 else "nodes have"
+        raise ScheduleError(f"only {len(having)} {noun} {listed}; asked for {req.count}")
+    return having
+
+
+def check_quota(
+    svc: IgorService,
+    live: Iterable[Reservation],
+    user: str,
+    added: Sequence[tuple[Sequence[str], datetime, datetime]],
+    what: str = "booking",
+) -> None:
+    """Refuse `added` (nodes, start, end) when it would take `user` over their quota (igor.conf `quota`),
+    counted with everything they hold now and later; the sentence says the quota, the use and what would
+    fit. An admin caller is exempt, as from every limit (restore checks the owner's quota itself).
+
+    Called by sub, extend and edit (adding nodes) inside their transaction, with `live` from it."""
+    if svc.caller.is_admin:
+        return
+    from .quota import check
+
+    check(svc, live, user, added, what)

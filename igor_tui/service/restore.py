@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..dates import span_text, when_zone
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..values import replace
+from . import quota
 
 if TYPE_CHECKING:
     from ..archive import ArchivedReservation
@@ -72,6 +73,7 @@ def restore(svc: IgorService, name: str) -> Reservation:
             blocker = _in_the_way(svc, res, live, tx.blocks(), now)
             if blocker:
                 raise Conflict(f"cannot restore {name}: {blocker}")
+            quota.check(svc, live, res.owner, [(res.nodes, res.start, res.end)], "restore")
             for path, digest in files:
                 if digest and not svc.content.has(digest):  # collected by a concurrent delete meanwhile
                     _recopy(svc, name, path, digest)

@@ -73,6 +73,7 @@ class _Context:
     selected: frozenset[str]
     preview: frozenset[str]
     marked: frozenset[str]
+    dimmed: frozenset[str]
 
 
 @dataclass
@@ -96,6 +97,7 @@ class RackGrid(ScrollView, can_focus=True):
         "rack-grid--title",
         "rack-grid--free",
         "rack-grid--selected",
+        "rack-grid--dimmed",
     }
     """
     | Class | Description |
@@ -104,6 +106,7 @@ class RackGrid(ScrollView, can_focus=True):
     | `rack-grid--title` | The "rack N  free/total free" line above each rack. |
     | `rack-grid--free` | A node nobody holds at the viewed time. |
     | `rack-grid--selected` | Nodes of the reservation selected elsewhere (applied on top of its colour). |
+    | `rack-grid--dimmed` | Nodes the property filter leaves out (applied on top of everything else). |
     """
 
     DEFAULT_CSS = """
@@ -115,6 +118,7 @@ class RackGrid(ScrollView, can_focus=True):
         & > .rack-grid--title { text-style: bold; }
         & > .rack-grid--free { }
         & > .rack-grid--selected { text-style: reverse bold; }
+        & > .rack-grid--dimmed { text-style: dim strike; }
         & > .rack-grid--cursor { text-style: reverse dim; }
         &:focus > .rack-grid--cursor { text-style: reverse bold underline; }
     }
@@ -161,6 +165,9 @@ class RackGrid(ScrollView, can_focus=True):
     """Nodes of a speculation option being previewed: hatched, as they are not booked yet."""
     marked: var[frozenset[str]] = var(frozenset(), init=False)
     """Nodes marked with Space. Setting it does not post MarkedChanged (the setter already knows)."""
+    dimmed: var[frozenset[str]] = var(frozenset(), init=False)
+    """Nodes the screen's property filter leaves out: dim and struck through (an attribute, not a colour,
+    so it reads on a monochrome terminal), still there to move over and open."""
 
     def __init__(
         self,
@@ -244,6 +251,7 @@ class RackGrid(ScrollView, can_focus=True):
             selected=self.selected,
             preview=self.preview,
             marked=self.marked,
+            dimmed=self.dimmed,
         )
 
     def _cell(self, node: str, ctx: _Context) -> tuple[str, Style]:
@@ -270,6 +278,8 @@ class RackGrid(ScrollView, can_focus=True):
                 glyph = palette.BLOCKED_GLYPH
         if node in ctx.selected:
             style += styles["selected"]
+        if node in ctx.dimmed:
+            style += styles["dimmed"]
         return self._labels[node] + glyph, style
 
     # ------------------------------------------------------------------------------------ layout
@@ -382,6 +392,9 @@ class RackGrid(ScrollView, can_focus=True):
     def watch_marked(self, old: frozenset[str], new: frozenset[str]) -> None:
         self._refresh_nodes(old ^ new)
 
+    def watch_dimmed(self, old: frozenset[str], new: frozenset[str]) -> None:
+        self._refresh_nodes(old ^ new)
+
     # ------------------------------------------------------------------------------------ rendering
 
     def _styles(self) -> dict[str, Style]:
@@ -392,6 +405,7 @@ class RackGrid(ScrollView, can_focus=True):
             cache["free"] = self.get_component_rich_style("rack-grid--free")
             cache["title"] = self.get_component_rich_style("rack-grid--title")
             cache["selected"] = self.get_component_rich_style("rack-grid--selected", partial=True)
+            cache["dimmed"] = self.get_component_rich_style("rack-grid--dimmed", partial=True)
             cache["cursor"] = self.get_component_rich_style("rack-grid--cursor", partial=True)
         return cache
 
