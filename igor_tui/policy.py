@@ -229,7 +229,9 @@ def window_blocks(policies: Iterable[Policy], tz: tzinfo, lo: datetime, hi: date
     return out
 
 
-def next_window(policy: Policy, tz: tzinfo, now: datetime, days: int = 400) -> tuple[datetime, datetime] | None:
+def next_window(
+    policy: Policy, tz: tzinfo, now: datetime, days: int = 400
+) -> tuple[datetime, datetime] | None:
     """The window instance in force at `now`, else the next one within `days` (None if none)."""
     found: list[tuple[datetime, datetime]] = []
     for window in policy_windows(policy):

@@ -24,8 +24,8 @@ from igor_tui.policy import (
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------------------------------- parse
@@ -97,7 +97,12 @@ def test_weekday_evenings_stay_at_17_local_across_both_dst_changes() -> None:
     march = list(window_starts(window, BERLIN, utc(2026, 3, 26, 8), utc(2026, 4, 1)))
     assert march == [utc(2026, 3, 26, 16), utc(2026, 3, 27, 16), utc(2026, 3, 30, 15), utc(2026, 3, 31, 15)]
     october = list(window_starts(window, BERLIN, utc(2026, 10, 22, 8), utc(2026, 10, 28)))
-    assert october == [utc(2026, 10, 22, 15), utc(2026, 10, 23, 15), utc(2026, 10, 26, 16), utc(2026, 10, 27, 16)]
+    assert october == [
+        utc(2026, 10, 22, 15),
+        utc(2026, 10, 23, 15),
+        utc(2026, 10, 26, 16),
+        utc(2026, 10, 27, 16),
+    ]
     assert all(s.astimezone(BERLIN).hour == 17 for s in march + october)
 
 
@@ -105,9 +110,13 @@ def test_skipped_and_repeated_wall_times() -> None:
     """02:30 does not exist on 29 Mar 2026 in Berlin (it is read one hour later on the new clock) and
     happens twice on 25 Oct 2026 (the window starts once, at the first)."""
     spring = parse_window("30 2 29 3 *:1h")
-    assert list(window_starts(spring, BERLIN, utc(2026, 3, 28), utc(2026, 3, 30))) == [utc(2026, 3, 29, 1, 30)]
+    assert list(window_starts(spring, BERLIN, utc(2026, 3, 28), utc(2026, 3, 30))) == [
+        utc(2026, 3, 29, 1, 30)
+    ]
     autumn = parse_window("30 2 25 10 *:1h")
-    assert list(window_starts(autumn, BERLIN, utc(2026, 10, 24), utc(2026, 10, 26))) == [utc(2026, 10, 25, 0, 30)]
+    assert list(window_starts(autumn, BERLIN, utc(2026, 10, 24), utc(2026, 10, 26))) == [
+        utc(2026, 10, 25, 0, 30)
+    ]
 
 
 def test_day_of_month_or_day_of_week_when_both_are_restricted() -> None:
@@ -156,6 +165,8 @@ def test_rules_group_and_maxtime_refusals_and_admin_exemption() -> None:
 
 def test_a_range_between_two_instances_has_none() -> None:
     window = parse_window("0 17 24 12 *:8d15h")
-    assert instances(window, UTC, utc(2026, 1, 1), utc(2026, 1, 3)) == [(utc(2025, 12, 24, 17), utc(2026, 1, 2, 8))]
+    assert instances(window, UTC, utc(2026, 1, 1), utc(2026, 1, 3)) == [
+        (utc(2025, 12, 24, 17), utc(2026, 1, 2, 8))
+    ]
     start = utc(2026, 1, 2, 8)
     assert instances(window, UTC, start, start + timedelta(days=30)) == []

@@ -289,7 +289,7 @@ def policy_from_record(d: Mapping[str, Any]) -> Policy:
             unavailable=_names(d.get("unavailable", [])),
             by=str(d.get("by", "")),
         )
-    except (KeyError, TypeError, AttributeError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ValueError(f"bad policy record ({type(err).__name__}: {err})") from err
 
 
