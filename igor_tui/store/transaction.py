@@ -29,8 +29,8 @@ from .document import (
     _block_map,
     _gc_paused,
     _json_text,
-    _policy_map,
     _load_nodes,
+    _policy_map,
     _reservation_map,
     raw_table,
 )
