@@ -133,9 +133,9 @@ def scenario(draw: st.DrawFn) -> tuple[list[Policy], list[Request], frozenset[st
         dow = draw(st.sampled_from(["*", "1-5", "0,6", "3"]))
         length = draw(st.integers(1, 60 * 60))
         windows = (f"{draw(st.integers(0, 59))} {hour} * * {dow}:{length}m",) if draw(st.booleans()) else ()
-        groups = tuple(draw(st.lists(st.sampled_from(["gpu", "hpc"]), max_size=1)))
+        allowed = tuple(draw(st.lists(st.sampled_from(["gpu", "hpc"]), max_size=1)))
         policies.append(
-            Policy(id=pid + 1, name=f"p{pid}", nodes=tuple(nodes), groups=groups, unavailable=windows)
+            Policy(id=pid + 1, name=f"p{pid}", nodes=tuple(nodes), groups=allowed, unavailable=windows)
         )
     requests = [
         Request(

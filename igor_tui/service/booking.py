@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..dates import when_text, when_zone
 from ..errors import IgorError, PermissionDenied, ScheduleError, ValidationError
-from ..model import Block, Request, Reservation, Slot
+from ..model import Block, Policy, Request, Reservation, Slot
 from ..timeparse import format_duration
 from ..values import dataclass, replace
 from . import checks
@@ -22,6 +22,7 @@ from .housekeeping import collect_unused, down_nodes, is_live
 
 if TYPE_CHECKING:
     from ..booking_plan import Plan
+    from ..policy import PolicyRules
     from ..scheduler import ExtensionRoom
     from .facade import IgorService
 
@@ -125,7 +126,28 @@ def speculate(svc: IgorService, req: SubmitRequest, limit: int = SPECULATION_OPT
     snap = svc.store.snapshot()
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
-    return speculate(svc.nodes, live, request, blocks=snap.blocks, down=down_nodes(snap.nodes), limit=limit)
+    rules = policy_rules(svc, snap.policies)
+    down = down_nodes(snap.nodes)
+    return speculate(svc.nodes, live, request, blocks=snap.blocks, down=down, limit=limit, rules=rules)
+
+
+def policy_rules(svc: IgorService, policies: Sequence[Policy]) -> PolicyRules | None:
+    """The host policies for the scheduler; None without any, so a cluster without policies never
+    imports their code."""
+    if not policies:
+        return None
+    from .policies import rules_for
+
+    return rules_for(svc, policies)
+
+
+def window_blocks(svc: IgorService, policies: Sequence[Policy], lo: datetime, hi: datetime) -> list[Block]:
+    """Host-policy window instances overlapping [lo, hi) as blocks ([] without policies)."""
+    if not policies:
+        return []
+    from .policies import blocks_between
+
+    return blocks_between(svc, policies, lo, hi)
 
 
 def plan(svc: IgorService, req: SubmitRequest) -> Plan:
@@ -140,7 +162,8 @@ def plan(svc: IgorService, req: SubmitRequest) -> Plan:
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
     down = down_nodes(snap.nodes)
-    slot = _find_slot(svc, live, request, snap.blocks, down)
+    slot = _find_slot(svc, live, request, snap.blocks, down, policy_rules(svc, snap.policies))
+    blocks = (*snap.blocks, *window_blocks(svc, snap.policies, request.earliest, slot.end))
     tz = svc.config.tz
     reason = why_not(
         request,
@@ -148,7 +171,7 @@ def plan(svc: IgorService, req: SubmitRequest) -> Plan:
         now=now,
         nodes=svc.nodes,
         reservations=live,
-        blocks=snap.blocks,
+        blocks=blocks,
         down=down,
         compress=svc._nodes_text,
         when=lambda when: when_text(when, tz, now),
@@ -162,6 +185,7 @@ def _find_slot(
     request: Request,
     blocks: Iterable[Block],
     down: frozenset[str],
+    rules: PolicyRules | None = None,
 ) -> Slot:
     """`scheduler.find_slot` over the service's nodes, remembering its last answer.
 
@@ -172,11 +196,11 @@ def _find_slot(
     the lists is a pointer walk. Any change (a new booking, the next minute, a block) is a miss."""
     from ..scheduler import find_slot
 
-    key = (request, tuple(live), tuple(blocks), down)
+    key = (request, tuple(live), tuple(blocks), down, rules)
     last = svc._last_slot
     if last is not None and last[0] == key:
         return last[1]
-    slot = find_slot(svc.nodes, key[1], request, blocks=key[2], down=down)
+    slot = find_slot(svc.nodes, key[1], request, blocks=key[2], down=down, rules=rules)
     svc._last_slot = (key, slot)
     return slot
 
@@ -198,7 +222,8 @@ def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
             live = svc._housekeep(tx, now)
             checks.check_unique(req.name, live, now)
             vlan = checks.resolve_vlan(svc, req.vlan, live) if req.vlan else None
-            slot = _find_slot(svc, live, request, tx.blocks(), down_nodes(tx.node_status()))
+            rules = policy_rules(svc, tx.policies())
+            slot = _find_slot(svc, live, request, tx.blocks(), down_nodes(tx.node_status()), rules)
             svc._ensure_content((("kernel", kernel, kernel_hash), ("initrd", initrd, initrd_hash)))
             res = tx.add_reservation(
                 Reservation(
@@ -261,7 +286,10 @@ def extend(svc: IgorService, name: str, duration: str = "60m") -> Reservation:
         if minutes > checks.HORIZON_MINUTES or res.end > now + checks.HORIZON - timedelta(minutes=minutes):
             raise ValidationError("igor books at most 10 years ahead: extend by less")
         new_end = res.end + timedelta(minutes=minutes)
-        room = extension_room(res, live, tx.blocks())
+        policies = tx.policies()
+        if not svc.caller.is_admin:
+            check_policy_maxtime(policies, res, new_end)
+        room = extension_room(res, live, [*tx.blocks(), *window_blocks(svc, policies, res.end, new_end)])
         if room.until is not None and room.until < new_end:
             raise ScheduleError(no_room(svc, res, minutes, room))
         res = replace(res, end=new_end, extensions=res.extensions + 1)
@@ -276,7 +304,8 @@ def extend_info(svc: IgorService, name: str) -> ExtendInfo:
 
     view = svc.view()
     res = checks.find(view.reservations, name)
-    room = extension_room(res, view.reservations, view.blocks)
+    windows = window_blocks(svc, view.policies, res.end, res.end + timedelta(days=366))
+    room = extension_room(res, view.reservations, [*view.blocks, *windows])
     limit = svc.max_minutes(len(res.nodes))
     reason = ""
     within = True
@@ -348,6 +377,24 @@ def edit(svc: IgorService, name: str, req: EditRequest) -> Reservation:
             collect_unused(svc.content, tx.reservations())
     svc._log("edited", res, changed=sorted(f for f in EditRequest.__slots__ if getattr(req, f) is not None))
     return res
+
+
+def check_policy_maxtime(policies: Sequence[Policy], res: Reservation, new_end: datetime) -> None:
+    """`extend` may not take a reservation past the maxtime of a policy on its nodes (admins may)."""
+    minutes = int((new_end - res.start).total_seconds() // 60)
+    mine = set(res.nodes)
+    for policy in policies:
+        if policy.maxtime and minutes > policy.maxtime and mine.intersection(policy.nodes):
+            most = policy.maxtime - int(res.duration.total_seconds() // 60)
+            tail = (
+                f"it can be extended by at most {format_duration(most)}"
+                if most > 0
+                else "it cannot be extended"
+            )
+            raise ScheduleError(
+                f'cannot extend {res.name} to {format_duration(minutes)}: policy "{policy.name}" allows at '
+                f"most {format_duration(policy.maxtime)} on its nodes; {tail}"
+            )
 
 
 def no_room(svc: IgorService, res: Reservation, minutes: int, room: ExtensionRoom) -> str:

@@ -127,6 +127,7 @@ class IgorService:
             reservations=live,
             blocks=snap.blocks,
             status=dict(snap.nodes),
+            policies=snap.policies,
         )
 
     def get(self, name: str) -> Reservation:
