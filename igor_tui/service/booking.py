@@ -162,7 +162,7 @@ def plan(svc: IgorService, req: SubmitRequest) -> Plan:
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
     down = down_nodes(snap.nodes)
-    slot = _find_slot(svc, live, request, snap.blocks, down, policy_rules(svc, snap.policies))
+    slot = _find_slot(svc, live, request, snap.blocks, down, rules=policy_rules(svc, snap.policies))
     blocks = (*snap.blocks, *window_blocks(svc, snap.policies, request.earliest, slot.end))
     tz = svc.config.tz
     reason = why_not(
@@ -185,6 +185,7 @@ def _find_slot(
     request: Request,
     blocks: Iterable[Block],
     down: frozenset[str],
+    *,
     rules: PolicyRules | None = None,
 ) -> Slot:
     """`scheduler.find_slot` over the service's nodes, remembering its last answer.
@@ -223,7 +224,7 @@ def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
             checks.check_unique(req.name, live, now)
             vlan = checks.resolve_vlan(svc, req.vlan, live) if req.vlan else None
             rules = policy_rules(svc, tx.policies())
-            slot = _find_slot(svc, live, request, tx.blocks(), down_nodes(tx.node_status()), rules)
+            slot = _find_slot(svc, live, request, tx.blocks(), down_nodes(tx.node_status()), rules=rules)
             svc._ensure_content((("kernel", kernel, kernel_hash), ("initrd", initrd, initrd_hash)))
             res = tx.add_reservation(
                 Reservation(
