@@ -153,6 +153,7 @@ class ClusterView:
     blocks: tuple[Block, ...] = ()
     status: dict[str, NodeStatus] = field(default_factory=dict)
     policies: tuple[Policy, ...] = ()
+    windows: tuple[Block, ...] = ()  # host-policy window instances near `now`, drawn like blocks
 
 
 class InstallStage(enum.StrEnum):

@@ -185,3 +185,20 @@ def test_a_window_delays_a_listed_booking_and_the_why_names_the_policy(ops: Clus
         start = datetime.fromisoformat(option["start"])
         end = datetime.fromisoformat(option["end"])
         assert not (start < soon + timedelta(hours=3) and soon < end)
+
+
+def test_show_lists_policies_and_marks_nodes_inside_a_window(ops: Cluster) -> None:
+    ok(ops.run("policy", "add", "always", "-w", "kn7", "-unavailable", "* * * * *:1h", user="ops"))
+    ok(ops.run("policy", "add", "gpu", "-w", "kn8", "-groups", "disk", user="ops"))
+    out = ok(ops.run("show", "-c=false"))
+    assert " 7#|" in out and " 8#|" not in out
+    section = out.split("HOST POLICIES (# in the racks while a window is in force)\n", 1)[1]
+    rows = section.splitlines()
+    assert rows[1].split()[:4] == ["always", "kn7", "anyone", "-"] and " NOW " in rows[1]
+    assert rows[2].split() == ["gpu", "kn8", "disk", "-", "-"]
+    shown = _json(ops, "show", user="alice")
+    assert [p["name"] for p in shown["policies"]] == ["always", "gpu"]
+    assert shown["policies"][0]["active"] is True and shown["policies"][1]["next_window"] is None
+    states = {n["name"]: n["state"] for n in shown["nodes"]}
+    assert states["kn7"] == "blocked" and states["kn8"] != "blocked"
+    assert "blocks" not in shown  # a window is not a maintenance block

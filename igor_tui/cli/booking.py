@@ -177,6 +177,10 @@ def show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         data = show_json(view, select(view, opts, svc.can_write), tz, svc.can_write, svc.config.bootmode)
         if blocks:
             data["blocks"] = [block_json(b, tz, view.now) for b in blocks]
+        if view.policies:
+            from .policies import policies_json
+
+            data["policies"] = policies_json(svc, view.policies, view.now)
         dump_json(data, out)
         return 0
     color = ns.color if ns.color is not None else (out.isatty() and "NO_COLOR" not in os.environ)
@@ -196,4 +200,8 @@ def show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         from ..output.ops import render_blocks
 
         render_blocks(blocks, svc.naming, tz, out)
+    if view.policies and ns.diagram:
+        from .policies import render_section
+
+        render_section(svc, view.policies, view.now, out)
     return 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import IO, TYPE_CHECKING
+from collections.abc import Sequence
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..output.shapes import dump_json, policy_json
@@ -54,11 +56,13 @@ def _refuse_flags(ns: argparse.Namespace, action: str) -> None:
         raise UsageError(f"igor policy {action} takes only a NAME (see 'igor policy -h')")
 
 
-def _show(svc: IgorService, policies: list[Policy], as_json: bool, out: IO[str]) -> int:
+def _show(
+    svc: IgorService, policies: list[Policy], as_json: bool, out: IO[str], now: datetime | None = None
+) -> int:
     from ..output.policies import render_policies
     from ..service.policies import next_window_of
 
-    now = svc.now()
+    now = now or svc.now()
     tz = svc.config.tz
     windows = {p.id: next_window_of(svc, p, now) for p in policies}
     if as_json:
@@ -68,6 +72,20 @@ def _show(svc: IgorService, policies: list[Policy], as_json: bool, out: IO[str])
     else:
         render_policies(policies, svc._nodes_text, lambda p: windows[p.id], tz=tz, now=now, out=out)
     return 0
+
+
+def policies_json(svc: IgorService, policies: Sequence[Policy], now: datetime) -> list[dict[str, Any]]:
+    """`igor show --json`'s "policies": each policy with its next window."""
+    from ..service.policies import next_window_of
+
+    tz = svc.config.tz
+    return [policy_json(p, tz, next_window_of(svc, p, now), now) for p in policies]
+
+
+def render_section(svc: IgorService, policies: Sequence[Policy], now: datetime, out: IO[str]) -> None:
+    """`igor show`'s host-policy section (nodes inside a window now are # in the racks)."""
+    out.write("\nHOST POLICIES (# in the racks while a window is in force)\n")
+    _show(svc, list(policies), False, out, now=now)
 
 
 def _changed(svc: IgorService, verb: str, change: PolicyChange, as_json: bool, out: IO[str]) -> int:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..clock import Clock, SystemClock
 from ..errors import IgorError, PermissionDenied, StoreError, ValidationError
 from ..eventlog import EventLog
 from ..identity import Caller, SystemDirectory, UserDirectory, caller_name, resolve_caller, service_uids
-from ..model import ClusterView, Reservation, floor_minute
+from ..model import Block, ClusterView, Reservation, floor_minute
 from ..trust import Principal, principal
 from ..values import replace
 from . import booking as booking_ops
@@ -43,6 +43,12 @@ if TYPE_CHECKING:
     from .operations import BlockResult, PortDiff
     from .reports import HistoryEvent, InventoryHost
     from .tick_executor import TickReport
+
+
+WINDOWS_BEHIND = timedelta(days=7)
+WINDOWS_AHEAD = timedelta(days=35)
+"""The range of host-policy windows a view carries for drawing (the timeline shows up to a week at a
+time): recurring windows are expanded over this range only, never over their whole future."""
 
 
 class IgorService:
@@ -119,6 +125,12 @@ class IgorService:
         snap = self.store.snapshot()
         now = self.now()
         live = tuple(r for r in snap.reservations if r.end > now or r.installed)  # _is_live, inlined
+        windows: tuple[Block, ...] = ()
+        if snap.policies:  # policy code is loaded only on clusters that have policies
+            from .policies import blocks_between
+
+            lo, hi = now - WINDOWS_BEHIND, now + WINDOWS_AHEAD
+            windows = tuple(blocks_between(self, snap.policies, lo, hi))
         return ClusterView(
             now=now,
             user=self.caller.user,
@@ -128,6 +140,7 @@ class IgorService:
             blocks=snap.blocks,
             status=dict(snap.nodes),
             policies=snap.policies,
+            windows=windows,
         )
 
     def get(self, name: str) -> Reservation:
