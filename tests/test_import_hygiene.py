@@ -102,11 +102,12 @@ def test_booking_paths_do_not_import_start_up_costs(config: Path, tmp_path: Path
 
 @pytest.mark.parametrize("args", [["show"], ["show", "-json"], ["sub", "-s", "-n", "2"]])
 def test_a_cluster_without_host_policies_never_loads_their_code(config: Path, args: list[str]) -> None:
-    """Host policies (policy.py, service/policies.py, cli/policies.py) are loaded only where a policy exists."""
+    """Host policies (policy.py, service/, cli/ and output/policies.py) load only where a policy exists."""
     env = {**os.environ, "IGOR_CONFIG": str(config)}
     probe = PROBE.replace(
         '"err": err.getvalue()}',
-        '"err": err.getvalue(), "policy": sorted(m for m in sys.modules if m.endswith("polic" + "ies") or m == "igor_tui.policy")}',
+        '"err": err.getvalue(), "policy": sorted(m for m in sys.modules'
+        ' if m.endswith("policies") or m == "igor_tui.policy")}',
     )
     assert probe != PROBE
     proc = subprocess.run(
