@@ -237,13 +237,15 @@ def window_blocks(policies: Iterable[Policy], tz: tzinfo, lo: datetime, hi: date
 def next_window(
     policy: Policy, tz: tzinfo, now: datetime, days: int = 400
 ) -> tuple[datetime, datetime] | None:
-    """The window instance in force at `now`, else the next one within `days` (None if none)."""
-    found: list[tuple[datetime, datetime]] = []
-    for window in policy_windows(policy):
-        spans = instances(window, tz, now, now + timedelta(days=days))
-        if spans:
-            found.append(spans[0])
-    return min(found) if found else None
+    """The window instance in force at `now`, else the next one within `days` (None if none).
+
+    The next week is tried first: most windows recur within it, and `show` asks for every policy."""
+    windows = policy_windows(policy)
+    for reach in (min(8, days), days):
+        found = [spans[0] for w in windows if (spans := instances(w, tz, now, now + timedelta(days=reach)))]
+        if found:
+            return min(found)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

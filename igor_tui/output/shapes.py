@@ -72,14 +72,10 @@ def policy_json(
 ) -> dict[str, Any]:
     """The stable JSON shape of a host policy (README documents it): `maxtime` in minutes (0 = no cap),
     `unavailable` as typed, `next_window` the window in force now or the next within a year (or null)."""
+    from ..store.codec import policy_to_record
+
     return {
-        "id": policy.id,
-        "name": policy.name,
-        "nodes": list(policy.nodes),
-        "groups": list(policy.groups),
-        "maxtime": policy.maxtime,
-        "unavailable": list(policy.unavailable),
-        "by": policy.by,
+        **policy_to_record(policy),
         "next_window": None
         if window is None
         else {"start": window[0].astimezone(tz).isoformat(), "end": window[1].astimezone(tz).isoformat()},
