@@ -280,15 +280,16 @@ class PolicyRules:
 
 
 def refusal(policy: Policy, groups: frozenset[str], minutes: int) -> str:
-    """Why `policy` keeps its nodes from a user of `groups` booking `minutes` ("" when it does not)."""
+    """Why `policy` keeps its nodes from a user of `groups` booking `minutes`, and what would fit
+    ("" when it does not keep them)."""
     if policy.groups and not groups.intersection(policy.groups):
-        return f'policy "{policy.name}" keeps them for group{"s" * (len(policy.groups) > 1)} ' + ", ".join(
-            policy.groups
-        )
+        noun = "groups" if len(policy.groups) > 1 else "group"
+        return f'policy "{policy.name}" keeps them for {noun} {", ".join(policy.groups)}: book other nodes'
     if policy.maxtime and minutes > policy.maxtime:
         from .timeparse import format_duration
 
-        return f'policy "{policy.name}" allows at most {format_duration(policy.maxtime)} on them'
+        most = format_duration(policy.maxtime)
+        return f'policy "{policy.name}" allows at most {most} on them: ask for -t {most} or less there'
     return ""
 
 

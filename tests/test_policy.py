@@ -156,8 +156,8 @@ def test_rules_group_and_maxtime_refusals_and_admin_exemption() -> None:
     rules = PolicyRules(policies, UTC, groups=frozenset({"eng"}))
     refused = rules.refusals(180)
     assert set(refused) == {"kn1", "kn2"}
-    assert refused["kn1"] == 'policy "gpu-only" keeps them for groups gpu, hpc'
-    assert refused["kn2"] == 'policy "short" allows at most 2h on them'
+    assert refused["kn1"] == 'policy "gpu-only" keeps them for groups gpu, hpc: book other nodes'
+    assert refused["kn2"] == 'policy "short" allows at most 2h on them: ask for -t 2h or less there'
     assert PolicyRules(policies, UTC, groups=frozenset({"hpc"})).refusals(60) == {}
     assert PolicyRules(policies, UTC, exempt=True).refusals(10_000) == {}
     assert policy_of(policies, "kn2") == policies[1] and policy_of(policies, "kn9") is None
