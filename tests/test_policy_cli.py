@@ -202,3 +202,12 @@ def test_show_lists_policies_and_marks_nodes_inside_a_window(ops: Cluster) -> No
     states = {n["name"]: n["state"] for n in shown["nodes"]}
     assert states["kn7"] == "blocked" and states["kn8"] != "blocked"
     assert "blocks" not in shown  # a window is not a maintenance block
+
+
+def test_show_at_a_time_inside_a_window_marks_the_node(ops: Cluster) -> None:
+    ok(ops.run("policy", "add", "xmas", "-w", "kn2", "-unavailable", "0 17 24 12 *:8d15h", user="ops"))
+    year = datetime.now(UTC).year + 1  # far beyond the windows a view of now carries
+    inside = _json(ops, "show", "-at", f"{year}-Dec-25-12:00")
+    assert {n["name"]: n["state"] for n in inside["nodes"]}["kn2"] == "blocked"
+    outside = _json(ops, "show", "-at", f"{year}-Dec-20-12:00")
+    assert {n["name"]: n["state"] for n in outside["nodes"]}["kn2"] != "blocked"

@@ -131,7 +131,13 @@ def _view_at(svc: IgorService, view: ClusterView, text: str, out: IO[str], *, js
     if not json:
         tense = "past" if at < view.now else "booked so far" if at > view.now else "now"
         out.write(f"At {when_zone(at, svc.config.tz, view.now, dated=True)} ({tense}):\n")
-    return view_at(view, past, at)
+    moved = view_at(view, past, at)
+    if not view.policies:
+        return moved
+    from ..service.policies import windows_around
+    from ..values import replace
+
+    return replace(moved, windows=windows_around(svc, view.policies, at))
 
 
 def _show_options(ns: argparse.Namespace) -> ShowOptions:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..clock import Clock, SystemClock
@@ -43,12 +43,6 @@ if TYPE_CHECKING:
     from .operations import BlockResult, PortDiff
     from .reports import HistoryEvent, InventoryHost
     from .tick_executor import TickReport
-
-
-WINDOWS_BEHIND = timedelta(days=7)
-WINDOWS_AHEAD = timedelta(days=35)
-"""The range of host-policy windows a view carries for drawing (the timeline shows up to a week at a
-time): recurring windows are expanded over this range only, never over their whole future."""
 
 
 class IgorService:
@@ -127,10 +121,9 @@ class IgorService:
         live = tuple(r for r in snap.reservations if r.end > now or r.installed)  # _is_live, inlined
         windows: tuple[Block, ...] = ()
         if snap.policies:  # policy code is loaded only on clusters that have policies
-            from .policies import blocks_between
+            from .policies import windows_around
 
-            lo, hi = now - WINDOWS_BEHIND, now + WINDOWS_AHEAD
-            windows = tuple(blocks_between(self, snap.policies, lo, hi))
+            windows = windows_around(self, snap.policies, now)
         return ClusterView(
             now=now,
             user=self.caller.user,

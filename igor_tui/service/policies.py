@@ -56,6 +56,17 @@ def blocks_between(svc: IgorService, policies: Sequence[Policy], lo: datetime, h
     return window_blocks(policies, svc.config.tz, lo, hi)
 
 
+WINDOWS_BEHIND = timedelta(days=7)
+WINDOWS_AHEAD = timedelta(days=35)
+"""The range of host-policy windows a view carries for drawing (the timeline shows up to a week at a
+time): recurring windows are expanded over this range only, never over their whole future."""
+
+
+def windows_around(svc: IgorService, policies: Sequence[Policy], at: datetime) -> tuple[Block, ...]:
+    """The window instances a view at `at` draws (`igor show`, `show -at`, the TUI)."""
+    return tuple(blocks_between(svc, policies, at - WINDOWS_BEHIND, at + WINDOWS_AHEAD))
+
+
 def show(svc: IgorService, name: str = "") -> list[Policy]:
     """All policies by id, or the one called `name` (anyone may read them)."""
     policies = list(svc.store.snapshot().policies)
