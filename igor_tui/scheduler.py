@@ -419,7 +419,7 @@ def find_slot(
         nodes, reservations, request, blocks=blocks, down=down, exclude=exclude, rules=rules
     ):
         return slot
-    raise ScheduleError("no time at which the requested nodes are free together (blocked for maintenance)")
+    raise ScheduleError(_no_time(request, rules))
 
 
 def speculate(
@@ -439,10 +439,26 @@ def speculate(
         if len(out) >= limit:
             break
     if not out:
-        raise ScheduleError(
-            "no time at which the requested nodes are free together (blocked for maintenance)"
-        )
+        raise ScheduleError(_no_time(request, rules))
     return out
+
+
+def _no_time(request: Request, rules: PolicyRules | None) -> str:
+    """Why nothing ever fits: maintenance blocks without an end, or host-policy windows too close together
+    for the duration (named, so the user knows whom to ask or to ask for less)."""
+    base = "no time at which the requested nodes are free together"
+    wanted = set(request.nodes)
+    names = [
+        f'policy "{p.name}"'
+        for p in (rules.policies if rules else ())
+        if p.unavailable and (not wanted or wanted.intersection(p.nodes))
+    ]
+    if not names:
+        return f"{base} (blocked for maintenance)"
+    return (
+        f"{base} for {_compact(request.minutes)}: the windows of {', '.join(names)} leave no gap that long "
+        f"(ask for less, or for other nodes)"
+    )
 
 
 # ----------------------------------------------------------------------------------------- extension
