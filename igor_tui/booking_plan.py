@@ -47,7 +47,7 @@ def _obstacles(
             found.append((res.start, res.name, res.nodes))
     for block in blocks:
         if start < block.start < end:
-            found.append((block.start, "maintenance", block.nodes))
+            found.append((block.start, block.reason if block.by == "policy" else "maintenance", block.nodes))
     found.sort(key=lambda item: (item[0], item[1]))
     return found
 
@@ -74,7 +74,7 @@ def why_not(
     end = asked + timedelta(minutes=request.minutes)
     at = "now" if asked <= now else f"at {when(asked)}"
     holder = {n: r for r in reservations if r.start <= asked < r.end for n in r.nodes}
-    blocked = {n for b in blocks if b.start <= asked and (b.end is None or asked < b.end) for n in b.nodes}
+    blocked = {n: b for b in blocks if b.start <= asked and (b.end is None or asked < b.end) for n in b.nodes}
     wanted = request.nodes or tuple(nodes)
     usable = [n for n in wanted if n not in down and n not in holder and n not in blocked]
     reason = ""
@@ -86,7 +86,7 @@ def why_not(
                 res = holder[node]
                 reason = f"{node} is held by {res.name} ({res.owner}) until {when(res.end)}"
             elif node in blocked:
-                reason = f"{node} is blocked for maintenance {at}"
+                reason = _blocked(node, blocked[node], at, when)
             if reason:
                 break
     elif len(usable) < request.count:
@@ -107,6 +107,13 @@ def why_not(
             when=when,
         )
     return f"{reason}; earliest fit: {when(slot.start)}"
+
+
+def _blocked(node: str, block: Block, at: str, when: When) -> str:
+    """A maintenance block, or a host policy's window (policy.py makes them blocks by "policy")."""
+    if block.by == "policy" and block.end is not None:
+        return f"{block.reason} makes {node} unavailable {when(block.start)} - {when(block.end)}"
+    return f"{node} is blocked for maintenance {at}"
 
 
 def _taken(

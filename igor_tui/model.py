@@ -47,6 +47,23 @@ class Block:
 
 
 @dataclass(frozen=True, slots=True)
+class Policy:
+    """A named set of host rules (igor2's policies), applied to `nodes`; a node is under at most one.
+
+    `groups` (empty = anyone) may book the nodes, for at most `maxtime` minutes (0 = no cap);
+    `unavailable` holds igor2's "CRON:DURATION" windows as typed (policy.py reads them), during which
+    nobody may have the nodes. A node under no policy is under the default: no restriction."""
+
+    id: int
+    name: str
+    nodes: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    maxtime: int = 0
+    unavailable: tuple[str, ...] = ()
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Reservation:
     """One booking of nodes for the half-open window [start, end), all times aware UTC on whole minutes.
 
@@ -137,6 +154,8 @@ class ClusterView:
     reservations: tuple[Reservation, ...]
     blocks: tuple[Block, ...] = ()
     status: dict[str, NodeStatus] = field(default_factory=dict)
+    policies: tuple[Policy, ...] = ()
+    windows: tuple[Block, ...] = ()  # host-policy window instances near `now`, drawn like blocks
 
 
 class InstallStage(enum.StrEnum):

@@ -18,10 +18,14 @@ import heapq
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from .errors import LimitError, ScheduleError
 from .model import Block, Limits, Request, Reservation, Slot
 from .values import dataclass
+
+if TYPE_CHECKING:
+    from .policy import PolicyRules
 
 _FOREVER = 1 << 62
 
@@ -255,7 +259,14 @@ class _Plan:
     mode: str  # "count", "list" or "contiguous"
 
 
-def _plan(nodes: Sequence[str], index: dict[str, int], request: Request, down: frozenset[str]) -> _Plan:
+def _plan(
+    nodes: Sequence[str],
+    index: dict[str, int],
+    request: Request,
+    down: frozenset[str],
+    refused: dict[str, str],
+) -> _Plan:
+    """The nodes to consider; `refused` are those host policies keep from this caller (with why)."""
     if request.minutes <= 0:
         raise ScheduleError(f"duration must be positive, got {request.minutes} minutes")
     if bool(request.count) == bool(request.nodes):
@@ -268,6 +279,8 @@ def _plan(nodes: Sequence[str], index: dict[str, int], request: Request, down: f
                 raise ScheduleError(f"{name} is not a node of this cluster")
             if name in down:
                 raise ScheduleError(f"{name} is down")
+            if name in refused:
+                raise ScheduleError(f"{name} is not yours to book: {refused[name]}")
             pool.append(i)
         pool = sorted(set(pool))
         return _Plan(pool, len(pool), "list")
@@ -277,36 +290,22 @@ def _plan(nodes: Sequence[str], index: dict[str, int], request: Request, down: f
         raise ScheduleError(
             f"reservation too big for cluster: asked for {request.count} nodes, the cluster has {len(nodes)}"
         )
-    pool = [i for i, name in enumerate(nodes) if name not in down]
+    pool = [i for i, name in enumerate(nodes) if name not in down and name not in refused]
     if request.count > len(pool):
+        kept = len([n for n in nodes if n in refused and n not in down])
+        why = f"{len(nodes) - len(pool) - kept} down"
+        if kept:
+            why += f", {kept} kept by host policies: " + "; ".join(sorted(set(refused.values())))
         raise ScheduleError(
-            f"asked for {request.count} nodes but only {len(pool)} of {len(nodes)} are usable "
-            f"({len(nodes) - len(pool)} down)"
+            f"asked for {request.count} nodes but only {len(pool)} of {len(nodes)} are usable ({why})"
         )
     return _Plan(pool, request.count, "contiguous" if request.contiguous else "count")
 
 
-def iter_slots(
-    nodes: Sequence[str],
-    reservations: Iterable[Reservation],
-    request: Request,
-    *,
-    blocks: Iterable[Block] = (),
-    down: frozenset[str] = frozenset(),
-    exclude: int | None = None,
+def _sweep(
+    nodes: Sequence[str], plan: _Plan, busy: list[list[tuple[int, int]]], since: int, d: int
 ) -> Iterator[Slot]:
-    """Every distinct bookable option for `request`, in start order, starting with the earliest.
-
-    Candidate starts are `request.earliest` and each later instant at which some node becomes free;
-    a candidate is yielded when the request fits there. `exclude` ignores one reservation (its own id,
-    when re-planning an existing booking). Raises ScheduleError for requests that can never fit.
-    """
-    index = {name: i for i, name in enumerate(nodes)}
-    plan = _plan(nodes, index, request, down)
-    since = to_minutes(request.earliest)
-    d = request.minutes
-    busy = _busy_intervals(index, reservations, blocks, since, exclude)
-
+    """The options of `plan` given each node's busy intervals, in start order (see the module docstring)."""
     # Events are packed into ints, (time, kind, node), so one C-level sort orders them; removals (kind 0)
     # sort before additions (kind 1) at the same minute.
     shift = max(len(nodes), 1).bit_length()
@@ -362,6 +361,65 @@ def iter_slots(
     # never all be free together (indefinite maintenance blocks).
 
 
+WINDOW_HORIZON_DAYS = 14
+"""The first stretch of time over which host-policy windows are expanded; doubled while no option fits."""
+WINDOW_HORIZON_MAX_DAYS = 3 * 366
+"""Past this, nodes with windows count as busy for good: recurring windows are never expanded for years."""
+
+
+def iter_slots(
+    nodes: Sequence[str],
+    reservations: Iterable[Reservation],
+    request: Request,
+    *,
+    blocks: Iterable[Block] = (),
+    down: frozenset[str] = frozenset(),
+    exclude: int | None = None,
+    rules: PolicyRules | None = None,
+) -> Iterator[Slot]:
+    """Every distinct bookable option for `request`, in start order, starting with the earliest.
+
+    Candidate starts are `request.earliest` and each later instant at which some node becomes free;
+    a candidate is yielded when the request fits there. `exclude` ignores one reservation (its own id,
+    when re-planning an existing booking). Raises ScheduleError for requests that can never fit.
+
+    `rules` are the host policies as they apply to the caller: nodes they keep from the caller are left
+    out, and their recurring windows are busy time. Windows are expanded over a horizon only: nodes with
+    windows count as busy from the horizon's end, so an option ending inside it is exact; the horizon
+    doubles (up to WINDOW_HORIZON_MAX_DAYS) while the options run past it.
+    """
+    index = {name: i for i, name in enumerate(nodes)}
+    plan = _plan(nodes, index, request, down, rules.refusals(request.minutes) if rules else {})
+    since = to_minutes(request.earliest)
+    d = request.minutes
+    blocks = tuple(blocks)
+    busy = _busy_intervals(index, reservations, blocks, since, exclude)
+    if rules is None or not rules.has_windows:
+        yield from _sweep(nodes, plan, busy, since, d)
+        return
+    windowed = {index[n] for p in rules.policies if p.unavailable for n in p.nodes if n in index}
+    horizon = max(WINDOW_HORIZON_DAYS * 1440, 4 * d)
+    last = since - 1
+    while True:
+        final = horizon >= WINDOW_HORIZON_MAX_DAYS * 1440
+        edge = since + horizon
+        extra = _busy_intervals(index, (), rules.blocks(from_minutes(since), from_minutes(edge)), since, None)
+        merged = [
+            busy[i] + extra[i] + ([(edge, _FOREVER)] if i in windowed else []) for i in range(len(nodes))
+        ]
+        for slot in _sweep(nodes, plan, merged, since, d):
+            t = to_minutes(slot.start)
+            if t + d > edge and not final:
+                break
+            if t > last:
+                last = t
+                yield slot
+        else:  # ran dry: with windows expanded for good that is the end; else look further
+            if final:
+                return
+        horizon *= 2
+
+
 def find_slot(
     nodes: Sequence[str],
     reservations: Iterable[Reservation],
@@ -370,11 +428,14 @@ def find_slot(
     blocks: Iterable[Block] = (),
     down: frozenset[str] = frozenset(),
     exclude: int | None = None,
+    rules: PolicyRules | None = None,
 ) -> Slot:
     """The earliest placement for `request` (see `iter_slots` for the rules)."""
-    for slot in iter_slots(nodes, reservations, request, blocks=blocks, down=down, exclude=exclude):
+    for slot in iter_slots(
+        nodes, reservations, request, blocks=blocks, down=down, exclude=exclude, rules=rules
+    ):
         return slot
-    raise ScheduleError("no time at which the requested nodes are free together (blocked for maintenance)")
+    raise ScheduleError(_no_time(request, rules))
 
 
 def speculate(
@@ -385,18 +446,35 @@ def speculate(
     blocks: Iterable[Block] = (),
     down: frozenset[str] = frozenset(),
     limit: int = 10,
+    rules: PolicyRules | None = None,
 ) -> list[Slot]:
     """The next `limit` distinct options in start order; each is exactly what a booking at its start gets."""
     out: list[Slot] = []
-    for slot in iter_slots(nodes, reservations, request, blocks=blocks, down=down):
+    for slot in iter_slots(nodes, reservations, request, blocks=blocks, down=down, rules=rules):
         out.append(slot)
         if len(out) >= limit:
             break
     if not out:
-        raise ScheduleError(
-            "no time at which the requested nodes are free together (blocked for maintenance)"
-        )
+        raise ScheduleError(_no_time(request, rules))
     return out
+
+
+def _no_time(request: Request, rules: PolicyRules | None) -> str:
+    """Why nothing ever fits: maintenance blocks without an end, or host-policy windows too close together
+    for the duration (named, so the user knows whom to ask or to ask for less)."""
+    base = "no time at which the requested nodes are free together"
+    wanted = set(request.nodes)
+    names = [
+        f'policy "{p.name}"'
+        for p in (rules.policies if rules else ())
+        if p.unavailable and (not wanted or wanted.intersection(p.nodes))
+    ]
+    if not names:
+        return f"{base} (blocked for maintenance)"
+    return (
+        f"{base} for {_compact(request.minutes)}: the windows of {', '.join(names)} leave no gap that long "
+        f"(ask for less, or for other nodes)"
+    )
 
 
 # ----------------------------------------------------------------------------------------- extension

@@ -43,7 +43,7 @@ def moment(view: ClusterView, at: datetime | None = None) -> Moment:
             for node in res.nodes:
                 holder[node] = res
     blocked: dict[str, Block] = {}
-    for block in view.blocks:
+    for block in (*view.blocks, *view.windows):  # a host-policy window blocks like maintenance
         if block.start <= when and (block.end is None or when < block.end):
             for node in block.nodes:
                 blocked[node] = block

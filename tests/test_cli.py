@@ -297,7 +297,8 @@ def test_no_arguments_prints_usage_on_stderr_and_exits_2(tmp_path: Path) -> None
         (
             ("help", "frob"),
             "no help for 'frob': commands are sub, del, show, extend, edit, quota, power, sync, tick, block, "
-            "unblock, history, restore, stats, notify, hosts, import-classic, help, version, setup, doctor",
+            "unblock, history, restore, stats, notify, hosts, import-classic, policy, help, version, setup, "
+            "doctor",
         ),
         (
             ("power", "blink", "-r", "x"),

@@ -98,3 +98,21 @@ def test_booking_paths_do_not_import_start_up_costs(config: Path, tmp_path: Path
         result = json.loads(proc.stdout.splitlines()[-1])
         assert result["code"] == 0, (args, result["err"])
         assert result["slow"] == [], args
+
+
+@pytest.mark.parametrize("args", [["show"], ["show", "-json"], ["sub", "-s", "-n", "2"]])
+def test_a_cluster_without_host_policies_never_loads_their_code(config: Path, args: list[str]) -> None:
+    """Host policies (policy.py, service/, cli/ and output/policies.py) load only where a policy exists."""
+    env = {**os.environ, "IGOR_CONFIG": str(config)}
+    probe = PROBE.replace(
+        '"err": err.getvalue()}',
+        '"err": err.getvalue(), "policy": sorted(m for m in sys.modules'
+        ' if m.endswith("policies") or m == "igor_tui.policy")}',
+    )
+    assert probe != PROBE
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *args], env=env, capture_output=True, text=True, check=True
+    )
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["code"] == 0, result["err"]
+    assert result["policy"] == []

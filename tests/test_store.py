@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from igor_tui import locks
 from igor_tui import store as store_module
 from igor_tui.errors import StoreError
-from igor_tui.model import Block, NodeState, NodeStatus, Reservation
+from igor_tui.model import Block, NodeState, NodeStatus, Policy, Reservation
 from igor_tui.store import (
     SCHEMA_VERSION,
     MemoryStore,
@@ -38,6 +38,8 @@ from igor_tui.store import (
     block_to_record,
     node_status_from_record,
     node_status_to_record,
+    policy_from_record,
+    policy_to_record,
     reservation_from_record,
     reservation_to_record,
 )
@@ -72,6 +74,15 @@ FULL_RES = Reservation(
 )
 FULL_BLOCK = Block(
     id=3, nodes=("kn5", "kn6"), start=T0, end=T0 + timedelta(days=1), reason="firmware", by="root"
+)
+FULL_POLICY = Policy(
+    id=2,
+    name="gpu-maint",
+    nodes=("kn3", "kn4"),
+    groups=("gpu", "hpc"),
+    maxtime=720,
+    unavailable=("0 17 24 12 *:8d15h", "0 2 * * 0:4h"),
+    by="root",
 )
 FULL_STATUS = NodeStatus(name="kn4", state=NodeState.DOWN, checked=T0, detail="no ping reply")
 
@@ -323,6 +334,56 @@ def test_ids_are_monotonic_and_never_reused(store: AnyStore) -> None:
         assert tx.add_block(block()).id == 3
     assert [r.id for r in store.snapshot().reservations] == [5]
     assert [b.id for b in store.snapshot().blocks] == [1, 3]
+
+
+def test_policies_are_stored_replaced_and_removed_by_id(store: AnyStore) -> None:
+    assert set(policy_to_record(FULL_POLICY)) == {f.name for f in dataclasses.fields(Policy)}
+    assert policy_from_record(policy_to_record(FULL_POLICY)) == FULL_POLICY
+    assert policy_from_record({"name": "bare"}) == Policy(id=0, name="bare")
+    bad_records: list[dict[str, Any]] = [
+        {"nodes": []},
+        {"name": "x", "maxtime": "1h"},
+        {"name": "x", "groups": "gpu"},
+    ]
+    for bad in bad_records:
+        with pytest.raises(ValueError, match="bad policy record"):
+            policy_from_record(bad)
+    with store.transaction() as tx:
+        assert tx.policies() == []
+        first = tx.put_policy(dataclasses.replace(FULL_POLICY, id=0))
+        second = tx.put_policy(Policy(id=0, name="short", nodes=("kn9",), maxtime=60))
+        assert (first.id, second.id) == (1, 2)
+    assert store.snapshot().policies == (first, second)
+    moved = dataclasses.replace(first, nodes=("kn3",), unavailable=())
+    with store.transaction() as tx:
+        assert tx.put_policy(moved) == moved
+        tx.remove_policy(second.id)
+        tx.remove_policy(second.id)  # idempotent
+        assert tx.policies() == [moved]
+    with store.transaction() as tx:
+        assert tx.put_policy(Policy(id=0, name="again")).id == 3  # ids are never reused
+    assert store.snapshot().policies == (moved, Policy(id=3, name="again"))
+    with pytest.raises(StoreError, match="no longer in the store"), store.transaction() as tx:
+        tx.put_policy(dataclasses.replace(moved, id=99))
+
+
+def test_a_document_without_the_policies_table_loads_unchanged(tmp_path: Path) -> None:
+    """Documents written before host policies existed have no `policies` table: no policies, same rest."""
+    state = tmp_path / "state"
+    state.mkdir()
+    record = reservation_to_record(dataclasses.replace(FULL_RES, id=1))
+    old = {
+        "meta": {"1": {"schema_version": 1, "next_id": 2, "next_block_id": 1}},
+        "reservations": {"1": record},
+    }
+    (state / store_module.DOCUMENT_NAME).write_text(json.dumps(old))
+    old_store = TinyStore(state)
+    snap = old_store.snapshot()
+    assert snap.policies == () and snap.reservations == (dataclasses.replace(FULL_RES, id=1),)
+    with old_store.transaction() as tx:
+        assert tx.policies() == []
+        assert tx.put_policy(Policy(id=0, name="new")).id == 1
+    assert [r.id for r in old_store.snapshot().reservations] == [1]
 
 
 def test_snapshot_and_listing_are_sorted_by_id(store: AnyStore) -> None:

@@ -184,7 +184,13 @@ def _view_at(svc: IgorService, view: ClusterView, text: str, out: IO[str], *, js
     if not json:
         tense = "past" if at < view.now else "booked so far" if at > view.now else "now"
         out.write(f"At {when_zone(at, svc.config.tz, view.now, dated=True)} ({tense}):\n")
-    return view_at(view, past, at)
+    moved = view_at(view, past, at)
+    if not view.policies:
+        return moved
+    from ..service.policies import windows_around
+    from ..values import replace
+
+    return replace(moved, windows=windows_around(svc, view.policies, at))
 
 
 def _with_properties(svc: IgorService, view: ClusterView, text: str) -> ClusterView:
@@ -247,6 +253,10 @@ def show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         )
         if blocks:
             data["blocks"] = [block_json(b, tz, view.now) for b in blocks]
+        if view.policies:
+            from .policies import policies_json
+
+            data["policies"] = policies_json(svc, view.policies, view.now)
         dump_json(data, out)
         return 0
     color = ns.color if ns.color is not None else (out.isatty() and "NO_COLOR" not in os.environ)
@@ -266,4 +276,8 @@ def show(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
         from ..output.ops import render_blocks
 
         render_blocks(blocks, svc.naming, tz, out)
+    if view.policies and ns.diagram:
+        from .policies import render_section
+
+        render_section(svc, view.policies, view.now, out)
     return 0

@@ -233,6 +233,30 @@ def _import(p: IgorParser) -> None:
     p.add_argument("--apply", "-apply", dest="apply", action="store_true", help="write (default: dry run)")
 
 
+def _policy(p: IgorParser) -> None:
+    p.add_argument(
+        "action",
+        metavar="ACTION",
+        choices=("add", "show", "edit", "del", "apply"),
+        help="add, show, edit, del or apply",
+    )
+    p.add_argument("name", metavar="POLICY", nargs="?", default="", help="the policy's name")
+    p.add_argument(
+        "-w", metavar="NODES", default=None, help="add/edit: its nodes; apply: nodes to put under it"
+    )
+    p.add_argument(
+        "-groups", metavar="G1,G2", default=None, help='only these groups may book them ("" = anyone)'
+    )
+    p.add_argument("-maxtime", metavar="DURATION", default=None, help="longest booking on them (0 = no cap)")
+    p.add_argument(
+        "-unavailable",
+        metavar="CRON:DURATION",
+        action="append",
+        default=None,
+        help='a recurring window, repeatable; edit replaces them all (-unavailable "" clears)',
+    )
+
+
 def _stats(p: IgorParser) -> None:
     p.add_argument(
         "-d", metavar="DAYS", type=whole_number("-d"), default=None, help="the last DAYS days (required)"
@@ -404,6 +428,25 @@ examples:
   igor edit -r demo -owner bob                    (admins) hand it to bob
 
 Only the options given change; everything else is kept.""",
+    "policy": """\
+examples:
+  igor policy add gpu-maint -w kn[3-4] -groups gpu,hpc -maxtime 12h -unavailable "0 17 24 12 *:8d15h"
+  igor policy show                       every policy and its next window (anyone)
+  igor policy edit gpu-maint -unavailable "0 17 * * 1-5:15h" -unavailable "0 0 * * 0,6:1d"
+  igor policy edit gpu-maint -unavailable ""    clear its windows
+  igor policy apply gpu-maint -w kn9     put kn9 under gpu-maint too (its other nodes stay)
+  igor policy apply default -w kn9       kn9 back under no policy
+  igor policy del gpu-maint
+
+A policy is a named set of rules applied to nodes; a node is under at most one, so
+add, edit -w and apply move nodes from the policy they were under. Non-admins
+outside -groups cannot book the nodes, and no one gets them longer than -maxtime.
+Admins are exempt from -groups and -maxtime but not from -unavailable windows.
+A window is CRON:DURATION (igor2's form): 5 cron fields (minute hour day-of-month
+month day-of-week; * lists ranges steps, jan-dec, sun-sat; a day matches either
+restricted day field) read in the site's time zone, and a length like 8d15h, 15h,
+90m: "0 17 24 12 *:8d15h" is every 24 Dec at 17:00 for 8 days 15 hours. Only
+admins change policies.""",
 }
 """The examples and notes under each verb's `igor VERB -h` (tests/golden/help.txt holds them)."""
 
@@ -465,6 +508,12 @@ _LIST = (
         "carry classic igor's reservations.json over (admins; a dry run without --apply)",
         _import,
         "ops:import_classic",
+    ),
+    Verb(
+        "policy",
+        "host policies: which groups may book nodes, for how long, and when they are unavailable",
+        _policy,
+        "policies:policy",
     ),
     Verb("help", "help on igor and its commands", _help, "local:help_", needs_service=False),
     Verb("version", "print igor's version", _none, "local:version", needs_service=False),

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..archive import ArchivedReservation
-    from ..model import Block, Reservation, Slot
+    from ..model import Block, Policy, Reservation, Slot
     from ..service import ImportItem, InventoryHost, NotifyReport, PortDiff
     from ..service.like import Like
     from ..service.quota import QuotaUse
@@ -109,6 +109,22 @@ def block_json(block: Block, tz: tzinfo, now: datetime) -> dict[str, Any]:
         "reason": block.reason,
         "by": block.by,
         "active": block.start <= now and (block.end is None or now < block.end),
+    }
+
+
+def policy_json(
+    policy: Policy, tz: tzinfo, window: tuple[datetime, datetime] | None, now: datetime
+) -> dict[str, Any]:
+    """The stable JSON shape of a host policy (README documents it): `maxtime` in minutes (0 = no cap),
+    `unavailable` as typed, `next_window` the window in force now or the next within a year (or null)."""
+    from ..store.codec import policy_to_record
+
+    return {
+        **policy_to_record(policy),
+        "next_window": None
+        if window is None
+        else {"start": window[0].astimezone(tz).isoformat(), "end": window[1].astimezone(tz).isoformat()},
+        "active": window is not None and window[0] <= now < window[1],
     }
 
 

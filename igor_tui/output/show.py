@@ -180,7 +180,7 @@ def node_states(view: ClusterView) -> tuple[set[str], set[str], dict[str, Reserv
     now = view.now
     down = {n for n, st in view.status.items() if st.state is NodeState.DOWN}
     blocked: set[str] = set()
-    for block in view.blocks:
+    for block in (*view.blocks, *view.windows):  # a host-policy window blocks like maintenance
         if block.start <= now and (block.end is None or now < block.end):
             blocked.update(block.nodes)
     holder: dict[str, Reservation] = {}

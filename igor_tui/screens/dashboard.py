@@ -203,11 +203,12 @@ class DashboardScreen(ReservationActions):
     def apply_view(self, view: ClusterView) -> None:
         """Hand the snapshot to every widget; cursors, selection and scroll positions stay where they are."""
         old = self.view
-        if old is not None and (old.now, old.reservations, old.blocks, old.status) == (
+        if old is not None and (old.now, old.reservations, old.blocks, old.status, old.policies) == (
             view.now,
             view.reservations,
             view.blocks,
             view.status,
+            view.policies,
         ):
             return
         if old is None:

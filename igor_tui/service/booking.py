@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..dates import when_text, when_zone
 from ..errors import IgorError, PermissionDenied, ScheduleError, ValidationError
-from ..model import Block, Request, Reservation, Slot
+from ..model import Block, Policy, Request, Reservation, Slot
 from ..timeparse import format_duration
 from ..values import dataclass, replace
 from . import checks
@@ -22,6 +22,7 @@ from .housekeeping import collect_unused, down_nodes, is_live
 
 if TYPE_CHECKING:
     from ..booking_plan import Plan
+    from ..policy import PolicyRules
     from ..scheduler import ExtensionRoom
     from .facade import IgorService
     from .like import Like
@@ -136,7 +137,28 @@ def speculate(svc: IgorService, req: SubmitRequest, limit: int = SPECULATION_OPT
     snap = svc.store.snapshot()
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
-    return speculate(nodes, live, request, blocks=snap.blocks, down=down_nodes(snap.nodes), limit=limit)
+    rules = policy_rules(svc, snap.policies)
+    down = down_nodes(snap.nodes)
+    return speculate(nodes, live, request, blocks=snap.blocks, down=down, limit=limit, rules=rules)
+
+
+def policy_rules(svc: IgorService, policies: Sequence[Policy]) -> PolicyRules | None:
+    """The host policies for the scheduler; None without any, so a cluster without policies never
+    imports their code."""
+    if not policies:
+        return None
+    from .policies import rules_for
+
+    return rules_for(svc, policies)
+
+
+def window_blocks(svc: IgorService, policies: Sequence[Policy], lo: datetime, hi: datetime) -> list[Block]:
+    """Host-policy window instances overlapping [lo, hi) as blocks ([] without policies)."""
+    if not policies:
+        return []
+    from .policies import blocks_between
+
+    return blocks_between(svc, policies, lo, hi)
 
 
 def plan(svc: IgorService, req: SubmitRequest) -> Plan:
@@ -152,7 +174,10 @@ def plan(svc: IgorService, req: SubmitRequest) -> Plan:
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
     down = down_nodes(snap.nodes)
-    slot = _find_slot(svc, live, request, snap.blocks, down, nodes=nodes)
+    slot = _find_slot(
+        svc, live, request, snap.blocks, down, nodes=nodes, rules=policy_rules(svc, snap.policies)
+    )
+    blocks = (*snap.blocks, *window_blocks(svc, snap.policies, request.earliest, slot.end))
     tz = svc.config.tz
     reason = why_not(
         request,
@@ -160,7 +185,7 @@ def plan(svc: IgorService, req: SubmitRequest) -> Plan:
         now=now,
         nodes=nodes,
         reservations=live,
-        blocks=snap.blocks,
+        blocks=blocks,
         down=down,
         compress=svc._nodes_text,
         when=lambda when: when_text(when, tz, now),
@@ -176,6 +201,7 @@ def _find_slot(
     down: frozenset[str],
     *,
     nodes: tuple[str, ...],
+    rules: PolicyRules | None = None,
 ) -> Slot:
     """`scheduler.find_slot` over the service's nodes, remembering its last answer.
 
@@ -186,11 +212,11 @@ def _find_slot(
     the lists is a pointer walk. Any change (a new booking, the next minute, a block) is a miss."""
     from ..scheduler import find_slot
 
-    key = (request, nodes, tuple(live), tuple(blocks), down)
+    key = (request, nodes, tuple(live), tuple(blocks), down, rules)
     last = svc._last_slot
     if last is not None and last[0] == key:
         return last[1]
-    slot = find_slot(nodes, key[2], request, blocks=key[3], down=down)
+    slot = find_slot(nodes, key[2], request, blocks=key[3], down=down, rules=rules)
     svc._last_slot = (key, slot)
     return slot
 
@@ -218,7 +244,9 @@ def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
             live = svc._housekeep(tx, now)
             checks.check_unique(req.name, live, now)
             vlan = checks.resolve_vlan(svc, req.vlan, live) if req.vlan else None
-            slot = _find_slot(svc, live, request, tx.blocks(), down_nodes(tx.node_status()), nodes=nodes)
+            rules = policy_rules(svc, tx.policies())
+            down = down_nodes(tx.node_status())
+            slot = _find_slot(svc, live, request, tx.blocks(), down, nodes=nodes, rules=rules)
             checks.check_quota(svc, live, svc.caller.user, [(slot.nodes, slot.start, slot.end)])
             _ensure_copies(svc, (("kernel", kernel, kernel_hash), ("initrd", initrd, initrd_hash)), like)
             res = tx.add_reservation(
@@ -284,7 +312,10 @@ def extend(svc: IgorService, name: str, duration: str = "60m") -> Reservation:
             raise ValidationError("igor books at most 10 years ahead: extend by less")
         new_end = res.end + timedelta(minutes=minutes)
         checks.check_quota(svc, live, res.owner, [(res.nodes, res.end, new_end)], "extension")
-        room = extension_room(res, live, tx.blocks())
+        policies = tx.policies()
+        if not svc.caller.is_admin:
+            check_policy_maxtime(policies, res, new_end)
+        room = extension_room(res, live, [*tx.blocks(), *window_blocks(svc, policies, res.end, new_end)])
         if room.until is not None and room.until < new_end:
             raise ScheduleError(no_room(svc, res, minutes, room))
         res = replace(res, end=new_end, extensions=res.extensions + 1)
@@ -299,7 +330,8 @@ def extend_info(svc: IgorService, name: str) -> ExtendInfo:
 
     view = svc.view()
     res = checks.find(view.reservations, name)
-    room = extension_room(res, view.reservations, view.blocks)
+    windows = window_blocks(svc, view.policies, res.end, res.end + timedelta(days=366))
+    room = extension_room(res, view.reservations, [*view.blocks, *windows])
     limit = svc.max_minutes(len(res.nodes))
     reason = ""
     within = True
@@ -433,6 +465,24 @@ def _with_desc(res: Reservation, old: Reservation, req: EditRequest, desc: str |
     if all(getattr(req, f) is None for f in EditRequest.__slots__ if f != "desc"):
         return res
     return replace(res, revision=old.revision + 1, error="")
+
+
+def check_policy_maxtime(policies: Sequence[Policy], res: Reservation, new_end: datetime) -> None:
+    """`extend` may not take a reservation past the maxtime of a policy on its nodes (admins may)."""
+    minutes = int((new_end - res.start).total_seconds() // 60)
+    mine = set(res.nodes)
+    for policy in policies:
+        if policy.maxtime and minutes > policy.maxtime and mine.intersection(policy.nodes):
+            most = policy.maxtime - int(res.duration.total_seconds() // 60)
+            tail = (
+                f"it can be extended by at most {format_duration(most)}"
+                if most > 0
+                else "it cannot be extended"
+            )
+            raise ScheduleError(
+                f'cannot extend {res.name} to {format_duration(minutes)}: policy "{policy.name}" allows at '
+                f"most {format_duration(policy.maxtime)} on its nodes; {tail}"
+            )
 
 
 def no_room(svc: IgorService, res: Reservation, minutes: int, room: ExtensionRoom) -> str:

@@ -19,7 +19,7 @@ from ..clock import Clock, SystemClock
 from ..errors import IgorError, PermissionDenied, StoreError, ValidationError
 from ..eventlog import EventLog
 from ..identity import Caller, SystemDirectory, UserDirectory, caller_name, resolve_caller, service_uids
-from ..model import ClusterView, Reservation, floor_minute
+from ..model import Block, ClusterView, Reservation, floor_minute
 from ..trust import Principal, principal
 from ..values import replace
 from . import booking as booking_ops
@@ -119,6 +119,11 @@ class IgorService:
         snap = self.store.snapshot()
         now = self.now()
         live = tuple(r for r in snap.reservations if r.end > now or r.installed)  # _is_live, inlined
+        windows: tuple[Block, ...] = ()
+        if snap.policies:  # policy code is loaded only on clusters that have policies
+            from .policies import windows_around
+
+            windows = windows_around(self, snap.policies, now)
         return ClusterView(
             now=now,
             user=self.caller.user,
@@ -127,6 +132,8 @@ class IgorService:
             reservations=live,
             blocks=snap.blocks,
             status=dict(snap.nodes),
+            policies=snap.policies,
+            windows=windows,
         )
 
     def get(self, name: str) -> Reservation:

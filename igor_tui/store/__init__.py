@@ -21,6 +21,8 @@ from .codec import (
     block_to_record,
     node_status_from_record,
     node_status_to_record,
+    policy_from_record,
+    policy_to_record,
     reservation_from_record,
     reservation_to_record,
 )
@@ -57,6 +59,8 @@ __all__ = [
     "block_to_record",
     "node_status_from_record",
     "node_status_to_record",
+    "policy_from_record",
+    "policy_to_record",
     "reservation_from_record",
     "reservation_to_record",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..model import Block, NodeState, NodeStatus, Reservation
+from ..model import Block, NodeState, NodeStatus, Policy, Reservation
 from ..values import MISSING, field_types
 
 # ------------------------------------------------------------------------------------------------ times
@@ -259,6 +259,38 @@ def block_from_record(d: Mapping[str, Any]) -> Block:
         )
     except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"bad block record ({type(err).__name__}: {err})") from err
+
+
+def policy_to_record(policy: Policy) -> dict[str, Any]:
+    """The JSON form of a host policy (`maxtime` in minutes, 0 = no cap; windows as typed)."""
+    return {
+        "id": policy.id,
+        "name": policy.name,
+        "nodes": list(policy.nodes),
+        "groups": list(policy.groups),
+        "maxtime": policy.maxtime,
+        "unavailable": list(policy.unavailable),
+        "by": policy.by,
+    }
+
+
+def policy_from_record(d: Mapping[str, Any]) -> Policy:
+    """Inverse of `policy_to_record`; raises ValueError for a record that cannot be a policy."""
+    try:
+        maxtime = d.get("maxtime", 0)
+        if type(maxtime) is not int or maxtime < 0:
+            raise TypeError(f"maxtime must be a whole number of minutes, not {maxtime!r}")
+        return Policy(
+            id=int(d.get("id", 0)),
+            name=str(d["name"]),
+            nodes=_names(d.get("nodes", [])),
+            groups=_names(d.get("groups", [])),
+            maxtime=maxtime,
+            unavailable=_names(d.get("unavailable", [])),
+            by=str(d.get("by", "")),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ValueError(f"bad policy record ({type(err).__name__}: {err})") from err
 
 
 def node_status_to_record(status: NodeStatus) -> dict[str, Any]:

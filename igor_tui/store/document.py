@@ -13,9 +13,9 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from ..errors import StoreError
-from ..model import Block, NodeStatus, Reservation
+from ..model import Block, NodeStatus, Policy, Reservation
 from ..values import replace
-from .codec import block_from_record, node_status_from_record, reservation_from_record
+from .codec import block_from_record, node_status_from_record, policy_from_record, reservation_from_record
 from .protocol import Snapshot
 
 SCHEMA_VERSION = 1
@@ -25,7 +25,7 @@ META_ID = 1
 """The TinyDB id of the one record of the `meta` table (schema version and the id counters)."""
 
 DocumentData = dict[str, dict[str, Any]]
-_T = TypeVar("_T", Reservation, Block)
+_T = TypeVar("_T", Reservation, Block, Policy)
 
 
 def _corrupt(label: str, why: str) -> StoreError:
@@ -145,6 +145,10 @@ def _block_map(raw: Mapping[str, Any], label: str) -> dict[int, Block]:
     return _load_records(raw, block_from_record, "block", label)
 
 
+def _policy_map(raw: Mapping[str, Any], label: str) -> dict[int, Policy]:
+    return _load_records(raw, policy_from_record, "policy", label)
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Reading a document makes ~100,000 containers at once, none of them cyclic: the cyclic collector would
@@ -176,4 +180,5 @@ def _snapshot(data: DocumentData, label: str) -> Snapshot:
         reservations=tuple(_reservation_map(raw_table(data, "reservations"), label).values()),
         blocks=tuple(_block_map(raw_table(data, "blocks"), label).values()),
         nodes=MappingProxyType(_load_nodes(raw_table(data, "nodes"), label)),
+        policies=tuple(_policy_map(raw_table(data, "policies"), label).values()),
     )

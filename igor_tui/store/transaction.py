@@ -20,9 +20,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
-from ..model import Block, NodeStatus, Reservation
+from ..model import Block, NodeStatus, Policy, Reservation
 from ..values import replace
-from .codec import _stored_record, _time_in, block_to_record, node_status_to_record
+from .codec import _stored_record, _time_in, block_to_record, node_status_to_record, policy_to_record
 from .document import (
     META_ID,
     SCHEMA_VERSION,
@@ -30,6 +30,7 @@ from .document import (
     _gc_paused,
     _json_text,
     _load_nodes,
+    _policy_map,
     _reservation_map,
     raw_table,
 )
@@ -244,6 +245,29 @@ class StoreTransaction:
 
     def remove_block(self, block_id: int) -> None:
         self._remove("blocks", block_id)
+
+    # -- host policies
+
+    def policies(self) -> list[Policy]:
+        return list(
+            _policy_map({str(doc.doc_id): doc for doc in self._table("policies").all()}, self._label).values()
+        )
+
+    def put_policy(self, policy: Policy) -> Policy:
+        """Store a policy: id 0 adds it under a new id (from its own counter, never reused, as for blocks);
+        an existing id replaces that record whole. Returns it as stored."""
+        if policy.id == 0:
+            stored = replace(policy, id=self._take_ids("next_policy_id", "policies")[0])
+            self._insert("policies", policy_to_record(stored), stored.id)
+            return stored
+        if not self._table("policies").contains(doc_id=policy.id):
+            raise StoreError(f"policy {policy.id} ({policy.name}) is no longer in the store")
+        self._replace("policies", policy_to_record(policy), policy.id)
+        return policy
+
+    def remove_policy(self, policy_id: int) -> None:
+        """Idempotent, like remove_block."""
+        self._remove("policies", policy_id)
 
     # -- node health
 

@@ -153,7 +153,7 @@ def _node_lines(
 ) -> list[Line]:
     row_of = {node: i for i, node in enumerate(nodes)}
     items: list[list[Item]] = [[] for _ in nodes]
-    for block in view.blocks:
+    for block in (*view.blocks, *view.windows):  # host-policy windows are drawn as blocks
         end = math.inf if block.end is None else ts(block.end)
         item = Item(BLOCK, ts(block.start), end)
         for node in block.nodes:
@@ -192,7 +192,7 @@ def _rack_lines(
     def touched(names: Iterable[str]) -> set[int]:
         return {r for n in names if (r := rack_of.get(n)) is not None}
 
-    for block in view.blocks:
+    for block in (*view.blocks, *view.windows):  # host-policy windows are drawn as blocks
         end = math.inf if block.end is None else ts(block.end)
         item = Item(BLOCK, ts(block.start), end)
         for r in touched(block.nodes):
