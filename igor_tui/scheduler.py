@@ -425,3 +425,36 @@ def extension_room(
         return ExtensionRoom(None)
     until, blocker = heapq.nsmallest(1, candidates)[0]
     return ExtensionRoom(until, blocker)
+
+
+# ------------------------------------------------------------------------------------ changing nodes
+
+
+def free_for_window(
+    nodes: Sequence[str],
+    reservations: Iterable[Reservation],
+    start: datetime,
+    end: datetime,
+    *,
+    blocks: Iterable[Block] = (),
+    down: frozenset[str] = frozenset(),
+) -> list[str]:
+    """The nodes, in node order, that nothing holds anywhere inside [start, end): no reservation (the
+    one being changed included, so its own nodes are never offered twice), block or down state.
+
+    Heal picks a replacement from these with `pick_nodes`, through the same busy intervals as booking,
+    so a swapped-in node can never be one another reservation holds."""
+    index = {name: i for i, name in enumerate(nodes)}
+    lo, hi = to_minutes(start), to_minutes(end)
+    busy = _busy_intervals(index, reservations, blocks, lo, None)
+    return [
+        nodes[i]
+        for i, spans in enumerate(busy)
+        if nodes[i] not in down and not any(a < hi and lo < b for a, b in spans)
+    ]
+
+
+def pick_free(nodes: Sequence[str], free: Sequence[str], count: int) -> tuple[str, ...]:
+    """`count` of the `free` nodes chosen as a booking chooses them (`pick_nodes`: fewest gaps, lowest)."""
+    index = {name: i for i, name in enumerate(nodes)}
+    return tuple(nodes[i] for i in pick_nodes(sorted(index[n] for n in free), count))

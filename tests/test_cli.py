@@ -1016,7 +1016,7 @@ def test_edit_refusals_and_owner_change(cluster: Cluster) -> None:
     error(
         cluster.run("edit", "-r", "own"),
         1,
-        "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g",
+        "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g, -add, -drop",
     )
     error(
         cluster.run("edit", "-r", "own", "-owner", "daemon"),

@@ -166,6 +166,15 @@ def _edit(p: IgorParser) -> None:
     p.add_argument("-vlan", metavar="VLAN", default=None, help="new VLAN number or reservation to share with")
     p.add_argument("-owner", metavar="USER", default=None, help="new owner (admins only)")
     p.add_argument("-g", metavar="GROUP", default=None, help='new group (-g "" clears it)')
+    _edit_node_options(p)
+
+
+def _edit_node_options(p: IgorParser) -> None:
+    """edit's -add/-drop (service/resize.py): the reservation's nodes, for the rest of its window."""
+    p.add_argument("-add", metavar="N|NODES", default=None, help="add N free nodes, or these nodes (kn[5-6])")
+    p.add_argument(
+        "-drop", metavar="NODES", default=None, help="release these nodes (the tick tears them down)"
+    )
 
 
 def _power(p: IgorParser) -> None:
@@ -373,8 +382,13 @@ examples:
   igor edit -r demo -k ./new-vmlinuz              change only the kernel
   igor edit -r demo -g lab                        let members of group lab manage it
   igor edit -r demo -owner bob                    (admins) hand it to bob
+  igor edit -r demo -add 2                        two more nodes, free until demo ends
+  igor edit -r demo -add kn[7-8]                  these two nodes (refused, with the reason, if taken)
+  igor edit -r demo -drop kn3                     give kn3 back (a running demo's kn3 is torn down)
 
-Only the options given change; everything else is kept.""",
+Only the options given change; everything else is kept. Added nodes must be free
+for the rest of the reservation (from now, or its start); a running reservation's
+new nodes are installed, and dropped ones torn down, by the next igor-tick.""",
 }
 """The examples and notes under each verb's `igor VERB -h` (tests/golden/help.txt holds them)."""
 

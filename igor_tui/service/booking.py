@@ -57,6 +57,8 @@ class EditRequest:
     vlan: str | None = None
     owner: str | None = None
     group: str | None = None
+    add: str | None = None  # "2" (a number of nodes) or "kn[3-4]"; see service/resize.py
+    drop: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,10 +293,10 @@ def extend_info(svc: IgorService, name: str) -> ExtendInfo:
 
 
 def edit(svc: IgorService, name: str, req: EditRequest) -> Reservation:
-    """Change what a reservation boots, its args, VLAN, owner or group; only the fields given."""
+    """Change what a reservation boots, its args, VLAN, owner, group or nodes; only the fields given."""
     if all(getattr(req, f) is None for f in EditRequest.__slots__):
         raise ValidationError(
-            "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g"
+            "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g, -add, -drop"
         )
     if req.owner is not None:
         if not svc.caller.is_admin:
@@ -342,12 +344,26 @@ def edit(svc: IgorService, name: str, req: EditRequest) -> Reservation:
                 res = replace(res, owner=req.owner)
             if group is not None:
                 res = replace(res, group=group)
+            if req.add is not None or req.drop is not None:
+                from .resize import resize
+
+                res = resize(svc, tx, live, res, add=req.add, drop=req.drop, now=now)
             svc._ensure_content(tuple((what, *file) for what, file in new_files.items()))
             res = replace(res, revision=old.revision + 1, error="")
             tx.put_reservation(res)
             collect_unused(svc.content, tx.reservations())
-    svc._log("edited", res, changed=sorted(f for f in EditRequest.__slots__ if getattr(req, f) is not None))
+    _log_edit(svc, old, res, req)
     return res
+
+
+def _log_edit(svc: IgorService, old: Reservation, res: Reservation, req: EditRequest) -> None:
+    """The history line of an edit; an add or drop also names the nodes that came and went."""
+    changed = sorted(f for f in EditRequest.__slots__ if getattr(req, f) is not None)
+    extra: dict[str, object] = {}
+    if old.nodes != res.nodes:
+        extra["added"] = svc._nodes_text(tuple(n for n in res.nodes if n not in old.nodes))
+        extra["dropped"] = svc._nodes_text(tuple(n for n in old.nodes if n not in res.nodes))
+    svc._log("edited", res, changed=changed, **extra)
 
 
 def no_room(svc: IgorService, res: Reservation, minutes: int, room: ExtensionRoom) -> str:
