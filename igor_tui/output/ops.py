@@ -65,6 +65,7 @@ _STEP_EVENT = {
     "uninstall-boot": "teardown",
     "power-off": "teardown",
     "forget": "released",
+    "release-nodes": "teardown",
     "set-vlan": "install",
     "install-boot": "install",
     "power-cycle": "install",

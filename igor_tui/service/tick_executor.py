@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from ..clockstep import ClockCheck
 from ..errors import BackendError, IgorError, PermissionDenied, StoreError
 from ..model import Install, InstallStage, NodeStatus, Reservation, floor_minute
-from ..tickplan import Action, Step, TickPolicy, plan_actions
+from ..tickplan import Action, Step, TickPolicy, boot_key, plan_actions, touched
 from .housekeeping import collect_unused
 
 if TYPE_CHECKING:
-    from ..backends.base import Backends, BootSpec, NodeAddress
+    from ..backends.base import Backends, BootRecord, BootSpec, NodeAddress
     from ..clock import Clock
     from ..clockstep import ClockGuard
     from ..content import ContentStore
@@ -56,6 +56,8 @@ def install_to_record(inst: Install) -> dict[str, Any]:
         "error": inst.error,
         "failures": inst.failures,
         "retry_at": inst.retry_at.isoformat() if inst.retry_at else None,
+        "growing": list(inst.growing),
+        "boot_key": inst.boot_key,
     }
 
 
@@ -76,6 +78,8 @@ def install_from_record(d: Mapping[str, Any]) -> Install:
         error=str(d.get("error", "")),
         failures=int(d.get("failures", 0)),
         retry_at=datetime.fromisoformat(retry) if retry else None,
+        growing=tuple(d.get("growing", ())),
+        boot_key=str(d.get("boot_key", "")),
     )
 
 
@@ -89,6 +93,55 @@ def write_installs(tx: Transaction, installs: Mapping[int, Install]) -> None:
 
 
 # --------------------------------------------------------------------------------------- executing
+
+
+def _grown(inst: Install | None, res: Reservation) -> Install:
+    """The install about to set `res` up: a first one holds all its nodes; on a running one the nodes not
+    yet on the record join `growing` before anything touches them (see Install)."""
+    if inst is None:
+        return Install(res_id=res.id, name=res.name, nodes=res.nodes)
+    new = tuple(n for n in res.nodes if n not in inst.nodes and n not in inst.growing)
+    return replace(inst, growing=(*inst.growing, *new)) if new else inst
+
+
+def _record_nodes(record: BootRecord | None, part: BootRecord | None, *, add: bool) -> BootRecord | None:
+    """A boot record with one part's per-node entries added or taken away: PXE keeps one file per node
+    ("files"), Cobbler and the fake one name per node ("nodes"); everything else (a Cobbler profile, its
+    links) belongs to the whole install and stays."""
+    if record is None or part is None:
+        return part if add else record
+    out = dict(record)
+    files, more = record.get("files"), part.get("files")
+    if isinstance(files, dict) and isinstance(more, dict):
+        out["files"] = {**files, **more} if add else {k: v for k, v in files.items() if k not in more}
+    names, extra = record.get("nodes"), part.get("nodes")
+    if isinstance(names, list) and isinstance(extra, list):
+        out["nodes"] = list(dict.fromkeys(names + extra)) if add else [n for n in names if n not in extra]
+    return out
+
+
+def _finish_part(inst: Install, action: Action, result: Any) -> Install:
+    """The record after one step on some nodes of a running install (see tickplan._drop_actions and
+    _setup_actions): the switch ports, boot record and node lists follow exactly what was done."""
+    step = action.step
+    if step is Step.CLEAR_VLAN:
+        return replace(inst, ports=tuple(p for p in inst.ports if p not in action.ports))
+    if step is Step.UNINSTALL_BOOT:
+        return replace(inst, boot=_record_nodes(inst.boot, result, add=False))
+    if step is Step.RELEASE_NODES:
+        gone = set(action.nodes)
+        return replace(
+            inst,
+            nodes=tuple(n for n in inst.nodes if n not in gone),
+            growing=tuple(n for n in inst.growing if n not in gone),
+        )
+    if step is Step.SET_VLAN:
+        return replace(inst, network=True, pending=InstallStage.NONE)
+    if step is Step.INSTALL_BOOT:
+        return replace(inst, boot=_record_nodes(inst.boot, result, add=True), pending=InstallStage.NONE)
+    if step is Step.POWER_CYCLE:
+        return replace(inst, pending=InstallStage.NONE)
+    return inst  # POWER_OFF of dropped nodes: nothing on the record changes
 
 
 def _finished(inst: Install, stage: InstallStage) -> InstallStage:
@@ -352,15 +405,16 @@ class Ticker:
             return res, inst
         if res is None or not res.is_active(now):
             return None
-        if inst is None:
-            inst = Install(res_id=res.id, name=res.name, nodes=res.nodes)
+        inst = _grown(inst, res)
         if step is Step.SET_VLAN:
             vlan = res.vlan if res.vlan is not None else self._allocate_vlan(tx, installs, res)
             if res.vlan is None:
                 res = replace(res, vlan=vlan)
-            inst = replace(inst, pending=InstallStage.VLAN, vlan=vlan, ports=action.ports, nodes=res.nodes)
+            ports = tuple(dict.fromkeys((*inst.ports, *action.ports))) if action.partial else action.ports
+            inst = replace(inst, pending=InstallStage.VLAN, vlan=vlan, ports=ports)
         elif step is Step.INSTALL_BOOT:
-            inst = replace(inst, pending=InstallStage.BOOT, nodes=res.nodes)
+            key = inst.boot_key if action.partial else boot_key(res)
+            inst = replace(inst, pending=InstallStage.BOOT, boot_key=key)
         elif step is Step.POWER_CYCLE:
             inst = replace(inst, pending=InstallStage.POWER)
         if not res.installed:
@@ -385,7 +439,7 @@ class Ticker:
         step = action.step
         b = self.backends
         nodes = self.naming.compress(action.nodes) if action.nodes else ""
-        if step in (Step.EXPIRE, Step.FORGET, Step.COMPLETE):
+        if step in (Step.EXPIRE, Step.FORGET, Step.COMPLETE, Step.RELEASE_NODES):
             return None, ""
         if step is Step.CLEAR_VLAN:
             if action.ports and b.switch is not None:
@@ -401,6 +455,8 @@ class Ticker:
                 raise BackendError(f"{', '.join(missing)} not in node_map: cannot isolate {action.name}")
             b.switch.set_vlan(action.ports, inst.vlan)
             return None, f"VLAN {inst.vlan} on {nodes}"
+        if step is Step.UNINSTALL_BOOT and (action.partial or inst.growing):
+            return self._uninstall_part(action, res, inst), f"boot config removed from {nodes}"
         if step is Step.UNINSTALL_BOOT:
             record = inst.boot
             if record is None and res is not None and action.nodes:
@@ -417,7 +473,8 @@ class Ticker:
             return None, f"boot config removed from {nodes}"
         if step is Step.INSTALL_BOOT:
             assert res is not None
-            return b.boot.install(self._spec(res)), f"boot config on {nodes}"
+            spec = self._spec(res, action.nodes if action.partial else None)
+            return b.boot.install(spec), f"boot config on {nodes}"
         if step is Step.POWER_OFF:
             if b.power is not None:
                 b.power.power(action.nodes, "off")
@@ -428,6 +485,31 @@ class Ticker:
             b.power.power(action.nodes, "cycle")
             return None, f"{nodes} power-cycled"
         raise AssertionError(step)
+
+    def _uninstall_part(self, action: Action, res: Reservation | None, inst: Install) -> BootRecord | None:
+        """Remove the boot files of some nodes only: those dropped (`partial`), or, when the whole install
+        goes, also those whose setup a crash left `growing` (not yet on the record). The part is what
+        `install` wrote for just these nodes, never a shared object (a Cobbler profile stays)."""
+        b = self.backends
+        part: BootRecord | None = None
+        nodes = action.nodes if action.partial else inst.growing
+        if res is not None and nodes:
+            try:
+                part = dict(b.boot.record_for(self._spec(res, nodes)))
+            except BackendError:
+                part = None
+        if part is not None:
+            if "created_profile" in part:
+                part["created_profile"] = False
+            b.boot.uninstall(part)
+        if not action.partial:
+            record = inst.boot
+            if record is None and res is not None and action.nodes:
+                with contextlib.suppress(BackendError):
+                    record = b.boot.record_for(self._spec(res, action.nodes))
+            if record is not None:
+                b.boot.uninstall(record)
+        return part
 
     def _spec(self, res: Reservation, nodes: Sequence[str] | None = None) -> BootSpec:
         from ..backends.base import BootSpec
@@ -456,7 +538,9 @@ class Ticker:
             return
         if inst is None:
             return
-        if step is Step.CLEAR_VLAN:
+        if action.partial:
+            installs[inst.res_id] = _finish_part(inst, action, result)
+        elif step is Step.CLEAR_VLAN:
             pending = _finished(inst, InstallStage.VLAN)
             installs[inst.res_id] = replace(inst, network=False, pending=pending, ports=())
         elif step is Step.UNINSTALL_BOOT:
@@ -478,7 +562,14 @@ class Ticker:
         elif step is Step.COMPLETE:
             revision = res.revision if res is not None else inst.revision
             installs[inst.res_id] = replace(
-                inst, complete=True, revision=revision, error="", failures=0, retry_at=None
+                inst,
+                complete=True,
+                revision=revision,
+                error="",
+                failures=0,
+                retry_at=None,
+                nodes=touched(inst),
+                growing=(),
             )
             if res is not None and res.error:
                 tx.put_reservation(replace(res, error=""))
