@@ -315,6 +315,12 @@ KEYS: tuple[Key, ...] = (
             "(measured against the kernel's boot-time clock), igor-tick holds every teardown and expiry "
             "until an admin runs 'igor tick --accept-clock-step' or the clock comes back. 1-1440; default "
             "10."),
+    Key("heal", "bool", "tick",
+        expect="whether igor-tick swaps a down or blocked node of a running reservation for a free one",
+        default=False, example=False,
+        doc="true: when a node of a running (or starting) reservation is down (liveness) or blocked, "
+            "igor-tick swaps in a node that is free for the rest of the window, installs it, logs the swap "
+            "and mails the owner (if mail is set up). It never takes a node another reservation holds."),
     Key("liveness", "str", "liveness",
         expect="how igor-tick checks nodes are up: 'tcp' (default), 'ping' or 'none'",
         default="tcp", choices=("tcp", "ping", "none"), example="tcp",

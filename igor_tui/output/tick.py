@@ -76,6 +76,10 @@ def render_report(report: TickReport, naming: NodeNaming, out: IO[str]) -> None:
         if not o.ok:
             line += f": {o.error}"
         out.write(line + "\n")
+    for h in report.healed:  # `heal: true` (service/heal.py)
+        out.writelines(
+            f"  {'ok  ' if s.new else 'warn'}  healed    {h.res.name}: {s.text()}\n" for s in h.swaps
+        )
     out.writelines(f"  ok    mailed    {m}\n" for m in report.mailed)
     out.writelines(f"  FAIL  mail      {m}\n" for m in report.mail_errors)
 
@@ -125,6 +129,12 @@ def dump(report: TickReport, naming: NodeNaming, out: IO[str], as_json: bool) ->
         data = report_json(report, naming)
         if report.mailed or report.mail_errors:  # only when notify is on and had something to send
             data.update(mailed=report.mailed, mail_errors=report.mail_errors)
+        if report.healed:  # only with `heal: true` and a swap to report
+            data["healed"] = [
+                {"id": h.res.id, "reservation": h.res.name, "swap": s.text(), "new": s.new}
+                for h in report.healed
+                for s in h.swaps
+            ]
         out.write(json.dumps(data, indent=2) + "\n")
     else:
         render_report(report, naming, out)

@@ -20,10 +20,12 @@ from ..clockstep import ClockCheck
 from ..errors import BackendError, IgorError, PermissionDenied, StoreError
 from ..model import Install, InstallStage, NodeStatus, Reservation, floor_minute
 from ..tickplan import Action, Step, TickPolicy, boot_key, plan_actions, touched
+from .heal import Healed, heal, log_heals
 from .housekeeping import collect_unused
+from .tick_resize import finish_part, grown, uninstall_part
 
 if TYPE_CHECKING:
-    from ..backends.base import Backends, BootRecord, BootSpec, NodeAddress
+    from ..backends.base import Backends, BootSpec, NodeAddress
     from ..clock import Clock
     from ..clockstep import ClockGuard
     from ..content import ContentStore
@@ -95,55 +97,6 @@ def write_installs(tx: Transaction, installs: Mapping[int, Install]) -> None:
 # --------------------------------------------------------------------------------------- executing
 
 
-def _grown(inst: Install | None, res: Reservation) -> Install:
-    """The install about to set `res` up: a first one holds all its nodes; on a running one the nodes not
-    yet on the record join `growing` before anything touches them (see Install)."""
-    if inst is None:
-        return Install(res_id=res.id, name=res.name, nodes=res.nodes)
-    new = tuple(n for n in res.nodes if n not in inst.nodes and n not in inst.growing)
-    return replace(inst, growing=(*inst.growing, *new)) if new else inst
-
-
-def _record_nodes(record: BootRecord | None, part: BootRecord | None, *, add: bool) -> BootRecord | None:
-    """A boot record with one part's per-node entries added or taken away: PXE keeps one file per node
-    ("files"), Cobbler and the fake one name per node ("nodes"); everything else (a Cobbler profile, its
-    links) belongs to the whole install and stays."""
-    if record is None or part is None:
-        return part if add else record
-    out = dict(record)
-    files, more = record.get("files"), part.get("files")
-    if isinstance(files, dict) and isinstance(more, dict):
-        out["files"] = {**files, **more} if add else {k: v for k, v in files.items() if k not in more}
-    names, extra = record.get("nodes"), part.get("nodes")
-    if isinstance(names, list) and isinstance(extra, list):
-        out["nodes"] = list(dict.fromkeys(names + extra)) if add else [n for n in names if n not in extra]
-    return out
-
-
-def _finish_part(inst: Install, action: Action, result: Any) -> Install:
-    """The record after one step on some nodes of a running install (see tickplan._drop_actions and
-    _setup_actions): the switch ports, boot record and node lists follow exactly what was done."""
-    step = action.step
-    if step is Step.CLEAR_VLAN:
-        return replace(inst, ports=tuple(p for p in inst.ports if p not in action.ports))
-    if step is Step.UNINSTALL_BOOT:
-        return replace(inst, boot=_record_nodes(inst.boot, result, add=False))
-    if step is Step.RELEASE_NODES:
-        gone = set(action.nodes)
-        return replace(
-            inst,
-            nodes=tuple(n for n in inst.nodes if n not in gone),
-            growing=tuple(n for n in inst.growing if n not in gone),
-        )
-    if step is Step.SET_VLAN:
-        return replace(inst, network=True, pending=InstallStage.NONE)
-    if step is Step.INSTALL_BOOT:
-        return replace(inst, boot=_record_nodes(inst.boot, result, add=True), pending=InstallStage.NONE)
-    if step is Step.POWER_CYCLE:
-        return replace(inst, pending=InstallStage.NONE)
-    return inst  # POWER_OFF of dropped nodes: nothing on the record changes
-
-
 def _finished(inst: Install, stage: InstallStage) -> InstallStage:
     """The pending marker once `stage` is undone: cleared if it was that stage's, else kept (a marker of
     another step, killed half-way, must survive so its own teardown still runs)."""
@@ -178,6 +131,7 @@ class TickReport:
     clock_accepted: bool = False
     swept: list[str] = field(default_factory=list)  # crash leftovers removed (see leftovers.py)
     sweep_error: str = ""
+    healed: list[Healed] = field(default_factory=list)  # `heal: true`: swaps made (see heal.py)
 
     @property
     def failed(self) -> int:
@@ -204,7 +158,9 @@ class Ticker:
         last_path: str = "",
         clock_guard: ClockGuard | None = None,
         pxe_dir: str = "",
+        heal: bool = False,
     ) -> None:
+        self.heal = heal
         self.clock_guard = clock_guard
         self.pxe_dir = pxe_dir
         self.store = store
@@ -269,8 +225,12 @@ class Ticker:
                 installs = read_installs(tx)
                 reservations = tx.reservations()
                 last = self._swap_last_run(tx, now, dry_run)
+                if self.heal and not dry_run:
+                    reservations = self._heal(tx, now, report)
                 if not dry_run and self.lock_path:  # unused copies, under the lock (see leftovers.py)
                     report.swept = collect_unused(self.content, reservations)
+            if report.healed:  # logged once committed
+                log_heals(self.events, self.clock.now(), report.healed)
             if last:
                 gap = int((now - datetime.fromisoformat(last)).total_seconds() // 60)
                 report.caught_up_minutes = gap if gap > 2 else 0
@@ -293,6 +253,12 @@ class Ticker:
                 if not outcome.ok:
                     failed.add(action.res_id)
         return report
+
+    def _heal(self, tx: Transaction, now: datetime, report: TickReport) -> list[Reservation]:
+        """`heal: true`, under the plan's lock: swap down or blocked nodes before planning, so this very
+        tick tears the old node down and installs the new one. The log lines follow the commit."""
+        report.healed = heal(tx, now, self.naming.all())
+        return tx.reservations()
 
     def _sweep(self, report: TickReport) -> None:
         """Crash leftovers go now, not after an age (see leftovers.py for why each kind is safe)."""
@@ -405,7 +371,7 @@ class Ticker:
             return res, inst
         if res is None or not res.is_active(now):
             return None
-        inst = _grown(inst, res)
+        inst = grown(inst, res)
         if step is Step.SET_VLAN:
             vlan = res.vlan if res.vlan is not None else self._allocate_vlan(tx, installs, res)
             if res.vlan is None:
@@ -456,7 +422,8 @@ class Ticker:
             b.switch.set_vlan(action.ports, inst.vlan)
             return None, f"VLAN {inst.vlan} on {nodes}"
         if step is Step.UNINSTALL_BOOT and (action.partial or inst.growing):
-            return self._uninstall_part(action, res, inst), f"boot config removed from {nodes}"
+            part = uninstall_part(b.boot, action, inst, res, self._spec)
+            return part, f"boot config removed from {nodes}"
         if step is Step.UNINSTALL_BOOT:
             record = inst.boot
             if record is None and res is not None and action.nodes:
@@ -486,31 +453,6 @@ class Ticker:
             return None, f"{nodes} power-cycled"
         raise AssertionError(step)
 
-    def _uninstall_part(self, action: Action, res: Reservation | None, inst: Install) -> BootRecord | None:
-        """Remove the boot files of some nodes only: those dropped (`partial`), or, when the whole install
-        goes, also those whose setup a crash left `growing` (not yet on the record). The part is what
-        `install` wrote for just these nodes, never a shared object (a Cobbler profile stays)."""
-        b = self.backends
-        part: BootRecord | None = None
-        nodes = action.nodes if action.partial else inst.growing
-        if res is not None and nodes:
-            try:
-                part = dict(b.boot.record_for(self._spec(res, nodes)))
-            except BackendError:
-                part = None
-        if part is not None:
-            if "created_profile" in part:
-                part["created_profile"] = False
-            b.boot.uninstall(part)
-        if not action.partial:
-            record = inst.boot
-            if record is None and res is not None and action.nodes:
-                with contextlib.suppress(BackendError):
-                    record = b.boot.record_for(self._spec(res, action.nodes))
-            if record is not None:
-                b.boot.uninstall(record)
-        return part
-
     def _spec(self, res: Reservation, nodes: Sequence[str] | None = None) -> BootSpec:
         from ..backends.base import BootSpec
 
@@ -539,7 +481,7 @@ class Ticker:
         if inst is None:
             return
         if action.partial:
-            installs[inst.res_id] = _finish_part(inst, action, result)
+            installs[inst.res_id] = finish_part(inst, action, result)
         elif step is Step.CLEAR_VLAN:
             pending = _finished(inst, InstallStage.VLAN)
             installs[inst.res_id] = replace(inst, network=False, pending=pending, ports=())
@@ -561,15 +503,9 @@ class Ticker:
             installs[inst.res_id] = replace(inst, powered=True, pending=InstallStage.NONE)
         elif step is Step.COMPLETE:
             revision = res.revision if res is not None else inst.revision
+            inst = replace(inst, nodes=touched(inst), growing=())  # the added nodes are set up now
             installs[inst.res_id] = replace(
-                inst,
-                complete=True,
-                revision=revision,
-                error="",
-                failures=0,
-                retry_at=None,
-                nodes=touched(inst),
-                growing=(),
+                inst, complete=True, revision=revision, error="", failures=0, retry_at=None
             )
             if res is not None and res.error:
                 tx.put_reservation(replace(res, error=""))
@@ -638,10 +574,15 @@ def run_tick(
         last_path=os.path.join(cfg.statedir, "tick.last"),
         clock_guard=svc.clock_guard,
         pxe_dir="" if cfg.usecobbler else os.path.join(cfg.tftproot, "pxelinux.cfg"),
+        heal=cfg.heal,
     )
     report = ticker.run(dry_run=dry_run, probe=probe, accept_clock_step=accept_clock_step)
     if report.clock_accepted:  # who trusted the new time, for the audit trail
         svc.events.append(svc.clock.now(), "clock-step-accepted", by=svc.caller.user)
+    if report.healed:
+        from .heal import mail_heals
+
+        mail_heals(svc, report.healed, report.mailed, report.mail_errors)
     if cfg.notify and not dry_run:
         try:
             mails = svc.notify().mails
