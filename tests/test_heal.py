@@ -97,6 +97,18 @@ def test_heal_is_off_by_default(tmp_path: Path) -> None:
     assert h.store.snapshot().reservations[0].nodes == ("kn8",)
 
 
+def test_a_document_from_before_heal_loads_and_healed_is_stored_only_when_set() -> None:
+    from igor_tui.store.codec import _stored_record, reservation_from_record
+
+    old = {"id": 3, "name": "r", "owner": "alice", "start": T0.isoformat(), "end": at(60).isoformat()}
+    loaded = reservation_from_record({**old, "nodes": ["kn1"]})
+    assert loaded.healed == () and loaded.nodes == ("kn1",)
+    assert "healed" not in _stored_record(loaded)
+    swapped = replace(loaded, healed=("kn1 (down) -> kn2",))
+    assert _stored_record(swapped)["healed"] == ["kn1 (down) -> kn2"]
+    assert reservation_from_record(_stored_record(swapped)) == swapped
+
+
 def test_heal_config_key_defaults_off_and_is_validated() -> None:
     base = {"tftproot": "/tmp/t", "prefix": "kn", "start": 1, "end": 4}
     assert parse_config(base).heal is False
