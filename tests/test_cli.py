@@ -41,7 +41,7 @@ RESERVATION_KEYS = {
     "kernel_args",
     "vlan",
 }
-SHOW_RESERVATION_KEYS = RESERVATION_KEYS | {"active", "installed", "error", "writable"}
+SHOW_RESERVATION_KEYS = RESERVATION_KEYS | {"active", "installed", "error", "writable", "healed"}
 COLUMNS = ("K", "NAME", "OWNER", "START", "END", "FLAGS", "SIZE", "NODES")
 ISO_WITH_OFFSET = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
 NODES = [f"kn{i}" for i in range(1, 21)]

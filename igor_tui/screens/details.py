@@ -149,6 +149,7 @@ class ReservationScreen(ModalScreen[None]):
         Binding("d", "delete", "Delete", id="res.delete"),
         Binding("p", "power", "Power", id="res.power"),
         Binding("a", "edit_args", "Edit kernel args", id="res.args"),
+        Binding("n", "nodes", "Add/drop nodes", id="res.nodes"),
     ]
 
     def __init__(self, service: IgorService, res: Reservation, changed: Callable[[], None]) -> None:
@@ -160,7 +161,7 @@ class ReservationScreen(ModalScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While the kernel-args field has the focus, letters are text and Esc only leaves the field."""
-        if action in ("extend", "delete", "power", "edit_args"):
+        if action in ("extend", "delete", "power", "edit_args", "nodes"):
             focused = self.focused
             return not isinstance(focused, Input)
         return True
@@ -190,6 +191,7 @@ class ReservationScreen(ModalScreen[None]):
             f"state   {'installed' if res.installed else 'not installed yet'}   "
             f"flags {res_flags(res, now, self.writable) or '-'}",
         ]
+        lines += [f"healed  {escape(swap)}" for swap in res.healed]  # heal: true (service/heal.py)
         if res.error:
             lines.append(f"[b red]error   {escape(res.error)}[/]")
         return "\n".join(lines)
@@ -211,6 +213,7 @@ class ReservationScreen(ModalScreen[None]):
                 yield Input(res.kernel_args, id="args", compact=True, select_on_focus=False)
                 with Horizontal(classes="buttons"):
                     yield Button("Extend (e)", id="btn-extend", variant="primary")
+                    yield Button("Nodes (n)", id="btn-nodes")
                     if svc.power_configured and res.is_active(now):
                         yield Button("Power (p)", id="btn-power")
                     yield Button("Delete (d)", id="btn-delete", variant="error")
@@ -260,6 +263,12 @@ class ReservationScreen(ModalScreen[None]):
             # The dialog stays and shows the new end: the dashboard hands it the fresh reservation.
             self.app.push_screen(ExtendScreen(self.service, self.res, self.changed))
 
+    def action_nodes(self) -> None:
+        if self._allowed():
+            from .resize import ResizeScreen
+
+            self.app.push_screen(ResizeScreen(self.service, self.res, self.changed))
+
     def action_delete(self) -> None:
         if not self._allowed():
             return
@@ -277,6 +286,7 @@ class ReservationScreen(ModalScreen[None]):
     def _pressed(self, event: Button.Pressed) -> None:
         actions = {
             "btn-extend": self.action_extend,
+            "btn-nodes": self.action_nodes,
             "btn-delete": self.action_delete,
             "btn-power": self.action_power,
             "btn-close": self.action_close,
