@@ -17,6 +17,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_notify import make, smtp  # noqa: F401 (pytest fixtures used below)
 from test_service import DIRECTORY, NOW
 from test_tick import T0, Harness, at
 
@@ -152,7 +153,8 @@ def assert_no_double_booking(reservations: list[Reservation], now: datetime) -> 
     (its reservation started earlier, maybe while another held the node, which is over)."""
     for a, b in itertools.combinations(reservations, 2):
         shared = set(a.nodes) & set(b.nodes)
-        assert not (shared and a.overlaps(max(b.start, now), b.end) and a.end > now), (a, b)
+        overlap = max(a.start, b.start, now) < min(a.end, b.end)
+        assert not (shared and overlap), (a, b)
 
 
 @settings(max_examples=200, deadline=None)
@@ -235,3 +237,22 @@ def test_adding_never_double_books(specs: list[tuple[int, int, set[int]]], edits
             before = next(x for x in live if x.id == r.id)
             assert (r.start, r.end) == (before.start, before.end)
     assert timedelta(0) <= NOW - base < timedelta(minutes=1)
+
+
+def test_the_owner_is_mailed_about_a_heal(make: tuple[Any, Any], smtp: Any, tmp_path: Path) -> None:  # noqa: F811
+    from test_notify import book as book_mail
+
+    factory, _clock = make
+    svc = factory(heal=True, notify=False)
+    res = book_mail(factory("alice"), tmp_path, "swapme", "kn[1-2]", "", "2h")
+    with svc.store.transaction() as tx:
+        tx.add_block(Block(0, ("kn2",), res.start, None, reason="fan"))
+    report = svc.tick(probe=False)
+    assert report.mailed == ["alice@example.com: swapme healed"] and report.mail_errors == []
+    (mail,) = smtp.take()
+    assert (mail.message["To"], mail.message["Subject"]) == (
+        "alice@example.com",
+        "igor: reservation swapme healed",
+    )
+    assert "  healed: kn2 (blocked) -> kn3" in mail.body
+    assert svc.tick(probe=False).mailed == []  # once

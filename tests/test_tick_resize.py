@@ -6,6 +6,7 @@ and `igor-tick` with PXE files, the eAPI test switch and the power script."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -191,3 +192,24 @@ def test_edit_add_and_drop_through_igor_tick_on_the_eapi_switch(
     history = rig.igor("history", "r").stdout
     assert "changed add: added kn[5-6]" in history
     assert "release-nodes kn2" in history
+
+
+def test_heal_swaps_a_blocked_node_on_the_eapi_switch(
+    make_cluster: ClusterFactory, switch: FaultySwitch
+) -> None:
+    rig = build_rig(make_cluster, switch=switch, autoreboot=True, poweroffatend=True, heal=True)
+    rig.sub("r", "kn[1-2]")
+    rig.sub("other", "kn3", user="bob")
+    rig.tick()
+    rig.igor("block", "kn2", "--reason", "fan", "-t", "3h", user=None)
+    out = rig.tick().stdout
+    assert "healed    r: kn2 (blocked) -> kn4" in out
+    res = rig.res("r")
+    assert res.nodes == ("kn1", "kn4") and res.healed == ("kn2 (blocked) -> kn4",)
+    rig.assert_pxe_exactly([res, rig.res("other")])
+    rig.assert_ports_exactly([res, rig.res("other")])
+    assert "healed: kn2 (blocked) -> kn4" in rig.igor("history", "r").stdout
+    assert "AWIH" in rig.igor("show").stdout
+    shown = next(r for r in json.loads(rig.igor("show", "--json").stdout)["reservations"] if r["name"] == "r")
+    assert shown["healed"] == ["kn2 (blocked) -> kn4"]
+    assert ": 0 action(s), 0 failed" in rig.tick().stdout
