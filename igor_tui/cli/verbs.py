@@ -314,7 +314,8 @@ examples:
   igor show -json           machine-readable
   igor show -at 2026-Nov-24-14:00   what ran then (ended reservations come from the log)
 
-FLAGS: A active now, W writable by you, I installed by igor-tick, E install error.
+FLAGS: A active now, W writable by you, I installed by igor-tick, E install error,
+H healed (igor-tick swapped a down or blocked node).
 In the racks each node shows its number and a mark: the reservation's key letter
 (the K column), ! down, # blocked for maintenance, blank free.""",
     "extend": "examples:\n  igor extend -r demo          (one more hour)\n  igor extend -r demo -t 3h",
