@@ -163,6 +163,13 @@ def assert_everything_matches_the_store(
             leaked_temps.extend(f"content/{name}/{n}" for n in inside)
             found.discard(name)
     assert found == referenced | links, where
+    held = assert_power_follows(rig, active, where)
+    assert held <= {line.split()[1] for line in rig.power_log()}, where
+
+
+def assert_power_follows(rig: Rig, active: Sequence[Reservation], where: str) -> set[str]:
+    """The last power action on every node igor powered is `on` for a held node, `off` for any other;
+    returns the held nodes."""
     last: dict[str, str] = {}
     for line in rig.power_log():
         action, node, _ = line.split()
@@ -170,7 +177,7 @@ def assert_everything_matches_the_store(
     held = {n for r in active for n in r.nodes}
     for node, action in last.items():
         assert action == ("on" if node in held else "off"), (where, node, action)
-    assert held <= last.keys(), where
+    return held
 
 
 def crash_rounds(rig: Rig, rng: random.Random, min_kills: int, check: CheckFn | None = None) -> KillStats:
@@ -289,13 +296,7 @@ def assert_installs_follow_the_store(rig: Rig, where: str, leaked_temps: list[st
         assert sorted(inst.ports) == sorted(f"Et{rig.index(n)}" for n in res.nodes), (where, inst)
     rig.assert_pxe_exactly(active, leaked_temps=leaked_temps)
     rig.assert_ports_exactly(active)
-    last: dict[str, str] = {}
-    for line in rig.power_log():
-        action, node, _ = line.split()
-        last[node] = action
-    held = {n for r in active for n in r.nodes}
-    for node, action in last.items():
-        assert action == ("on" if node in held else "off"), (where, node, action)
+    assert_power_follows(rig, active, where)
 
 
 def test_sigkilled_ticks_mid_add_drop_and_heal(make_cluster: ClusterFactory, switch: FaultySwitch) -> None:

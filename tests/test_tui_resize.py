@@ -23,13 +23,19 @@ def cluster(tmp_path: Path) -> DemoCluster:
     return demo_cluster(tmp_path / "demo")
 
 
+async def open_nodes_dialog(pilot: object) -> None:
+    """kernel-ci's detail (Enter on its row), then `n`: the Nodes dialog is up."""
+    app = pilot.app  # type: ignore[attr-defined]
+    await open_on(pilot, "kernel-ci", "enter", ReservationScreen)
+    await pilot.press("n")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, ResizeScreen))  # type: ignore[arg-type]
+
+
 async def test_add_two_nodes_from_the_detail(cluster: DemoCluster) -> None:
     before = stored(cluster, "kernel-ci")
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_on(pilot, "kernel-ci", "enter", ReservationScreen)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, ResizeScreen))
+        await open_nodes_dialog(pilot)
         assert isinstance(app.screen.focused, Button) and app.screen.focused.id == "resize-go"
         await pilot.press("2")  # on a button: typed into nothing
         await settle(pilot)
@@ -46,9 +52,7 @@ async def test_a_refusal_shows_the_sentence_and_changes_nothing(cluster: DemoClu
     before = stored(cluster, "kernel-ci")
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_on(pilot, "kernel-ci", "enter", ReservationScreen)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, ResizeScreen))
+        await open_nodes_dialog(pilot)
         await pilot.press("a", *"kn41", "enter")  # bob's mpi-bench holds kn41
         error = app.screen.query_one("#resize-error", Static)
         await wait_for(pilot, lambda: "held by mpi-bench" in str(error.render()))

@@ -320,19 +320,33 @@ class ReservationScreen(ModalScreen[None]):
             self.dismiss(None)
 
 
-class ExtendScreen(ModalScreen[None]):
-    """Extend: says how far it can go and why not further, before the user types a duration."""
+class ReservationDialog(ModalScreen[None]):
+    """A dialog acting on one reservation (extend, its nodes): focus starts on the `HOME` button, Esc
+    leaves a text field first (back to that button), then closes; `changed` refreshes the dashboard."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Cancel", id="extend.cancel"),
-        Binding("b", "edit_by", "By how long", id="extend.by"),
-    ]
+    HOME = ""
 
     def __init__(self, service: IgorService, res: Reservation, changed: Callable[[], None]) -> None:
         super().__init__()
         self.service = service
         self.res = res
         self.changed = changed
+
+    def action_close(self) -> None:
+        if isinstance(self.focused, Input):
+            self.query_one(f"#{self.HOME}", Button).focus()
+            return
+        self.dismiss(None)
+
+
+class ExtendScreen(ReservationDialog):
+    """Extend: says how far it can go and why not further, before the user types a duration."""
+
+    HOME = "extend-go"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Cancel", id="extend.cancel"),
+        Binding("b", "edit_by", "By how long", id="extend.by"),
+    ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While the duration has the focus, `b` is text."""
@@ -387,13 +401,6 @@ class ExtendScreen(ModalScreen[None]):
 
     def _show_info(self, text: str) -> None:
         self.query_one("#extend-info", Static).update(text)
-
-    def action_close(self) -> None:
-        """Esc leaves the duration first (back to the buttons), then cancels."""
-        if isinstance(self.focused, Input):
-            self.query_one("#extend-go", Button).focus()
-            return
-        self.dismiss(None)
 
     @on(Input.Submitted, "#extend-by")
     @on(Button.Pressed, "#extend-go")

@@ -6,36 +6,29 @@ types, and a refusal shows the service's own sentence (the one `igor edit` print
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from ..dates import when_zone
 from ..errors import IgorError
-from ..model import Reservation
-from ..service import EditRequest, IgorService
+from ..service import EditRequest
+from .details import ReservationDialog
 
 
-class ResizeScreen(ModalScreen[None]):
+class ResizeScreen(ReservationDialog):
     """Add or drop nodes of one reservation; new nodes must be free until it ends."""
 
+    HOME = "resize-go"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Cancel", id="resize.cancel"),
         Binding("a", "focus_field('resize-add')", "Add", id="resize.add"),
         Binding("x", "focus_field('resize-drop')", "Drop", id="resize.drop"),
     ]
-
-    def __init__(self, service: IgorService, res: Reservation, changed: Callable[[], None]) -> None:
-        super().__init__()
-        self.service = service
-        self.res = res
-        self.changed = changed
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While a field has the focus, letters are text."""
@@ -66,13 +59,6 @@ class ResizeScreen(ModalScreen[None]):
 
     def action_focus_field(self, field: str) -> None:
         self.query_one(f"#{field}", Input).focus()
-
-    def action_close(self) -> None:
-        """Esc leaves a field first (back to the buttons), then cancels."""
-        if isinstance(self.focused, Input):
-            self.query_one("#resize-go", Button).focus()
-            return
-        self.dismiss(None)
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#resize-go")
