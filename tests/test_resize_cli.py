@@ -113,6 +113,11 @@ def test_drop_refusals_name_the_nodes(cluster: Cluster) -> None:
     error(cluster.run("edit", "-r", "demo", "-drop", "kn[2-4]"), 1, "kn[3-4] not in demo: cannot drop")
     error(cluster.run("edit", "-r", "demo", "-add", "0"), 1, "-add must be a positive number of nodes, got 0")
     error(
+        cluster.run("edit", "-r", "demo", "-add", "kn99"),
+        1,
+        "bad node list 'kn99': kn99 is not a node of this cluster (kn[1-20])",
+    )
+    error(
         cluster.run("edit", "-r", "demo", "-add", ""),
         1,
         "-add needs a number of nodes or a list of nodes, e.g. -add 2 or -add kn[3-4]",

@@ -24,6 +24,7 @@ from ..service import ExtendInfo, IgorService
 from ..timeparse import format_duration
 from ..viewstate import moment, reservations_of
 from ..widgets.reservation_table import res_flags, time_left
+from .dialog import ReservationDialog
 from .messages import ActionFailed, outcome
 
 RunAction = Callable[[Callable[[], str]], None]
@@ -318,25 +319,6 @@ class ReservationScreen(ModalScreen[None]):
         self.changed()
         if self.is_attached and self.app.screen is self:
             self.dismiss(None)
-
-
-class ReservationDialog(ModalScreen[None]):
-    """A dialog acting on one reservation (extend, its nodes): focus starts on the `HOME` button, Esc
-    leaves a text field first (back to that button), then closes; `changed` refreshes the dashboard."""
-
-    HOME = ""
-
-    def __init__(self, service: IgorService, res: Reservation, changed: Callable[[], None]) -> None:
-        super().__init__()
-        self.service = service
-        self.res = res
-        self.changed = changed
-
-    def action_close(self) -> None:
-        if isinstance(self.focused, Input):
-            self.query_one(f"#{self.HOME}", Button).focus()
-            return
-        self.dismiss(None)
 
 
 class ExtendScreen(ReservationDialog):

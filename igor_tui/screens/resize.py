@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Static
 from ..dates import when_zone
 from ..errors import IgorError
 from ..service import EditRequest
-from .details import ReservationDialog
+from .dialog import ReservationDialog
 
 
 class ResizeScreen(ReservationDialog):
