@@ -225,7 +225,7 @@ class Ticker:
                 installs = read_installs(tx)
                 reservations = tx.reservations()
                 last = self._swap_last_run(tx, now, dry_run)
-                if self.heal and not dry_run:
+                if self.heal and not dry_run and not report.clock.held:  # a stepped clock: no new swaps
                     reservations = self._heal(tx, now, report)
                 if not dry_run and self.lock_path:  # unused copies, under the lock (see leftovers.py)
                     report.swept = collect_unused(self.content, reservations)
