@@ -213,3 +213,29 @@ def test_heal_swaps_a_blocked_node_on_the_eapi_switch(
     shown = next(r for r in json.loads(rig.igor("show", "--json").stdout)["reservations"] if r["name"] == "r")
     assert shown["healed"] == ["kn2 (blocked) -> kn4"]
     assert ": 0 action(s), 0 failed" in rig.tick().stdout
+
+
+def test_a_failed_power_off_of_a_dropped_node_does_not_hold_up_the_rest(tmp_path: Path) -> None:
+    """Heal drops nodes that are down; their power may be gone too. The failure is reported, the node is
+    released, and the added node is installed in the same tick."""
+    h = Harness(tmp_path)
+    r = h.add(-5, 60, ["kn1", "kn2"])
+    h.ticker.run()
+    with h.store.transaction() as tx:
+        tx.put_reservation(replace(r, nodes=("kn1", "kn3"), revision=2, installed=True, vlan=100))
+    h.power.fail = "PDU outlet unreachable"
+    report = h.ticker.run()
+    assert [(o.action.step.value, o.ok) for o in report.outcomes] == [
+        ("clear-vlan", True),
+        ("uninstall-boot", True),
+        ("power-off", False),
+        ("release-nodes", True),
+        ("set-vlan", True),
+        ("install-boot", True),
+        ("complete", True),
+    ]
+    assert report.failed == 1  # reported (cron mails it) ...
+    inst = h.installs()[r.id]
+    assert inst.complete and inst.nodes == ("kn1", "kn3") and inst.retry_at is None  # ... but not retried
+    assert h.boot.booting == {"kn1": "igor-1", "kn3": "igor-1"}
+    assert h.ticker.run().outcomes == []

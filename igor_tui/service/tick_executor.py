@@ -22,7 +22,7 @@ from ..model import Install, InstallStage, NodeStatus, Reservation, floor_minute
 from ..tickplan import Action, Step, TickPolicy, boot_key, plan_actions, touched
 from .heal import Healed, heal, log_heals
 from .housekeeping import collect_unused
-from .tick_resize import finish_part, grown, uninstall_part
+from .tick_resize import best_effort, finish_part, grown, uninstall_part
 
 if TYPE_CHECKING:
     from ..backends.base import Backends, BootSpec, NodeAddress
@@ -250,7 +250,7 @@ class Ticker:
                 outcome = self._execute(action, now)
                 report.outcomes.append(outcome)
                 self._log(outcome)
-                if not outcome.ok:
+                if not outcome.ok and not best_effort(action):
                     failed.add(action.res_id)
         return report
 
@@ -350,7 +350,8 @@ class Ticker:
         except IgorError as err:
             message = str(err)
             with contextlib.suppress(IgorError), self.store.transaction() as tx:
-                self._record_failure(tx, action, now, message)
+                if not best_effort(action):
+                    self._record_failure(tx, action, now, message)
             return Outcome(action, False, error=message, seconds=time.monotonic() - started)
 
     def _begin(

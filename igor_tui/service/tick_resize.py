@@ -69,6 +69,13 @@ def finish_part(inst: Install, action: Action, result: Any) -> Install:
     return inst  # POWER_OFF of dropped nodes: nothing on the record changes
 
 
+def best_effort(action: Action) -> bool:
+    """Powering off a dropped node may fail (heal drops nodes that are down, and their outlet may be too):
+    the failure is reported, but it neither holds up installing the reservation's other nodes nor
+    retries; the node is released as it is."""
+    return action.partial and action.step is Step.POWER_OFF
+
+
 def uninstall_part(
     boot: BootBackend,
     action: Action,
