@@ -136,3 +136,13 @@ def test_a_future_reservation_grows_for_its_own_window(cluster: Cluster) -> None
     book(cluster, "now", "-w", "kn2", "-t", "1h", user="bob")  # ends before `future` starts
     data = as_json(cluster.run("edit", "-r", "future", "-add", "kn2", "--json"))
     assert data["nodes"] == ["kn1", "kn2"]
+
+
+def test_a_pause_stops_adding_but_not_dropping(cluster: Cluster) -> None:
+    import json
+
+    book(cluster, "demo", "-w", "kn[1-2]", "-t", "2h")
+    config = json.loads(cluster.config_path.read_text())
+    cluster.config_path.write_text(json.dumps({**config, "pause": "switch upgrade"}))
+    error(cluster.run("edit", "-r", "demo", "-add", "1"), 1, "igor is paused: switch upgrade")
+    assert as_json(cluster.run("edit", "-r", "demo", "-drop", "kn2", "--json"))["nodes"] == ["kn1"]

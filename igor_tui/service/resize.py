@@ -15,6 +15,7 @@ from ..dates import when_text
 from ..errors import ScheduleError, ValidationError
 from ..model import Block, Limits, Request, Reservation, Slot
 from ..values import replace
+from . import checks
 from .housekeeping import down_nodes
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def added(
 ) -> Reservation:
     """`res` with the nodes `-add` asks for, each free for the whole rest of its window [max(now, start),
     end): no other reservation, block or down node in the way, else the "why not" sentence of `sub`."""
+    checks.check_not_paused(svc)  # more nodes is more booking: a pause stops it as it stops `sub`
     count, names = parse_add(svc, text)
     inside = [n for n in names if n in res.nodes]
     if inside:
