@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import ClusterFactory
 from fake_eapi import FaultySwitch
-from test_tick import NODE_MAP, T0, Harness, res, steps
+from test_tick import NODE_MAP, T0, Harness, at, res, steps
 from test_tick_e2e import build_rig
 
 from igor_tui.model import Install
@@ -239,3 +239,29 @@ def test_a_failed_power_off_of_a_dropped_node_does_not_hold_up_the_rest(tmp_path
     assert inst.complete and inst.nodes == ("kn1", "kn3") and inst.retry_at is None  # ... but not retried
     assert h.boot.booting == {"kn1": "igor-1", "kn3": "igor-1"}
     assert h.ticker.run().outcomes == []
+
+
+def test_a_failed_install_on_an_added_node_is_retried_as_a_full_refresh(tmp_path: Path) -> None:
+    """A backend's rollback of a failed install may undo more than the added node (Cobbler reverts every
+    system on the profile): the retry reinstalls the whole reservation rather than trust the record."""
+    h = Harness(tmp_path)
+    r = h.add(-5, 60, ["kn1"])
+    h.ticker.run()
+    with h.store.transaction() as tx:
+        tx.put_reservation(replace(r, nodes=("kn1", "kn2"), revision=2, installed=True, vlan=100))
+    h.boot.fail = "cobblerd said no"
+    assert h.ticker.run().failed == 1
+    assert h.installs()[r.id].growing == ("kn2",)
+    h.boot.fail = ""
+    h.clock.set(at(2))  # the backoff has run out
+    report = h.ticker.run()
+    assert report.failed == 0
+    assert [(o.action.step.value, o.action.nodes, o.action.refresh) for o in report.outcomes] == [
+        ("uninstall-boot", ("kn1", "kn2"), True),
+        ("set-vlan", ("kn2",), False),  # its port again (idempotent): kn2 stays `growing` until complete
+        ("install-boot", ("kn1", "kn2"), False),
+        ("complete", ("kn1", "kn2"), False),
+    ]
+    assert h.boot.booting == {"kn1": "igor-1", "kn2": "igor-1"}
+    inst = h.installs()[r.id]
+    assert inst.nodes == ("kn1", "kn2") and inst.growing == () and inst.boot_key

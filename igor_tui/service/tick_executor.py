@@ -22,7 +22,7 @@ from ..model import Install, InstallStage, NodeStatus, Reservation, floor_minute
 from ..tickplan import Action, Step, TickPolicy, boot_key, plan_actions, touched
 from .heal import Healed, heal, log_heals
 from .housekeeping import collect_unused
-from .tick_resize import best_effort, finish_part, grown, uninstall_part
+from .tick_resize import best_effort, failed_part, finish_part, grown, uninstall_part
 
 if TYPE_CHECKING:
     from ..backends.base import Backends, BootSpec, NodeAddress
@@ -517,7 +517,7 @@ class Ticker:
     def _record_failure(self, tx: Transaction, action: Action, now: datetime, message: str) -> None:
         """The error goes on the reservation (flag E) and the retry waits 1, 2, 4 … 60 minutes."""
         installs = read_installs(tx)
-        inst = installs.get(action.res_id) or Install(action.res_id, action.name)
+        inst = failed_part(installs.get(action.res_id) or Install(action.res_id, action.name), action)
         failures = inst.failures + 1
         delay = min(2 ** (failures - 1), MAX_BACKOFF_MINUTES)
         installs[action.res_id] = replace(

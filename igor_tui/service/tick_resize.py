@@ -69,6 +69,15 @@ def finish_part(inst: Install, action: Action, result: Any) -> Install:
     return inst  # POWER_OFF of dropped nodes: nothing on the record changes
 
 
+def failed_part(inst: Install, action: Action) -> Install:
+    """After a failed boot install for added nodes, the kept nodes' boot config is in doubt: a backend
+    rolls back what its call touched, and Cobbler's rollback reverts every system on the reservation's
+    profile. Forgetting the boot key makes the retry a full refresh (uninstall all, install all)."""
+    if action.partial and action.step is Step.INSTALL_BOOT:
+        return replace(inst, boot_key="")
+    return inst
+
+
 def best_effort(action: Action) -> bool:
     """Powering off a dropped node may fail (heal drops nodes that are down, and their outlet may be too):
     the failure is reported, but it neither holds up installing the reservation's other nodes nor
