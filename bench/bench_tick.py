@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from igor_tui.model import Install, Reservation, floor_minute
-from igor_tui.service.tick_executor import write_installs
+from igor_tui.service.installs import write_installs
 from igor_tui.store import TinyStore
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -93,6 +93,7 @@ class Reservation:
     installed: bool = False
     error: str = ""
     desc: str = ""  # the owner's note (`-desc`), one printable line; never read by igor itself
+    healed: tuple[str, ...] = ()  # "kn7 (down) -> kn12", one per swap igor-tick made (heal: true)
 
     @property
     def duration(self) -> timedelta:
@@ -175,6 +176,8 @@ class Install:
     Written before a step starts (`pending`) and after it finished, so a tick killed at any instant
     leaves enough to complete or undo the step on the next run: nothing is ever leaked.
     `boot` is the backend's record of exactly what it created; `vlan`/`ports` what the switch holds.
+    Nodes added to a running reservation are `growing` until their setup completes, so a crash half-way
+    through still leaves every node the install may have touched on the record.
     """
 
     res_id: int
@@ -191,3 +194,5 @@ class Install:
     error: str = ""
     failures: int = 0
     retry_at: datetime | None = None
+    growing: tuple[str, ...] = ()  # nodes added to a running install whose setup began but is not complete
+    boot_key: str = ""  # what the boot files hold (see tickplan.boot_key); "" in records older than it

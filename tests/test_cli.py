@@ -42,7 +42,7 @@ RESERVATION_KEYS = {
     "vlan",
     "desc",
 }
-SHOW_RESERVATION_KEYS = RESERVATION_KEYS | {"active", "installed", "error", "writable"}
+SHOW_RESERVATION_KEYS = RESERVATION_KEYS | {"active", "installed", "error", "writable", "healed"}
 COLUMNS = ("K", "NAME", "OWNER", "START", "END", "FLAGS", "SIZE", "NODES")
 ISO_WITH_OFFSET = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
 NODES = [f"kn{i}" for i in range(1, 21)]
@@ -1018,7 +1018,7 @@ def test_edit_refusals_and_owner_change(cluster: Cluster) -> None:
     error(
         cluster.run("edit", "-r", "own"),
         1,
-        "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g, -desc",
+        "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g, -desc, -add, -drop",
     )
     error(
         cluster.run("edit", "-r", "own", "-owner", "daemon"),

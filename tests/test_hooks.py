@@ -29,8 +29,9 @@ from igor_tui.output.ops import history_row
 from igor_tui.output.tick import render_report, report_json
 from igor_tui.service import hooks as hooks_module
 from igor_tui.service.hooks import HOOK_PATH, HOOKS_KEY
+from igor_tui.service.installs import read_installs
 from igor_tui.service.reports import history_event
-from igor_tui.service.tick_executor import Ticker, read_installs
+from igor_tui.service.tick_executor import Ticker
 
 HOOK = """#!{python}
 import json, os, sys, time

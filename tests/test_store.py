@@ -71,6 +71,7 @@ FULL_RES = Reservation(
     installed=True,
     error="pxe write failed on kn2",
     desc="bisecting the e1000 hang",
+    healed=("kn4 (down) -> kn3",),
 )
 FULL_BLOCK = Block(
     id=3, nodes=("kn5", "kn6"), start=T0, end=T0 + timedelta(days=1), reason="firmware", by="root"

@@ -16,7 +16,8 @@ from igor_tui.content import ContentStore
 from igor_tui.eventlog import EventLog
 from igor_tui.hostlist import NodeNaming
 from igor_tui.model import Install, InstallStage, NodeState, Reservation
-from igor_tui.service.tick_executor import Ticker, read_installs
+from igor_tui.service.installs import read_installs
+from igor_tui.service.tick_executor import Ticker
 from igor_tui.store import MemoryStore
 from igor_tui.tickplan import Step, TickPolicy, plan_actions
 
@@ -277,7 +278,7 @@ def test_crash_after_install_before_record_is_undone_at_the_end(tmp_path: Path) 
     h = Harness(tmp_path, network=False)
     r = h.add(-5, 30, ["kn1"])
     with h.store.transaction() as tx:
-        from igor_tui.service.tick_executor import write_installs
+        from igor_tui.service.installs import write_installs
 
         tx.put_reservation(replace(r, installed=True))
         write_installs(tx, {r.id: Install(r.id, r.name, nodes=r.nodes, pending=InstallStage.BOOT)})
@@ -328,7 +329,7 @@ def test_back_to_back_twenty_times(tmp_path: Path, repeat: int) -> None:
 def test_clearing_ports_keeps_the_boot_marker_of_an_interrupted_install(tmp_path: Path) -> None:
     """Regression: CLEAR_VLAN used to reset `pending`, losing the "boot" marker of an install killed
     mid-way; when the boot teardown then failed once, the retry only forgot the reservation."""
-    from igor_tui.service.tick_executor import write_installs
+    from igor_tui.service.installs import write_installs
 
     h = Harness(tmp_path)
     r = h.add(-5, 30, ["kn1"])

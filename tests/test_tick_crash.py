@@ -165,6 +165,13 @@ def assert_everything_matches_the_store(
             leaked_temps.extend(f"content/{name}/{n}" for n in inside)
             found.discard(name)
     assert found == referenced | links, where
+    held = assert_power_follows(rig, active, where)
+    assert held <= {line.split()[1] for line in rig.power_log()}, where
+
+
+def assert_power_follows(rig: Rig, active: Sequence[Reservation], where: str) -> set[str]:
+    """The last power action on every node igor powered is `on` for a held node, `off` for any other;
+    returns the held nodes."""
     last: dict[str, str] = {}
     for line in rig.power_log():
         action, node, _ = line.split()
@@ -172,7 +179,7 @@ def assert_everything_matches_the_store(
     held = {n for r in active for n in r.nodes}
     for node, action in last.items():
         assert action == ("on" if node in held else "off"), (where, node, action)
-    assert held <= last.keys(), where
+    return held
 
 
 def crash_rounds(rig: Rig, rng: random.Random, min_kills: int, check: CheckFn | None = None) -> KillStats:
@@ -287,3 +294,62 @@ def test_sigkilled_ticks_with_real_cobbler(
     finally:
         cobbler_cleanup(server, prefix, NODES)
     assert stats.kills >= MIN_KILLS_COBBLER
+
+
+# ------------------------------------------------------------------------- add, drop and heal (issue 15)
+
+MIN_KILLS_RESIZE = 6
+
+
+def resize_round(rig: Rig, rng: random.Random, names: Sequence[str]) -> None:
+    """Each reservation drops one of its nodes and adds one free node; one held node is blocked, for the
+    tick's heal to swap. Edits that a block made impossible are refused, which is fine: the check below
+    compares the real systems with whatever the store holds."""
+    held = rig.reservations()
+    for name in names:
+        res = held[name]
+        rig.igor("edit", "-r", name, "-drop", rng.choice(res.nodes), "-add", "1", check=None)
+    victim = rig.reservations()[rng.choice(list(names))]
+    node = rng.choice(victim.nodes)
+    rig.igor("block", node, "--reason", "crash test", "-t", "3h", user=None, check=None)
+
+
+def assert_installs_follow_the_store(rig: Rig, where: str, leaked_temps: list[str]) -> None:
+    """Boot files, switch ports and power match the store's nodes exactly: nothing dropped is left set up,
+    nothing added is missing, and no install is still `growing`."""
+    active = list(rig.reservations().values())
+    installs = rig.installs()
+    for res in active:
+        inst = installs[res.id]
+        assert inst.complete and not inst.pending and not inst.error and not inst.growing, (where, inst)
+        assert sorted(inst.nodes) == sorted(res.nodes), (where, inst, res)
+        assert sorted(inst.ports) == sorted(f"Et{rig.index(n)}" for n in res.nodes), (where, inst)
+    rig.assert_pxe_exactly(active, leaked_temps=leaked_temps)
+    rig.assert_ports_exactly(active)
+    assert_power_follows(rig, active, where)
+
+
+def test_sigkilled_ticks_mid_add_drop_and_heal(make_cluster: ClusterFactory, switch: FaultySwitch) -> None:
+    rig = build_rig(make_cluster, nodes=NODES, switch=switch, autoreboot=True, poweroffatend=True, heal=True)
+    rng = random.Random(SEED + 2)
+    _, _, pairs = layouts(rig.prefix)
+    book(rig, 0, pairs, rig.cluster.boot)
+    names = [f"g0-{j}" for j in range(len(pairs))]
+    install_seconds, _ = run_tick(rig)
+    floor_seconds, idle = run_tick(rig)
+    assert ": 0 action(s), 0 failed" in idle.stdout
+    stats = KillStats()
+    round_no = 0
+    healed = 0
+    while stats.kills < MIN_KILLS_RESIZE or round_no < 2:
+        round_no += 1
+        assert round_no <= MAX_ROUNDS, f"only {stats.kills} kills in {MAX_ROUNDS} rounds"
+        resize_round(rig, rng, names)
+        kill_loop(rig, rng, 1.5 * install_seconds, floor_seconds, stats)
+        clean = rig.tick()
+        assert ": 0 action(s), 0 failed" in clean.stdout, clean.stdout
+        assert_installs_follow_the_store(rig, f"round {round_no}", stats.leaked_temps)
+        healed = sum(len(r.healed) for r in rig.reservations().values())
+    assert healed == round_no  # each round blocked one held node, and a free one was always there
+    assert stats.kills >= MIN_KILLS_RESIZE
+    print(f"\nresize crash test: {round_no} rounds, {stats.kills} kills, {healed} heals")

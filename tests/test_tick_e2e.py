@@ -35,7 +35,7 @@ from conftest import Cluster, ClusterFactory, igor_env, run_igor, tick_executabl
 from fake_eapi import SWITCH_PASSWORD, FaultySwitch
 
 from igor_tui.model import Install, InstallStage, Reservation, floor_minute
-from igor_tui.service.tick_executor import read_installs, write_installs
+from igor_tui.service.installs import read_installs, write_installs
 from igor_tui.store import TinyStore
 
 TICK_TIMEOUT = 120.0

@@ -166,10 +166,14 @@ def edit(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
             owner=ns.owner,
             group=ns.g,
             desc=ns.desc,
+            add=ns.add,
+            drop=ns.drop,
         ),
     )
     if not _print_reservation(svc, res, ns, out):
         out.write(f"Reservation {res.name} updated\n")
+        if ns.add is not None or ns.drop is not None:
+            out.write(f"{res.name} now holds {svc.naming.compress(res.nodes)} ({len(res.nodes)} nodes)\n")
     return 0
 
 

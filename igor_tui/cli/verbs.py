@@ -182,6 +182,15 @@ def _edit(p: IgorParser) -> None:
     p.add_argument("-owner", metavar="USER", default=None, help="new owner (admins only)")
     p.add_argument("-g", metavar="GROUP", default=None, help='new group (-g "" clears it)')
     desc_option(p, 'new description (-desc "" clears it)', None)
+    _edit_node_options(p)
+
+
+def _edit_node_options(p: IgorParser) -> None:
+    """edit's -add/-drop (service/resize.py): the reservation's nodes, for the rest of its window."""
+    p.add_argument("-add", metavar="N|NODES", default=None, help="add N free nodes, or these nodes (kn[5-6])")
+    p.add_argument(
+        "-drop", metavar="NODES", default=None, help="release these nodes (the tick tears them down)"
+    )
 
 
 def _power(p: IgorParser) -> None:
@@ -350,7 +359,8 @@ examples:
   igor show -json           machine-readable
   igor show -at 2026-Nov-24-14:00   what ran then (ended reservations come from the log)
 
-FLAGS: A active now, W writable by you, I installed by igor-tick, E install error.
+FLAGS: A active now, W writable by you, I installed by igor-tick, E install error,
+H healed (igor-tick swapped a down or blocked node).
 In the racks each node shows its number and a mark: the reservation's key letter
 (the K column), ! down, # blocked for maintenance, blank free.""",
     "extend": "examples:\n  igor extend -r demo          (one more hour)\n  igor extend -r demo -t 3h",
@@ -426,8 +436,13 @@ examples:
   igor edit -r demo -k ./new-vmlinuz              change only the kernel
   igor edit -r demo -g lab                        let members of group lab manage it
   igor edit -r demo -owner bob                    (admins) hand it to bob
+  igor edit -r demo -add 2                        two more nodes, free until demo ends
+  igor edit -r demo -add kn[7-8]                  these two nodes (refused, with the reason, if taken)
+  igor edit -r demo -drop kn3                     give kn3 back (a running demo's kn3 is torn down)
 
-Only the options given change; everything else is kept.""",
+Only the options given change; everything else is kept. Added nodes must be free
+for the rest of the reservation (from now, or its start); a running reservation's
+new nodes are installed, and dropped ones torn down, by the next igor-tick.""",
     "policy": """\
 examples:
   igor policy add gpu-maint -w kn[3-4] -groups gpu,hpc -maxtime 12h -unavailable "0 17 24 12 *:8d15h"

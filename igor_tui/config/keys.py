@@ -347,6 +347,12 @@ KEYS: tuple[Key, ...] = (
         default=60, low=1, high=3600, example=60,
         doc="Seconds a hook may run; then its process group is killed. A failing hook never blocks the "
             "reservation."),
+    Key("heal", "bool", "tick",
+        expect="whether igor-tick swaps a down or blocked node of a running reservation for a free one",
+        default=False, example=False,
+        doc="true: when a node of a running (or starting) reservation is down (liveness) or blocked, "
+            "igor-tick swaps in a node that is free for the rest of the window, installs it, logs the swap "
+            "and mails the owner (if mail is set up). It never takes a node another reservation holds."),
     Key("liveness", "str", "liveness",
         expect="how igor-tick checks nodes are up: 'tcp' (default), 'ping' or 'none'",
         default="tcp", choices=("tcp", "ping", "none"), example="tcp",

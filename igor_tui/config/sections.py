@@ -191,6 +191,7 @@ class TickSettings:
     """igor-tick's own guard: how far the wall clock may jump between two runs before it holds teardowns."""
 
     clockstepminutes: int = default("clockstepminutes")
+    heal: bool = default("heal")
 
     @classmethod
     def from_section(cls, sec: Reader, naming: NodeNaming | None = None) -> Self:

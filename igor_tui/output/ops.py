@@ -65,6 +65,7 @@ _STEP_EVENT = {
     "uninstall-boot": "teardown",
     "power-off": "teardown",
     "forget": "released",
+    "release-nodes": "teardown",
     "set-vlan": "install",
     "install-boot": "install",
     "power-cycle": "install",
@@ -91,6 +92,13 @@ def history_row(event: HistoryEvent, tz: tzinfo) -> dict[str, Any]:
     elif kind == "edited":
         changed = ev.get("changed") or []
         detail = "changed " + ", ".join(str(c) for c in changed) if changed else "edited"
+        moved = [
+            f"{word} {ev[key]}" for key, word in (("added", "added"), ("dropped", "dropped")) if ev.get(key)
+        ]
+        if moved:
+            detail += ": " + ", ".join(moved)
+    elif kind == "healed":
+        detail = f"healed: {ev.get('swap', '')}"
     elif kind == "deleted":
         detail = f"released at {_when(ev.get('actual_end'), tz)} (was {window})"
     elif kind == "expired":

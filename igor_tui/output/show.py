@@ -119,13 +119,13 @@ class ShowOptions:
 
 
 def flags(res: Reservation, now: datetime, writable: bool) -> str:
-    """A active, W writable by you, I installed, E install error (classic letters)."""
+    """A active, W writable by you, I installed, E install error (classic letters); H healed by igor-tick."""
     return _FLAG_TEXTS[
         (8 if res.is_active(now) else 0)
         | (4 if writable else 0)
         | (2 if res.installed else 0)
         | (1 if res.error else 0)
-    ]
+    ] + ("H" if res.healed else "")
 
 
 _FLAG_TEXTS = tuple(
@@ -258,6 +258,7 @@ def show_json(
                 installed=r.installed,
                 error=printable(r.error),
                 writable=can_write(r),
+                healed=list(r.healed),
             )
             for r in rows
         ],
@@ -471,7 +472,7 @@ def _table(
             res.owner,
             time_text(start),
             time_text(end),
-            _FLAG_TEXTS[bits],
+            _FLAG_TEXTS[bits] + "H" if res.healed else _FLAG_TEXTS[bits],
             str(len(res.nodes)),
             nodes,
         )

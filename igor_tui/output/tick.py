@@ -22,6 +22,7 @@ _VERB = {
     Step.UNINSTALL_BOOT: "tear down",
     Step.POWER_OFF: "tear down",
     Step.FORGET: "release",
+    Step.RELEASE_NODES: "release",
     Step.SET_VLAN: "install",
     Step.INSTALL_BOOT: "install",
     Step.POWER_CYCLE: "install",
@@ -37,6 +38,7 @@ def describe(action: Action, naming: NodeNaming) -> str:
         Step.UNINSTALL_BOOT: f"remove boot config{' (changed by edit)' if action.refresh else ''} of {nodes}",
         Step.POWER_OFF: f"power off {nodes}",
         Step.FORGET: "nodes released",
+        Step.RELEASE_NODES: f"{nodes} dropped from it",
         Step.SET_VLAN: f"isolate {nodes} on its VLAN",
         Step.INSTALL_BOOT: f"write boot config for {nodes}",
         Step.POWER_CYCLE: f"power-cycle {nodes}",
@@ -77,6 +79,10 @@ def render_report(report: TickReport, naming: NodeNaming, out: IO[str]) -> None:
             line += f": {o.error}"
         out.write(line + "\n")
     out.writelines(hook_line(h) for h in report.hooks)
+    for h in report.healed:  # `heal: true` (service/heal.py)
+        out.writelines(
+            f"  {'ok  ' if s.new else 'warn'}  healed    {h.res.name}: {s.text()}\n" for s in h.swaps
+        )
     out.writelines(f"  ok    mailed    {m}\n" for m in report.mailed)
     out.writelines(f"  FAIL  mail      {m}\n" for m in report.mail_errors)
 
@@ -151,6 +157,12 @@ def dump(report: TickReport, naming: NodeNaming, out: IO[str], as_json: bool) ->
         data = report_json(report, naming)
         if report.mailed or report.mail_errors:  # only when notify is on and had something to send
             data.update(mailed=report.mailed, mail_errors=report.mail_errors)
+        if report.healed:  # only with `heal: true` and a swap to report
+            data["healed"] = [
+                {"id": h.res.id, "reservation": h.res.name, "swap": s.text(), "new": s.new}
+                for h in report.healed
+                for s in h.swaps
+            ]
         out.write(json.dumps(data, indent=2) + "\n")
     else:
         render_report(report, naming, out)

@@ -24,6 +24,7 @@ from ..service import ExtendInfo, IgorService
 from ..timeparse import format_duration
 from ..viewstate import moment, reservations_of
 from ..widgets.reservation_table import res_flags, time_left
+from .dialog import ReservationDialog
 from .messages import ActionFailed, outcome
 
 RunAction = Callable[[Callable[[], str]], None]
@@ -152,6 +153,7 @@ class ReservationScreen(ModalScreen[None]):
         Binding("d", "delete", "Delete", id="res.delete"),
         Binding("p", "power", "Power", id="res.power"),
         Binding("a", "edit_args", "Edit kernel args", id="res.args"),
+        Binding("n", "nodes", "Add/drop nodes", id="res.nodes"),
     ]
 
     def __init__(self, service: IgorService, res: Reservation, changed: Callable[[], None]) -> None:
@@ -163,7 +165,7 @@ class ReservationScreen(ModalScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While the kernel-args field has the focus, letters are text and Esc only leaves the field."""
-        if action in ("extend", "delete", "power", "edit_args"):
+        if action in ("extend", "delete", "power", "edit_args", "nodes"):
             focused = self.focused
             return not isinstance(focused, Input)
         return True
@@ -195,6 +197,7 @@ class ReservationScreen(ModalScreen[None]):
         ]
         if res.desc:
             lines.insert(0, f"desc    {escape(res.desc)}")
+        lines += [f"healed  {escape(swap)}" for swap in res.healed]  # heal: true (service/heal.py)
         if res.error:
             lines.append(f"[b red]error   {escape(res.error)}[/]")
         return "\n".join(lines)
@@ -216,6 +219,7 @@ class ReservationScreen(ModalScreen[None]):
                 yield Input(res.kernel_args, id="args", compact=True, select_on_focus=False)
                 with Horizontal(classes="buttons"):
                     yield Button("Extend (e)", id="btn-extend", variant="primary")
+                    yield Button("Nodes (n)", id="btn-nodes")
                     if svc.power_configured and res.is_active(now):
                         yield Button("Power (p)", id="btn-power")
                     yield Button("Delete (d)", id="btn-delete", variant="error")
@@ -265,6 +269,12 @@ class ReservationScreen(ModalScreen[None]):
             # The dialog stays and shows the new end: the dashboard hands it the fresh reservation.
             self.app.push_screen(ExtendScreen(self.service, self.res, self.changed))
 
+    def action_nodes(self) -> None:
+        if self._allowed():
+            from .resize import ResizeScreen
+
+            self.app.push_screen(ResizeScreen(self.service, self.res, self.changed))
+
     def action_delete(self) -> None:
         if not self._allowed():
             return
@@ -282,6 +292,7 @@ class ReservationScreen(ModalScreen[None]):
     def _pressed(self, event: Button.Pressed) -> None:
         actions = {
             "btn-extend": self.action_extend,
+            "btn-nodes": self.action_nodes,
             "btn-delete": self.action_delete,
             "btn-power": self.action_power,
             "btn-close": self.action_close,
@@ -315,19 +326,14 @@ class ReservationScreen(ModalScreen[None]):
             self.dismiss(None)
 
 
-class ExtendScreen(ModalScreen[None]):
+class ExtendScreen(ReservationDialog):
     """Extend: says how far it can go and why not further, before the user types a duration."""
 
+    HOME = "extend-go"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Cancel", id="extend.cancel"),
         Binding("b", "edit_by", "By how long", id="extend.by"),
     ]
-
-    def __init__(self, service: IgorService, res: Reservation, changed: Callable[[], None]) -> None:
-        super().__init__()
-        self.service = service
-        self.res = res
-        self.changed = changed
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While the duration has the focus, `b` is text."""
@@ -382,13 +388,6 @@ class ExtendScreen(ModalScreen[None]):
 
     def _show_info(self, text: str) -> None:
         self.query_one("#extend-info", Static).update(text)
-
-    def action_close(self) -> None:
-        """Esc leaves the duration first (back to the buttons), then cancels."""
-        if isinstance(self.focused, Input):
-            self.query_one("#extend-go", Button).focus()
-            return
-        self.dismiss(None)
 
     @on(Input.Submitted, "#extend-by")
     @on(Button.Pressed, "#extend-go")

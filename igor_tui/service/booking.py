@@ -17,7 +17,7 @@ from ..errors import IgorError, PermissionDenied, ScheduleError, ValidationError
 from ..model import Block, Policy, Request, Reservation, Slot
 from ..timeparse import format_duration
 from ..values import dataclass, replace
-from . import checks
+from . import checks, policy_gate
 from .housekeeping import collect_unused, down_nodes, is_live
 
 if TYPE_CHECKING:
@@ -64,6 +64,8 @@ class EditRequest:
     owner: str | None = None
     group: str | None = None
     desc: str | None = None
+    add: str | None = None  # "2" (a number of nodes) or "kn[3-4]"; see service/resize.py
+    drop: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,28 +139,9 @@ def speculate(svc: IgorService, req: SubmitRequest, limit: int = SPECULATION_OPT
     snap = svc.store.snapshot()
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
-    rules = policy_rules(svc, snap.policies)
+    rules = policy_gate.policy_rules(svc, snap.policies)
     down = down_nodes(snap.nodes)
     return speculate(nodes, live, request, blocks=snap.blocks, down=down, limit=limit, rules=rules)
-
-
-def policy_rules(svc: IgorService, policies: Sequence[Policy]) -> PolicyRules | None:
-    """The host policies for the scheduler; None without any, so a cluster without policies never
-    imports their code."""
-    if not policies:
-        return None
-    from .policies import rules_for
-
-    return rules_for(svc, policies)
-
-
-def window_blocks(svc: IgorService, policies: Sequence[Policy], lo: datetime, hi: datetime) -> list[Block]:
-    """Host-policy window instances overlapping [lo, hi) as blocks ([] without policies)."""
-    if not policies:
-        return []
-    from .policies import blocks_between
-
-    return blocks_between(svc, policies, lo, hi)
 
 
 def plan(svc: IgorService, req: SubmitRequest) -> Plan:
@@ -175,9 +158,9 @@ def plan(svc: IgorService, req: SubmitRequest) -> Plan:
     live = [r for r in snap.reservations if is_live(r, now)]
     down = down_nodes(snap.nodes)
     slot = _find_slot(
-        svc, live, request, snap.blocks, down, nodes=nodes, rules=policy_rules(svc, snap.policies)
+        svc, live, request, snap.blocks, down, nodes=nodes, rules=policy_gate.policy_rules(svc, snap.policies)
     )
-    blocks = (*snap.blocks, *window_blocks(svc, snap.policies, request.earliest, slot.end))
+    blocks = (*snap.blocks, *policy_gate.window_blocks(svc, snap.policies, request.earliest, slot.end))
     tz = svc.config.tz
     reason = why_not(
         request,
@@ -244,7 +227,7 @@ def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
             live = svc._housekeep(tx, now)
             checks.check_unique(req.name, live, now)
             vlan = checks.resolve_vlan(svc, req.vlan, live) if req.vlan else None
-            rules = policy_rules(svc, tx.policies())
+            rules = policy_gate.policy_rules(svc, tx.policies())
             down = down_nodes(tx.node_status())
             slot = _find_slot(svc, live, request, tx.blocks(), down, nodes=nodes, rules=rules)
             checks.check_quota(svc, live, svc.caller.user, [(slot.nodes, slot.start, slot.end)])
@@ -315,7 +298,9 @@ def extend(svc: IgorService, name: str, duration: str = "60m") -> Reservation:
         policies = tx.policies()
         if not svc.caller.is_admin:
             check_policy_maxtime(policies, res, new_end)
-        room = extension_room(res, live, [*tx.blocks(), *window_blocks(svc, policies, res.end, new_end)])
+        room = extension_room(
+            res, live, [*tx.blocks(), *policy_gate.window_blocks(svc, policies, res.end, new_end)]
+        )
         if room.until is not None and room.until < new_end:
             raise ScheduleError(no_room(svc, res, minutes, room))
         res = replace(res, end=new_end, extensions=res.extensions + 1)
@@ -330,7 +315,7 @@ def extend_info(svc: IgorService, name: str) -> ExtendInfo:
 
     view = svc.view()
     res = checks.find(view.reservations, name)
-    windows = window_blocks(svc, view.policies, res.end, res.end + timedelta(days=366))
+    windows = policy_gate.window_blocks(svc, view.policies, res.end, res.end + timedelta(days=366))
     room = extension_room(res, view.reservations, [*view.blocks, *windows])
     limit = svc.max_minutes(len(res.nodes))
     reason = ""
@@ -346,10 +331,11 @@ def extend_info(svc: IgorService, name: str) -> ExtendInfo:
 
 
 def edit(svc: IgorService, name: str, req: EditRequest) -> Reservation:
-    """Change what a reservation boots, its args, VLAN, owner or group; only the fields given."""
+    """Change what a reservation boots, its args, VLAN, owner, group or nodes; only the fields given."""
     if all(getattr(req, f) is None for f in EditRequest.__slots__):
         raise ValidationError(
-            "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g, -desc"
+            "nothing to change: give at least one of -k, -i, -profile, -c, -vlan, -owner, -g, -desc, -add, "
+            "-drop"
         )
     desc = check_desc(req.desc) if req.desc is not None else None
     if req.owner is not None:
@@ -398,13 +384,28 @@ def edit(svc: IgorService, name: str, req: EditRequest) -> Reservation:
                 res = replace(res, owner=req.owner)
             if group is not None:
                 res = replace(res, group=group)
+            if req.add is not None or req.drop is not None:
+                from .resize import resize
+
+                res = resize(svc, tx, live, res, add=req.add, drop=req.drop, now=now)
             svc._ensure_content(tuple((what, *file) for what, file in new_files.items()))
             res = _with_desc(res, old, req, desc)
             tx.put_reservation(res)
             collect_unused(svc.content, tx.reservations())
-    changed = sorted(f for f in EditRequest.__slots__ if getattr(req, f) is not None)
-    svc._log("edited", res, changed=changed, **({"desc": res.desc} if desc is not None else {}))
+    _log_edit(svc, old, res, req)
     return res
+
+
+def _log_edit(svc: IgorService, old: Reservation, res: Reservation, req: EditRequest) -> None:
+    """The history line of an edit; an add or drop also names the nodes that came and went."""
+    changed = sorted(f for f in EditRequest.__slots__ if getattr(req, f) is not None)
+    extra: dict[str, object] = {}
+    if old.nodes != res.nodes:
+        extra["added"] = svc._nodes_text(tuple(n for n in res.nodes if n not in old.nodes))
+        extra["dropped"] = svc._nodes_text(tuple(n for n in old.nodes if n not in res.nodes))
+    if old.desc != res.desc or "desc" in changed:
+        extra["desc"] = res.desc
+    svc._log("edited", res, changed=changed, **extra)
 
 
 def _resolve_like(svc: IgorService, req: SubmitRequest) -> Like | None:

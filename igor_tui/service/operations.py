@@ -99,7 +99,7 @@ def sync(svc: IgorService, *, repair: bool = False) -> list[PortDiff]:
     switch = svc.backends().switch
     if switch is None:
         raise ValidationError("network isolation is not configured (network is not 'arista')")
-    from .tick_executor import read_installs
+    from .installs import read_installs
 
     with svc.store.transaction() as tx:
         installs = read_installs(tx)

@@ -188,12 +188,13 @@ def _is_admin(svc: IgorService, user: str) -> bool:
 
 
 def _hours_fit(room: int, count: int, minutes: int, what: str) -> str:
-    """What would still fit in `room` node-minutes: fewer nodes for as long, or as many for less time."""
+    """What would still fit in `room` node-minutes: fewer nodes for as long, or as many for less time (an
+    extension can only be shorter, nodes added to a reservation can only be fewer)."""
     fewer, shorter = room // minutes if minutes else 0, room // count if count else 0
     options = []
     if what != "extension" and fewer > 0:
         options.append(f"{fewer} {_nodes(fewer)} × {_span(minutes)}")
-    if shorter > 0:
+    if what != "addition" and shorter > 0:  # added nodes last as long as the reservation does
         options.append(f"{count} {_nodes(count)} × {_span(shorter, whole=True)}")
     if not options:
         return f"no {what} fits until some of that ends"

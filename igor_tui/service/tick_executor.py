@@ -13,15 +13,18 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from ..clockstep import ClockCheck
 from ..errors import BackendError, IgorError, PermissionDenied, StoreError
 from ..model import Install, InstallStage, NodeStatus, Reservation, floor_minute
-from ..tickplan import Action, Step, TickPolicy, plan_actions
+from ..tickplan import Action, Step, TickPolicy, boot_key, plan_actions, touched
+from .heal import Healed, heal, log_heals
 from .hooks import HookOutcome, configured, has_due, note_transition, run_due
 from .housekeeping import collect_unused
+from .installs import read_installs, write_installs
+from .tick_resize import best_effort, failed_part, finish_part, grown, uninstall_part
 
 if TYPE_CHECKING:
     from ..backends.base import Backends, BootSpec, NodeAddress
@@ -34,60 +37,8 @@ if TYPE_CHECKING:
     from ..store import ReservationStore, Transaction
     from .facade import IgorService
 
-INSTALLS_KEY = "installs"
 LAST_TICK_KEY = "tick.last"
 MAX_BACKOFF_MINUTES = 60
-
-
-# ------------------------------------------------------------------------------------- the records
-
-
-def install_to_record(inst: Install) -> dict[str, Any]:
-    return {
-        "res_id": inst.res_id,
-        "name": inst.name,
-        "revision": inst.revision,
-        "nodes": list(inst.nodes),
-        "vlan": inst.vlan,
-        "ports": list(inst.ports),
-        "network": inst.network,
-        "boot": inst.boot,
-        "powered": inst.powered,
-        "complete": inst.complete,
-        "pending": inst.pending.value,
-        "error": inst.error,
-        "failures": inst.failures,
-        "retry_at": inst.retry_at.isoformat() if inst.retry_at else None,
-    }
-
-
-def install_from_record(d: Mapping[str, Any]) -> Install:
-    retry = d.get("retry_at")
-    return Install(
-        res_id=int(d["res_id"]),
-        name=str(d.get("name", "")),
-        revision=int(d.get("revision", 0)),
-        nodes=tuple(d.get("nodes", ())),
-        vlan=d.get("vlan"),
-        ports=tuple(d.get("ports", ())),
-        network=bool(d.get("network", False)),
-        boot=d.get("boot"),
-        powered=bool(d.get("powered", False)),
-        complete=bool(d.get("complete", False)),
-        pending=InstallStage(str(d.get("pending", ""))),
-        error=str(d.get("error", "")),
-        failures=int(d.get("failures", 0)),
-        retry_at=datetime.fromisoformat(retry) if retry else None,
-    )
-
-
-def read_installs(tx: Transaction) -> dict[int, Install]:
-    raw = tx.get_value(INSTALLS_KEY, {}) or {}
-    return {int(k): install_from_record(v) for k, v in raw.items()}
-
-
-def write_installs(tx: Transaction, installs: Mapping[int, Install]) -> None:
-    tx.set_value(INSTALLS_KEY, {str(k): install_to_record(v) for k, v in sorted(installs.items())})
 
 
 # --------------------------------------------------------------------------------------- executing
@@ -128,6 +79,7 @@ class TickReport:
     swept: list[str] = field(default_factory=list)  # crash leftovers removed (see leftovers.py)
     sweep_error: str = ""
     hooks: list[HookOutcome] = field(default_factory=list)  # on_start/on_end runs (see hooks.py)
+    healed: list[Healed] = field(default_factory=list)  # `heal: true`: swaps made (see heal.py)
 
     @property
     def failed(self) -> int:
@@ -157,8 +109,12 @@ class Ticker:
         clock_guard: ClockGuard | None = None,
         pxe_dir: str = "",
         hooks: HookSettings | None = None,
+        heal: bool = False,
+        tz: tzinfo = UTC,
     ) -> None:
         self.hooks = hooks if configured(hooks) else None
+        self.heal = heal
+        self.tz = tz  # the site's zone: host-policy windows (heal) are read in it
         self.clock_guard = clock_guard
         self.pxe_dir = pxe_dir
         self.store = store
@@ -224,8 +180,12 @@ class Ticker:
                 reservations = tx.reservations()
                 last = self._swap_last_run(tx, now, dry_run)
                 hooks_left = self.hooks is not None and has_due(tx)
+                if self.heal and not dry_run and not report.clock.held:  # a stepped clock: no new swaps
+                    reservations = self._heal(tx, now, report)
                 if not dry_run and self.lock_path:  # unused copies, under the lock (see leftovers.py)
                     report.swept = collect_unused(self.content, reservations)
+            if report.healed:  # logged once committed
+                log_heals(self.events, self.clock.now(), report.healed)
             if last:
                 gap = int((now - datetime.fromisoformat(last)).total_seconds() // 60)
                 report.caught_up_minutes = gap if gap > 2 else 0
@@ -245,7 +205,7 @@ class Ticker:
                 outcome = self._execute(action, now)
                 report.outcomes.append(outcome)
                 self._log(outcome)
-                if not outcome.ok:
+                if not outcome.ok and not best_effort(action):
                     failed.add(action.res_id)
             self._run_hooks(report, now, hooks_left)
         return report
@@ -263,6 +223,12 @@ class Ticker:
         """In the transaction recording `action` done: make its hook due in the same write (hooks.py)."""
         if self.hooks is not None:
             note_transition(tx, action, self.hooks, self.naming)
+
+    def _heal(self, tx: Transaction, now: datetime, report: TickReport) -> list[Reservation]:
+        """`heal: true`, under the plan's lock: swap down or blocked nodes before planning, so this very
+        tick tears the old node down and installs the new one. The log lines follow the commit."""
+        report.healed = heal(tx, now, self.naming.all(), self.tz)
+        return tx.reservations()
 
     def _sweep(self, report: TickReport) -> None:
         """Crash leftovers go now, not after an age (see leftovers.py for why each kind is safe)."""
@@ -355,7 +321,8 @@ class Ticker:
         except IgorError as err:
             message = str(err)
             with contextlib.suppress(IgorError), self.store.transaction() as tx:
-                self._record_failure(tx, action, now, message)
+                if not best_effort(action):
+                    self._record_failure(tx, action, now, message)
             return Outcome(action, False, error=message, seconds=time.monotonic() - started)
 
     def _begin(
@@ -376,15 +343,16 @@ class Ticker:
             return res, inst
         if res is None or not res.is_active(now):
             return None
-        if inst is None:
-            inst = Install(res_id=res.id, name=res.name, nodes=res.nodes)
+        inst = grown(inst, res)
         if step is Step.SET_VLAN:
             vlan = res.vlan if res.vlan is not None else self._allocate_vlan(tx, installs, res)
             if res.vlan is None:
                 res = replace(res, vlan=vlan)
-            inst = replace(inst, pending=InstallStage.VLAN, vlan=vlan, ports=action.ports, nodes=res.nodes)
+            ports = tuple(dict.fromkeys((*inst.ports, *action.ports))) if action.partial else action.ports
+            inst = replace(inst, pending=InstallStage.VLAN, vlan=vlan, ports=ports)
         elif step is Step.INSTALL_BOOT:
-            inst = replace(inst, pending=InstallStage.BOOT, nodes=res.nodes)
+            key = inst.boot_key if action.partial else boot_key(res)
+            inst = replace(inst, pending=InstallStage.BOOT, boot_key=key)
         elif step is Step.POWER_CYCLE:
             inst = replace(inst, pending=InstallStage.POWER)
         if not res.installed:
@@ -409,7 +377,7 @@ class Ticker:
         step = action.step
         b = self.backends
         nodes = self.naming.compress(action.nodes) if action.nodes else ""
-        if step in (Step.EXPIRE, Step.FORGET, Step.COMPLETE):
+        if step in (Step.EXPIRE, Step.FORGET, Step.COMPLETE, Step.RELEASE_NODES):
             return None, ""
         if step is Step.CLEAR_VLAN:
             if action.ports and b.switch is not None:
@@ -425,6 +393,9 @@ class Ticker:
                 raise BackendError(f"{', '.join(missing)} not in node_map: cannot isolate {action.name}")
             b.switch.set_vlan(action.ports, inst.vlan)
             return None, f"VLAN {inst.vlan} on {nodes}"
+        if step is Step.UNINSTALL_BOOT and (action.partial or inst.growing):
+            part = uninstall_part(b.boot, action, inst, res, self._spec)
+            return part, f"boot config removed from {nodes}"
         if step is Step.UNINSTALL_BOOT:
             record = inst.boot
             if record is None and res is not None and action.nodes:
@@ -441,7 +412,8 @@ class Ticker:
             return None, f"boot config removed from {nodes}"
         if step is Step.INSTALL_BOOT:
             assert res is not None
-            return b.boot.install(self._spec(res)), f"boot config on {nodes}"
+            spec = self._spec(res, action.nodes if action.partial else None)
+            return b.boot.install(spec), f"boot config on {nodes}"
         if step is Step.POWER_OFF:
             if b.power is not None:
                 b.power.power(action.nodes, "off")
@@ -480,7 +452,9 @@ class Ticker:
             return
         if inst is None:
             return
-        if step is Step.CLEAR_VLAN:
+        if action.partial:
+            installs[inst.res_id] = finish_part(inst, action, result)
+        elif step is Step.CLEAR_VLAN:
             pending = _finished(inst, InstallStage.VLAN)
             installs[inst.res_id] = replace(inst, network=False, pending=pending, ports=())
         elif step is Step.UNINSTALL_BOOT:
@@ -501,6 +475,7 @@ class Ticker:
             installs[inst.res_id] = replace(inst, powered=True, pending=InstallStage.NONE)
         elif step is Step.COMPLETE:
             revision = res.revision if res is not None else inst.revision
+            inst = replace(inst, nodes=touched(inst), growing=())  # the added nodes are set up now
             installs[inst.res_id] = replace(
                 inst, complete=True, revision=revision, error="", failures=0, retry_at=None
             )
@@ -513,7 +488,7 @@ class Ticker:
     def _record_failure(self, tx: Transaction, action: Action, now: datetime, message: str) -> None:
         """The error goes on the reservation (flag E) and the retry waits 1, 2, 4 … 60 minutes."""
         installs = read_installs(tx)
-        inst = installs.get(action.res_id) or Install(action.res_id, action.name)
+        inst = failed_part(installs.get(action.res_id) or Install(action.res_id, action.name), action)
         failures = inst.failures + 1
         delay = min(2 ** (failures - 1), MAX_BACKOFF_MINUTES)
         installs[action.res_id] = replace(
@@ -572,10 +547,16 @@ def run_tick(
         clock_guard=svc.clock_guard,
         pxe_dir="" if cfg.usecobbler else os.path.join(cfg.tftproot, "pxelinux.cfg"),
         hooks=cfg,
+        heal=cfg.heal,
+        tz=cfg.tz,
     )
     report = ticker.run(dry_run=dry_run, probe=probe, accept_clock_step=accept_clock_step)
     if report.clock_accepted:  # who trusted the new time, for the audit trail
         svc.events.append(svc.clock.now(), "clock-step-accepted", by=svc.caller.user)
+    if report.healed:
+        from .heal import mail_heals
+
+        mail_heals(svc, report.healed, report.mailed, report.mail_errors)
     if cfg.notify and not dry_run:
         try:
             mails = svc.notify().mails

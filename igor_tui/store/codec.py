@@ -100,7 +100,11 @@ _POSITIONAL = True
 cheaper than keywords at 5,000 records) is always right."""
 
 _RECORD_DEFAULTS: dict[str, Any] = {
-    name: None if default is None else default.isoformat() if isinstance(default, datetime) else default
+    name: default.isoformat()
+    if isinstance(default, datetime)
+    else list(default)
+    if isinstance(default, tuple)
+    else default
     for name, (_, default) in _FIELDS.items()
     if default is not MISSING
 }

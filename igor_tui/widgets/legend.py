@@ -21,7 +21,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("timeline", ("┊ now", "│ time cursor", "◀ ▶ continues", "▐name▌ selected", "dim = ended")),
-    ("flags", ("A active", "W you may change it", "I installed", "E install error")),
+    ("flags", ("A active", "W you may change it", "I installed", "E install error", "H healed")),
     ("left", ("2h = time left", "+2h = starts in 2h", "▲ ▼ sorted column")),
 )
 """(title, entries): the rows of the legend."""

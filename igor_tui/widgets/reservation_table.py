@@ -78,12 +78,13 @@ def short_time(when: datetime, tz: tzinfo, now: datetime) -> str:
 
 
 def res_flags(res: Reservation, now: datetime, writable: bool) -> str:
-    """Classic igor's flags: A active, W writable by you, I installed, E install error."""
+    """Classic igor's flags: A active, W writable by you, I installed, E install error; H healed."""
     return (
         ("A" if res.is_active(now) else "")
         + ("W" if writable else "")
         + ("I" if res.installed else "")
         + ("E" if res.error else "")
+        + ("H" if res.healed else "")
     )
 
 
