@@ -94,6 +94,12 @@ def test_extend_dialog(snap_compare: SnapCompare, tmp_path: Path) -> None:
     assert _compare(snap_compare, tmp_path, "extend")
 
 
+def test_nodes_dialog(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """n in kernel-ci's detail: the Nodes dialog says what it holds until when, the Add field holds a node
+    of bob's mpi-bench, and under it the refusal in red: that node is held by mpi-bench (bob) until ..."""
+    assert _compare(snap_compare, tmp_path, "nodes")
+
+
 def test_submit_late_plan(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """The form with four of ceph-lab's nodes: "Plan: 20:02 → 22:02 UTC on kn[161-164]" and the line
     "! not now: kn[161-164] are free now but ceph-lab takes kn161 at 08:02; earliest fit: 20:02"."""

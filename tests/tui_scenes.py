@@ -19,6 +19,7 @@ from textual.widgets import Input
 from tui_rig import no_blink, settle, wait_for
 
 from igor_tui.screens.details import ExtendScreen, ReservationScreen
+from igor_tui.screens.resize import ResizeScreen
 from igor_tui.screens.speculate import SpeculateScreen
 from igor_tui.widgets.reservation_table import ReservationTable
 
@@ -97,6 +98,19 @@ async def _extend(pilot: Pilot[None]) -> None:
     await settle(pilot)
 
 
+async def _nodes(pilot: Pilot[None]) -> None:
+    await _detail(pilot)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ResizeScreen))
+    screen = pilot.app.screen
+    svc = pilot.app.service  # type: ignore[attr-defined]
+    held = next(r for r in svc.view().reservations if r.name == "mpi-bench")
+    screen.query_one("#resize-add", Input).value = held.nodes[0]  # bob's: refused, and the dialog says why
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: "✗" in str(screen.query_one("#resize-error").render()))
+    await settle(pilot)
+
+
 async def _late_plan(pilot: Pilot[None]) -> None:
     await settle(pilot)
     await pilot.press("n")
@@ -153,6 +167,7 @@ SCENES: tuple[Scene, ...] = (
     Scene("past", (120, 40), _past, "the time cursor 6 h back: ended reservations, dimmed"),
     Scene("detail", (120, 40), _detail, "the detail dialog of alice's kernel-ci, focus on Close"),
     Scene("extend", (120, 40), _extend, "the extend dialog: how far and why, focus on Extend"),
+    Scene("nodes", (120, 40), _nodes, "the detail's Nodes dialog: adding a node bob holds is refused"),
     Scene("submit-late-plan", (120, 40), _late_plan, "the form's plan: not now, and why"),
     Scene("legend", (120, 40), _legend, "the legend panel (L)"),
     Scene("empty-filter", (120, 40), _empty_filter, "a filter that matches nothing says so"),
