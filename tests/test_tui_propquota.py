@@ -120,3 +120,19 @@ async def test_form_shows_quota_use_and_the_refusal(cluster: DemoCluster) -> Non
         error = screen.query_one("#form-error")
         await wait_for(pilot, lambda: "quota: alice may hold 1 node at once" in str(error.render()))
         assert isinstance(app.screen, SubmitScreen), "refused: the form stays open"
+
+
+async def test_form_description_is_checked_and_booked(cluster: DemoCluster) -> None:
+    """The form's Description field (`-desc`): a control character is refused under the field, and the
+    booking carries the text the detail and `igor show` print."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_form(pilot, cluster, {"name": "described", "nodes": "2", "desc": "bad\ttab"})
+        error = screen.query_one("#e-desc")
+        await wait_for(pilot, lambda: "control character" in str(error.render()))
+        screen.query_one("#f-desc", Input).value = "bisecting the e1000 hang"
+        await wait_for(pilot, lambda: "Plan:" in str(screen.query_one("#plan").render()))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SubmitScreen))
+    booked = next(r for r in cluster.service("ops").view().reservations if r.name == "described")
+    assert booked.desc == "bisecting the e1000 hang"

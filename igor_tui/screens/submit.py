@@ -39,6 +39,7 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("kernel_args", "Kernel args", "console=ttyS0"),
     ("group", "Group", "Unix group that may manage it (optional)"),
     ("vlan", "VLAN", "number or reservation to share with (optional)"),
+    ("desc", "Description", "one line shown with it (optional)"),
 )
 
 
@@ -132,6 +133,7 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
             "group": req.group,
             "vlan": req.vlan,
             "properties": req.properties,
+            "desc": req.desc,
         }
         with Vertical(id="form"):
             with VerticalScroll(id="form-fields"):
@@ -202,6 +204,7 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
             group=value("group"),
             vlan=value("vlan"),
             properties=value("properties"),
+            desc=value("desc"),
         )
 
     # ------------------------------------------------------------------------------ live checks
