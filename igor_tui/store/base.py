@@ -3,6 +3,7 @@ serialized document. A store only says how to read, write and lock its bytes, an
 
 from __future__ import annotations
 
+import os
 from _thread import _local  # threading.local itself; importing threading costs every run ~0.7 ms
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..errors import StoreError
 from . import document
 from .codec import reservation_from_record, reservation_to_record
-from .document import _gc_paused, _snapshot
+from .document import DocumentData, _gc_paused, _snapshot
 from .protocol import Snapshot
 
 if TYPE_CHECKING:
@@ -34,6 +35,23 @@ class DocumentStore:
 
     def _read_payload(self) -> bytes:
         raise NotImplementedError
+
+    def _read_payload_stat(self) -> tuple[bytes, os.stat_result | None]:
+        """The bytes and, for a file, the stat of what they were read from (see cache.py)."""
+        return self._read_payload(), None
+
+    def _cached_snapshot(self, st: os.stat_result, payload: bytes) -> Snapshot | None:
+        """The snapshot cached for the document read (`st`, `payload`), if the store keeps one."""
+        return None
+
+    def _save_snapshot(self, st: os.stat_result, payload: bytes, snap: Snapshot, data: DocumentData) -> None:
+        """A reader decoded the document read (`st`, `payload`): a store with a cache may keep it."""
+
+    def _before_write(self) -> None:
+        """Called under the lock just before a changed document is written."""
+
+    def _after_write(self, tx: StoreTransaction) -> None:
+        """Called under the lock just after a changed document was written by `tx`."""
 
     def _write_payload(self, payload: bytes) -> None:
         raise NotImplementedError
@@ -66,13 +84,18 @@ class DocumentStore:
         of reading and comparing the bytes. No TinyDB here: tinydb is not even imported by read-only runs
         (`igor show`), and the snapshot needs every record converted anyway (see the transaction's one
         raw read for what TinyDB's Documents would add)."""
-        payload = self._read_payload()
+        payload, st = self._read_payload_stat()
         last = self._last_snapshot
         if last is not None and last[0] == payload:
             return last[1]
+        data: DocumentData | None = None
         with _gc_paused():
-            data = document._parse_document(payload, self.label)  # looked up late: tests count parses
-            snap = _snapshot(data, self.label)
+            snap = None if st is None else self._cached_snapshot(st, payload)
+            if snap is None:
+                data = document._parse_document(payload, self.label)  # looked up late: tests count parses
+                snap = _snapshot(data, self.label)
+                if st is not None:
+                    self._save_snapshot(st, payload, snap, data)
         self._last_snapshot = (payload, snap)
         self._spare = (payload, data, snap.reservations)  # the snapshot keeps no reference into `data`
         return snap
@@ -104,6 +127,10 @@ class DocumentStore:
                     from ..archive import entry_line
 
                     self._append_archive([entry_line(entry, reservation_to_record) for entry in tx.archived])
-                storage.commit()
+                if storage.dirty:
+                    self._before_write()
+                    storage.commit()
+                    with _gc_paused():
+                        self._after_write(tx)
         finally:
             self._local.active = False

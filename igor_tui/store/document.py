@@ -171,9 +171,15 @@ def raw_table(data: DocumentData, name: str) -> dict[str, Any]:
     return data.get(name, {})
 
 
-def _snapshot(data: DocumentData, label: str) -> Snapshot:
+def _snapshot(
+    data: DocumentData, label: str, reservations: tuple[Reservation, ...] | None = None
+) -> Snapshot:
+    """Every table converted; `reservations` when they already are (the snapshot cache keeps them decoded
+    and the other tables as parsed, so a table added here is cached without a change there)."""
+    if reservations is None:
+        reservations = tuple(_reservation_map(raw_table(data, "reservations"), label).values())
     return Snapshot(
-        reservations=tuple(_reservation_map(raw_table(data, "reservations"), label).values()),
+        reservations=reservations,
         blocks=tuple(_block_map(raw_table(data, "blocks"), label).values()),
         nodes=MappingProxyType(_load_nodes(raw_table(data, "nodes"), label)),
     )

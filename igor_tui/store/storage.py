@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 FILE_MODE = 0o644  # the TUI and `igor show` may run as other users than the writer
 
-Spare = tuple[bytes, DocumentData, "tuple[Reservation, ...]"]
-"""A snapshot's parse of some bytes and its converted reservations, for a transaction to take over."""
+Spare = tuple[bytes, "DocumentData | None", "tuple[Reservation, ...]"]
+"""A snapshot's bytes, their parse (None when the snapshot came from the cache) and their converted
+reservations, for a transaction to take over."""
 
 
 class DocumentStorage:
@@ -47,12 +48,15 @@ class DocumentStorage:
         self._write_payload = write_payload
         payload = read_payload()
         self.converted: tuple[Reservation, ...] | None = None
+        parsed = None
         if spare is not None and spare[0] == payload:
-            self.data, self.converted = spare[1], spare[2]
-        else:
+            parsed, self.converted = spare[1], spare[2]
+        if parsed is None:
             with _gc_paused():
-                self.data = document._parse_document(payload, label)  # looked up late: tests count parses
+                parsed = document._parse_document(payload, label)  # looked up late: tests count parses
+        self.data = parsed
         self.dirty = False
+        self.written = b""  # what `commit` wrote
 
     def read(self) -> DocumentData:
         return self.data
@@ -65,7 +69,7 @@ class DocumentStorage:
         """TinyDB's close: nothing to release (the store holds the lock; `commit` writes)."""
 
     def commit(self) -> None:
-        """Write the document if anything changed, always saying its schema."""
+        """Write the document if anything changed (see `dirty`), always saying its schema."""
         if not self.dirty:
             return
         data = self.data
@@ -74,24 +78,33 @@ class DocumentStorage:
             data["meta"] = {str(META_ID): meta, **data.get("meta", {})}
         # Earlier versions ended the document with a digest of itself; nothing maintains it any more.
         data["meta"][str(META_ID)].pop("digest", None)
-        self._write_payload(_serialize(data))
+        self.written = _serialize(data)
+        self._write_payload(self.written)
 
 
-def read_file(path: str, label: str) -> bytes:
-    """The document's bytes; b"" only when there is no file at all (the one case of a new store).
+def read_file(path: str, label: str) -> tuple[bytes, os.stat_result | None]:
+    """The document's bytes and the stat of the file they were read from (for the snapshot cache); b""
+    and None only when there is no file at all (the one case of a new store).
 
     A file that exists but is empty or blank is damage (a full disk, a bad restore, `> igor.json`),
     never a new store: reading it as one let the next booking write over every other reservation."""
     try:
         with open(path, "rb") as handle:
+            before = os.fstat(handle.fileno())
             payload = handle.read()
+            after = os.fstat(handle.fileno())
     except FileNotFoundError:
-        return b""  # no state directory or no document yet: an empty store
+        return b"", None  # no state directory or no document yet: an empty store
     except OSError as err:
         raise StoreError(f"cannot read the igor store {path}: {err.strerror or err}") from err
     if not payload.strip():
         raise _corrupt(label, "the file holds only whitespace" if payload else "the file is empty")
-    return payload
+    changed = (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ctime_ns,
+    )  # edited in place while it was read (never by igor): no identity to cache it under
+    return payload, None if changed else after
 
 
 def replace_file(directory: str, path: str, prefix: str, payload: bytes) -> None:

@@ -14,6 +14,7 @@ Two things deliberately do not go through TinyDB, each for a reason given where 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import datetime
@@ -153,6 +154,19 @@ class StoreTransaction:
             with _gc_paused():
                 self._reservations = _reservation_map(self._raw("reservations"), self._label)
         return self._reservations
+
+    def _stored_reservations(self) -> tuple[Reservation, ...]:
+        """After the commit: every reservation as written, sorted by id, for the snapshot cache (see
+        cache.py). Converted now if the transaction never needed them; StoreError for a bad record."""
+        if self._reservations is None:
+            with _gc_paused():
+                self._reservations = _reservation_map(
+                    raw_table(self._storage.data, "reservations"), self._label
+                )
+        rows = tuple(self._reservations.values())
+        if any(a.id > b.id for a, b in itertools.pairwise(rows)):  # a restored reservation went in last
+            rows = tuple(sorted(rows, key=lambda r: r.id))
+        return rows
 
     def reservations(self) -> list[Reservation]:
         """All reservations sorted by id (ids only grow, so insertion keeps the order)."""

@@ -1,0 +1,224 @@
+"""The snapshot cache beside the document (igor_tui/store/cache.py): used only for exactly the document it
+was made from, by its owner, and never a reason to read something other than what the document says."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from igor_tui import locks
+from igor_tui.model import Block, NodeState, NodeStatus, Reservation
+from igor_tui.store import TinyStore, codec
+from igor_tui.store import document as store_document
+from igor_tui.store.files import CACHE_NAME
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def res(name: str, **changes: Any) -> Reservation:
+    base = Reservation(id=0, name=name, owner="bob", start=T0, end=T0 + timedelta(hours=1), nodes=("kn1",))
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the documents parsed from now on (every parse goes through this function)."""
+    seen: list[int] = []
+    parse = store_document._parse_document
+
+    def counting(payload: bytes, label: str) -> dict[str, dict[str, Any]]:
+        seen.append(len(payload))
+        return parse(payload, label)
+
+    monkeypatch.setattr(store_document, "_parse_document", counting)
+    return seen
+
+
+def filled(state: Path) -> TinyStore:
+    store = TinyStore(state)
+    with store.transaction() as tx:
+        tx.add_reservations([res(f"r{i}", nodes=(f"kn{i}", f"kn{i + 1}")) for i in range(5)])
+        tx.add_block(Block(id=0, nodes=("kn9",), start=T0, end=None, reason="disk"))
+        tx.put_node_status(NodeStatus(name="kn3", state=NodeState.DOWN, checked=T0, detail="no ping"))
+        tx.set_value("tick", {"n": 1})
+    return store
+
+
+def filled_counted(state: Path, parses: list[int]) -> TinyStore:
+    """`filled`, then counting from zero (making the store parsed its empty document)."""
+    store = filled(state)
+    parses.clear()
+    return store
+
+
+def parsed(state: Path) -> tuple[Any, ...]:
+    """What the document itself says, read without any cache."""
+    snap = store_document._snapshot(json.loads((state / "igor.json").read_bytes()), "test")
+    return snap.reservations, snap.blocks, dict(snap.nodes)
+
+
+def seen(store: TinyStore) -> tuple[Any, ...]:
+    snap = store.snapshot()
+    return snap.reservations, snap.blocks, dict(snap.nodes)
+
+
+def test_a_write_leaves_a_cache_that_the_next_reader_uses_instead_of_parsing(
+    tmp_path: Path, parses: list[int]
+) -> None:
+    state = tmp_path / "state"
+    filled_counted(state, parses)
+    cache = state / CACHE_NAME
+    assert cache.is_file() and cache.stat().st_mode & 0o777 == 0o644
+    expected = parsed(state)
+    assert seen(TinyStore(state)) == expected
+    assert parses == []
+    assert [r.nodes for r in expected[0]] == [(f"kn{i}", f"kn{i + 1}") for i in range(5)]
+
+
+def test_a_transaction_after_a_cached_snapshot_keeps_its_reservations_and_writes_a_fresh_cache(
+    tmp_path: Path, parses: list[int]
+) -> None:
+    state = tmp_path / "state"
+    filled_counted(state, parses)
+    store = TinyStore(state)
+    snap = store.snapshot()
+    with store.transaction() as tx:
+        assert tx.reservations()[0] is snap.reservations[0]  # not converted again
+        tx.remove_reservation(2)
+        tx.put_reservation(dataclasses.replace(tx.reservations()[0], error="edited"))
+        tx.add_reservation(res("late"))
+    assert len(parses) == 1  # the transaction parsed the JSON for TinyDB; the snapshot parsed nothing
+    assert seen(TinyStore(state)) == parsed(state)
+    assert [(r.id, r.name, r.error) for r in TinyStore(state).snapshot().reservations] == [
+        (1, "r0", "edited"),
+        (3, "r2", ""),
+        (4, "r3", ""),
+        (5, "r4", ""),
+        (6, "late", ""),
+    ]
+    assert len(parses) == 1
+
+
+def test_a_restored_reservation_is_cached_in_id_order(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    store = filled(state)
+    with store.transaction() as tx:
+        gone = tx.archive_reservation(2, why="ended", by="test", when=T0)
+    assert gone is not None
+    with store.transaction() as tx:
+        tx.reservations()
+        tx.restore_reservation(gone)
+    assert [r.id for r in TinyStore(state).snapshot().reservations] == [1, 2, 3, 4, 5]
+    assert seen(TinyStore(state)) == parsed(state)
+
+
+def test_a_cache_of_another_document_is_never_used(tmp_path: Path, parses: list[int]) -> None:
+    """A hand edit, a restore from backup, an older igor's write: none updates the cache, and the
+    document wins, even when it has the old one's size and mtime."""
+    state = tmp_path / "state"
+    filled_counted(state, parses)
+    doc = state / "igor.json"
+    before = doc.stat()
+    text = doc.read_bytes().replace(b'"name":"r1"', b'"name":"x1"')
+    doc.write_bytes(text)  # in place: the same inode and size
+    os.utime(doc, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert doc.stat().st_size == before.st_size and doc.stat().st_ino == before.st_ino
+    names = [r.name for r in TinyStore(state).snapshot().reservations]
+    assert names == ["r0", "x1", "r2", "r3", "r4"]
+    assert len(parses) == 1
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "garbage", "empty", "group-writable"])
+def test_a_damaged_or_untrusted_cache_is_ignored(tmp_path: Path, parses: list[int], damage: str) -> None:
+    state = tmp_path / "state"
+    filled_counted(state, parses)
+    cache = state / CACHE_NAME
+    blob = bytearray(cache.read_bytes())
+    if damage == "flip":
+        blob[-20] ^= 0x55
+        cache.write_bytes(bytes(blob))
+    elif damage == "truncate":
+        cache.write_bytes(bytes(blob[: len(blob) // 2]))
+    elif damage == "garbage":
+        cache.write_bytes(os.urandom(len(blob)))
+    elif damage == "empty":
+        cache.write_bytes(b"")
+    else:
+        cache.chmod(0o664)
+    assert seen(TinyStore(state)) == parsed(state)
+    assert len(parses) == 1
+
+
+def test_a_cache_owned_by_someone_else_is_ignored(tmp_path: Path, parses: list[int]) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("changing a file's owner needs root")
+    state = tmp_path / "state"
+    filled_counted(state, parses)
+    os.chown(state / CACHE_NAME, 4242, 4242)
+    assert seen(TinyStore(state)) == parsed(state)
+    assert len(parses) == 1
+
+
+def test_a_reader_that_owns_the_store_rebuilds_a_missing_cache_unless_a_writer_holds_the_lock(
+    tmp_path: Path, parses: list[int]
+) -> None:
+    state = tmp_path / "state"
+    filled_counted(state, parses)
+    cache = state / CACHE_NAME
+    cache.unlink()
+    with locks.hold(str(state / "igor.lock")):  # a writer is busy: the reader leaves the cache to it
+        assert seen(TinyStore(state)) == parsed(state)
+    assert not cache.exists() and len(parses) == 1
+    assert seen(TinyStore(state)) == parsed(state)  # parses, and keeps what it decoded
+    assert cache.is_file() and len(parses) == 2
+    assert seen(TinyStore(state)) == parsed(state)
+    assert len(parses) == 2
+
+
+def test_a_failed_write_leaves_no_cache_of_the_old_document_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    store = filled(state)
+    monkeypatch.setattr(TinyStore, "_write_payload", lambda self, payload: (_ for _ in ()).throw(OSError))
+    with pytest.raises(OSError), store.transaction() as tx:
+        tx.add_reservation(res("never"))
+    assert not (state / CACHE_NAME).exists()
+    assert seen(TinyStore(state)) == parsed(state)
+
+
+def test_plain_columns_round_trip_every_field_and_time_zone() -> None:
+    full = Reservation(
+        id=7,
+        name="full",
+        owner="alice",
+        start=T0,
+        end=datetime(2026, 3, 2, 13, 0, tzinfo=timezone(timedelta(hours=2))),  # stored as UTC
+        nodes=("kn1", "kn2"),
+        group="lab",
+        kernel="/k",
+        initrd="/i",
+        kernel_hash="a" * 64,
+        initrd_hash="b" * 64,
+        profile="p",
+        kernel_args="quiet",
+        vlan=42,
+        created=T0 - timedelta(microseconds=17),
+        revision=3,
+        extensions=2,
+        installed=True,
+        error="e",
+    )
+    rows = [full, res("plain", vlan=None)]
+    back = codec.reservations_from_plain(codec.reservations_to_plain(rows))
+    assert back == tuple(rows)
+    assert back[0].end.tzinfo is UTC
+    assert codec.reservations_from_plain(codec.reservations_to_plain([])) == ()
+    with pytest.raises(ValueError, match="naive"):
+        codec.reservations_to_plain([res("naive", start=datetime(2026, 1, 1))])  # noqa: DTZ001
