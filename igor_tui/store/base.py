@@ -37,8 +37,11 @@ class DocumentStore:
         raise NotImplementedError
 
     def _read_payload_stat(self) -> tuple[bytes, os.stat_result | None]:
-        """The bytes and, for a file, the stat of what they were read from (see cache.py)."""
-        return self._read_payload(), None
+        """The bytes and, for a file, the stat of what they were read from (see cache.py); by way of
+        `_read_payload`, the one read a store defines (tests count its calls)."""
+        self._local.read_stat = None
+        payload = self._read_payload()
+        return payload, self._local.read_stat
 
     def _cached_snapshot(self, st: os.stat_result, payload: bytes) -> Snapshot | None:
         """The snapshot cached for the document read (`st`, `payload`), if the store keeps one."""
@@ -114,8 +117,14 @@ class DocumentStore:
             with self._exclusive():
                 # Under the lock, so no two transactions can take the same spare; taking it leaves none.
                 spare, self._spare = self._spare, None
+                payload, st = self._read_payload_stat()
+                if st is not None and (spare is None or spare[0] != payload):
+                    with _gc_paused():  # `igor del`, `extend`, the tick: no snapshot of their own first
+                        cached = self._cached_snapshot(st, payload)
+                    if cached is not None:
+                        spare = (payload, None, cached.reservations)
                 tx = StoreTransaction(
-                    DocumentStorage(self._read_payload, self._write_payload, self.label, spare)
+                    DocumentStorage(lambda: payload, self._write_payload, self.label, spare)
                 )
                 try:
                     yield tx

@@ -31,11 +31,9 @@ import marshal
 import os
 import stat
 import zlib
-from collections.abc import Iterable
 from typing import Any
 
-from ..model import Reservation
-from .codec import PLAIN_FIELDS, reservations_from_plain, reservations_to_plain
+from .codec import PLAIN_FIELDS, reservations_from_plain
 from .document import DocumentData, _snapshot
 from .protocol import Snapshot
 
@@ -50,8 +48,13 @@ def identity(st: os.stat_result, payload: bytes) -> Identity:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, zlib.crc32(payload))
 
 
-def load(path: str, document: Identity, owner: int, label: str) -> Snapshot | None:
-    """The cached snapshot of the document of this identity and owner, or None to read the document.
+Plain = tuple[tuple[Any, ...], ...]
+"""The reservations as plain columns (codec.reservations_to_plain)."""
+
+
+def load(path: str, document: Identity, owner: int, label: str) -> tuple[Snapshot, Plain] | None:
+    """The cached snapshot of the document of this identity and owner and its reservations' plain
+    columns (for the next write to patch), or None to read the document.
 
     The file is a small header (format, identity, the body's size and CRC) and the body, so a cache of
     another document costs one small read."""
@@ -72,7 +75,7 @@ def load(path: str, document: Identity, owner: int, label: str) -> Snapshot | No
         if len(body) != length or zlib.crc32(body) != crc:
             return None
         plain, tables = marshal.loads(body)
-        return _snapshot(tables, label, reservations_from_plain(plain))
+        return _snapshot(tables, label, reservations_from_plain(plain)), plain
     except Exception:  # noqa: BLE001 - any damage at all only means "read the document instead"
         return None
     finally:
@@ -82,19 +85,18 @@ def load(path: str, document: Identity, owner: int, label: str) -> Snapshot | No
 def dump(
     where: tuple[str, str, str],
     document: Identity,
-    reservations: Iterable[Reservation],
+    plain: Plain,
     data: DocumentData,
 ) -> None:
-    """Write the cache of the document of this identity (its reservations already converted, `data` its
+    """Write the cache of the document of this identity (its reservations as plain columns, `data` its
     parse, for the other tables), atomically; best effort, since a missing cache only costs time. The
-    caller holds the store's lock; `where` is (directory, cache path, temp file prefix). Raises
-    ValueError for a reservation the store could not encode either.
+    caller holds the store's lock; `where` is (directory, cache path, temp file prefix).
 
     The parse of the reservations table itself is not kept: loading it by marshal instead of parsing
     the JSON would save a transaction ~5 ms at 5,000 reservations, and cost every write ~11 ms."""
     directory, path, temp_prefix = where
     tables: dict[str, Any] = {name: table for name, table in data.items() if name != "reservations"}
-    body = marshal.dumps((reservations_to_plain(reservations), tables))
+    body = marshal.dumps((plain, tables))
     head = marshal.dumps((CACHE_FORMAT, document, len(body), zlib.crc32(body)))
     from ..tempfiles import make_temp  # writers only
 

