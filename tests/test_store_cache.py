@@ -222,3 +222,48 @@ def test_plain_columns_round_trip_every_field_and_time_zone() -> None:
     assert codec.reservations_from_plain(codec.reservations_to_plain([])) == ()
     with pytest.raises(ValueError, match="naive"):
         codec.reservations_to_plain([res("naive", start=datetime(2026, 1, 1))])  # noqa: DTZ001
+
+
+def test_a_write_from_the_cache_copies_the_untouched_records_and_writes_what_json_would(
+    tmp_path: Path, parses: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the first write of a big document on, writers record where each record lies; the next
+    transaction parses the document without its reservations and copies the untouched ones' bytes."""
+    monkeypatch.setattr(store_document, "ORJSON_FROM_RECORDS", 0)  # every document counts as big
+    state = tmp_path / "state"
+    store = filled_counted(state, parses)
+    doc = state / "igor.json"
+    for step in range(4):
+        store = TinyStore(state)
+        with store.transaction() as tx:
+            first = tx.reservations()[0]
+            tx.put_reservation(dataclasses.replace(first, error=f"step {step} \u00e9"))
+            tx.add_reservation(res(f"new{step}", nodes=("kn7",)))
+            if step == 1:
+                gone = tx.archive_reservation(3, why="ended", by="test", when=T0)
+            if step == 2:
+                assert gone is not None
+                tx.restore_reservation(gone)  # back under its own id, last in the table
+            tx.set_value("tick", {"n": step})
+        payload = doc.read_bytes()
+        assert payload == store_document._serialize(json.loads(payload))
+        assert seen(TinyStore(state)) == parsed(state)
+        assert max(parses) < len(payload) // 2, "the reservations were not parsed"
+    names = [r.name for r in TinyStore(state).snapshot().reservations]
+    assert names == ["r0", "r1", "r2", "r3", "r4", "new0", "new1", "new2", "new3"]
+    assert TinyStore(state).snapshot().reservations[0].error == "step 3 \u00e9"
+
+
+def test_spans_that_do_not_fit_the_document_are_not_trusted(tmp_path: Path) -> None:
+    from igor_tui.store import spliced
+
+    payload = b'{"meta":{},"reservations":{"1":{"name":"a"}}}\n'
+    assert spliced.parse_without_reservations(payload, (3, 9, ("1",), (30,), (42,)), "test") is None
+    text, spans = spliced.serialize(json.loads(payload), None)
+    assert text == payload and spans is not None
+    parsed_back = spliced.parse_without_reservations(payload, spans, "test")
+    assert parsed_back is not None and list(parsed_back["reservations"]) == ["1"]
+    assert spliced.serialize(parsed_back, (payload, spans)) == (payload, spans)
+    assert spliced.serialize({}, None) == (b"{}\n", None)
+    empty: dict[str, dict[str, Any]] = {"reservations": {}}
+    assert spliced.serialize(empty, None)[0] == store_document._serialize(empty)

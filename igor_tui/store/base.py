@@ -17,6 +17,8 @@ from .protocol import Snapshot
 
 if TYPE_CHECKING:
     from ..archive import ArchivedReservation
+    from ..model import Reservation
+    from .spliced import Spans
     from .storage import Spare
     from .transaction import StoreTransaction
 
@@ -49,6 +51,10 @@ class DocumentStore:
 
     def _save_snapshot(self, st: os.stat_result, payload: bytes, snap: Snapshot, data: DocumentData) -> None:
         """A reader decoded the document read (`st`, `payload`): a store with a cache may keep it."""
+
+    def _spans_for(self, reservations: tuple[Reservation, ...]) -> Spans | None:
+        """Where the records of the document these cached reservations came from lie in it, if known."""
+        return None
 
     def _before_write(self) -> None:
         """Called under the lock just before a changed document is written."""
@@ -123,8 +129,9 @@ class DocumentStore:
                         cached = self._cached_snapshot(st, payload)
                     if cached is not None:
                         spare = (payload, None, cached.reservations)
+                spans = None if spare is None else self._spans_for(spare[2])
                 tx = StoreTransaction(
-                    DocumentStorage(lambda: payload, self._write_payload, self.label, spare)
+                    DocumentStorage(lambda: payload, self._write_payload, self.label, spare, spans)
                 )
                 try:
                     yield tx

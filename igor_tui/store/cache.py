@@ -36,8 +36,9 @@ from typing import Any
 from .codec import PLAIN_FIELDS, reservations_from_plain
 from .document import DocumentData, _snapshot
 from .protocol import Snapshot
+from .spliced import Spans
 
-CACHE_FORMAT = ("igor snapshot", 1, PLAIN_FIELDS)
+CACHE_FORMAT = ("igor snapshot", 2, PLAIN_FIELDS)
 """Changes whenever the tuples would mean something else (a new Reservation field changes PLAIN_FIELDS)."""
 
 Identity = tuple[int, int, int, int, int, int]
@@ -52,9 +53,12 @@ Plain = tuple[tuple[Any, ...], ...]
 """The reservations as plain columns (codec.reservations_to_plain)."""
 
 
-def load(path: str, document: Identity, owner: int, label: str) -> tuple[Snapshot, Plain] | None:
-    """The cached snapshot of the document of this identity and owner and its reservations' plain
-    columns (for the next write to patch), or None to read the document.
+def load(
+    path: str, document: Identity, owner: int, label: str
+) -> tuple[Snapshot, Plain, Spans | None] | None:
+    """The cached snapshot of the document of this identity and owner, its reservations' plain columns
+    (for the next write to patch) and where their records lie in the document (spliced.py), or None to
+    read the document.
 
     The file is a small header (format, identity, the body's size and CRC) and the body, so a cache of
     another document costs one small read."""
@@ -74,8 +78,8 @@ def load(path: str, document: Identity, owner: int, label: str) -> tuple[Snapsho
             body = handle.read(length)
         if len(body) != length or zlib.crc32(body) != crc:
             return None
-        plain, tables = marshal.loads(body)
-        return _snapshot(tables, label, reservations_from_plain(plain)), plain
+        plain, tables, spans = marshal.loads(body)
+        return _snapshot(tables, label, reservations_from_plain(plain)), plain, spans
     except Exception:  # noqa: BLE001 - any damage at all only means "read the document instead"
         return None
     finally:
@@ -87,6 +91,7 @@ def dump(
     document: Identity,
     plain: Plain,
     data: DocumentData,
+    spans: Spans | None,
 ) -> None:
     """Write the cache of the document of this identity (its reservations as plain columns, `data` its
     parse, for the other tables), atomically; best effort, since a missing cache only costs time. The
@@ -96,7 +101,7 @@ def dump(
     the JSON would save a transaction ~5 ms at 5,000 reservations, and cost every write ~11 ms."""
     directory, path, temp_prefix = where
     tables: dict[str, Any] = {name: table for name, table in data.items() if name != "reservations"}
-    body = marshal.dumps((plain, tables))
+    body = marshal.dumps((plain, tables, spans))
     head = marshal.dumps((CACHE_FORMAT, document, len(body), zlib.crc32(body)))
     from ..tempfiles import make_temp  # writers only
 

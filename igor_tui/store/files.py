@@ -16,6 +16,10 @@ from .storage import read_file, replace_file
 if TYPE_CHECKING:
     from ..model import Reservation
     from .cache import Plain
+    from .spliced import Spans
+
+    Cached = tuple[tuple[Reservation, ...], Plain, Spans | None]
+    """The reservations of a cached snapshot, their plain columns and their records' spans."""
     from .document import DocumentData
     from .protocol import Snapshot
     from .transaction import StoreTransaction
@@ -27,6 +31,7 @@ TEMP_PREFIX = ".igor.json."
 CACHE_NAME = "igor.snapshot"  # see cache.py
 
 _DIR_MODE = 0o755
+_NOTHING_CACHED: Cached = ((), (), None)
 
 
 class TinyStore(DocumentStore):
@@ -43,7 +48,7 @@ class TinyStore(DocumentStore):
         self.lock_path = os.path.join(self.directory, LOCK_NAME)
         self.archive_path = os.path.join(self.directory, ARCHIVE_NAME)
         self.cache_path = os.path.join(self.directory, CACHE_NAME)
-        self._plain: tuple[tuple[Reservation, ...], Plain] = ((), ())  # see _after_write
+        self._plain: Cached = _NOTHING_CACHED  # the last cache loaded or written: see _after_write
         self.label = self.path
 
     def __repr__(self) -> str:
@@ -61,8 +66,12 @@ class TinyStore(DocumentStore):
         found = cache.load(self.cache_path, cache.identity(st, payload), st.st_uid, self.label)
         if found is None:
             return None
-        self._plain = (found[0].reservations, found[1])
+        self._plain = (found[0].reservations, found[1], found[2])
         return found[0]
+
+    def _spans_for(self, reservations: tuple[Reservation, ...]) -> Spans | None:
+        base, _, spans = self._plain
+        return spans if base is reservations and base else None
 
     def _save_snapshot(self, st: os.stat_result, payload: bytes, snap: Snapshot, data: DocumentData) -> None:
         """A reader that could write the cache (it runs as the document's owner) writes it, under the
@@ -80,8 +89,8 @@ class TinyStore(DocumentStore):
             read = cache.identity(st, payload)
             if cache.identity(os.stat(self.path), b"")[:-1] == read[:-1]:  # the same file, unchanged
                 plain = reservations_to_plain(snap.reservations)
-                cache.dump(self._cache_where(), read, plain, data)
-                self._plain = (snap.reservations, plain)
+                cache.dump(self._cache_where(), read, plain, data, None)  # maybe not igor's layout
+                self._plain = (snap.reservations, plain, None)
 
     def _before_write(self) -> None:
         from . import cache
@@ -93,16 +102,15 @@ class TinyStore(DocumentStore):
         the reservations it changed, or (it started from a parse) all of them converted."""
         from . import cache
 
-        storage, (base, plain) = tx._storage, self._plain
-        self._plain = ((), ())
+        storage, (base, plain, _) = tx._storage, self._plain
+        self._plain = _NOTHING_CACHED
         with contextlib.suppress(OSError, StoreError, ValueError):
             if tx._reservations is not None and storage.converted is base and base:
                 plain = patch_plain(plain, tx._changed, tx._reservations)
             else:
                 plain = reservations_to_plain(tx._stored_reservations())
-            cache.dump(
-                self._cache_where(), cache.identity(os.stat(self.path), storage.written), plain, storage.data
-            )
+            written = cache.identity(os.stat(self.path), storage.written)
+            cache.dump(self._cache_where(), written, plain, storage.data, storage.spans)
 
     def _cache_where(self) -> tuple[str, str, str]:
         return (self.directory, self.cache_path, TEMP_PREFIX)

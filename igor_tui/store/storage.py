@@ -15,11 +15,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
-from . import document
+from . import document, spliced
 from .document import META_ID, SCHEMA_VERSION, DocumentData, _corrupt, _gc_paused, _serialize
 
 if TYPE_CHECKING:
     from ..model import Reservation
+    from .spliced import Spans
 
 FILE_MODE = 0o644  # the TUI and `igor show` may run as other users than the writer
 
@@ -43,14 +44,21 @@ class DocumentStorage:
         write_payload: Callable[[bytes], None],
         label: str,
         spare: Spare | None = None,
+        spans: Spans | None = None,
     ) -> None:
+        """`spans`: where the spare's reservation records lie in its bytes, if known (see spliced.py)."""
         self.label = label
         self._write_payload = write_payload
         payload = read_payload()
         self.converted: tuple[Reservation, ...] | None = None
+        self._old: tuple[bytes, Spans] | None = None  # the bytes of the records left unparsed
+        self.spans: Spans | None = None  # where the records lie in what `commit` wrote
         parsed = None
         if spare is not None and spare[0] == payload:
             parsed, self.converted = spare[1], spare[2]
+            if parsed is None and spans is not None:
+                parsed = spliced.parse_without_reservations(payload, spans, label)
+                self._old = None if parsed is None else (payload, spans)
         if parsed is None:
             with _gc_paused():
                 parsed = document._parse_document(payload, label)  # looked up late: tests count parses
@@ -78,7 +86,10 @@ class DocumentStorage:
             data["meta"] = {str(META_ID): meta, **data.get("meta", {})}
         # Earlier versions ended the document with a digest of itself; nothing maintains it any more.
         data["meta"][str(META_ID)].pop("digest", None)
-        self.written = _serialize(data)
+        if self._old is not None or sum(map(len, data.values())) >= document.ORJSON_FROM_RECORDS:
+            self.written, self.spans = spliced.serialize(data, self._old)
+        else:  # small: parsed whole in well under a millisecond, so not worth knowing where records lie
+            self.written = _serialize(data)
         self._write_payload(self.written)
 
 
