@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import StoreError
 from . import document
+from .cache import Identity, identity
 from .codec import reservation_from_record, reservation_to_record
 from .document import DocumentData, _gc_paused, _snapshot
 from .protocol import Snapshot
@@ -32,7 +33,7 @@ class DocumentStore:
     def __init__(self, lock_timeout: float) -> None:
         self.lock_timeout = lock_timeout
         self._local = _local()
-        self._last_snapshot: tuple[bytes, Snapshot] | None = None
+        self._last_snapshot: tuple[bytes | Identity, Snapshot] | None = None
         self._spare: Spare | None = None  # the parse behind the last snapshot, until a transaction takes it
 
     def _read_payload(self) -> bytes:
@@ -45,12 +46,12 @@ class DocumentStore:
         payload = self._read_payload()
         return payload, self._local.read_stat
 
-    def _cached_snapshot(self, st: os.stat_result, payload: bytes) -> Snapshot | None:
-        """The snapshot cached for the document read (`st`, `payload`), if the store keeps one."""
+    def _cached_snapshot(self, key: Identity) -> Snapshot | None:
+        """The snapshot cached for the document of this identity (see cache.py), if the store keeps one."""
         return None
 
-    def _save_snapshot(self, st: os.stat_result, payload: bytes, snap: Snapshot, data: DocumentData) -> None:
-        """A reader decoded the document read (`st`, `payload`): a store with a cache may keep it."""
+    def _save_snapshot(self, key: Identity, snap: Snapshot, data: DocumentData) -> None:
+        """A reader decoded the document of this identity: a store with a cache may keep it."""
 
     def _spans_for(self, reservations: tuple[Reservation, ...]) -> Spans | None:
         """Where the records of the document these cached reservations came from lie in it, if known."""
@@ -94,20 +95,42 @@ class DocumentStore:
         (`igor show`), and the snapshot needs every record converted anyway (see the transaction's one
         raw read for what TinyDB's Documents would add)."""
         payload, st = self._read_payload_stat()
+        ident = None if st is None else identity(st, payload)
+        key: bytes | Identity = payload if ident is None else ident
         last = self._last_snapshot
-        if last is not None and last[0] == payload:
+        if last is not None and last[0] == key:
             return last[1]
         data: DocumentData | None = None
         with _gc_paused():
-            snap = None if st is None else self._cached_snapshot(st, payload)
+            snap = None
+            if ident is not None:
+                del payload  # a cached snapshot needs only the key: not holding 2.7 MB at 5,000 (RSS)
+                snap = self._cached_snapshot(ident)
+                if snap is None:  # read it again (rare: every write leaves a cache)
+                    payload, st = self._read_payload_stat()
+                    ident = None if st is None else identity(st, payload)
+                    key = payload if ident is None else ident
             if snap is None:
                 data = document._parse_document(payload, self.label)  # looked up late: tests count parses
                 snap = _snapshot(data, self.label)
-                if st is not None:
-                    self._save_snapshot(st, payload, snap, data)
-        self._last_snapshot = (payload, snap)
-        self._spare = (payload, data, snap.reservations)  # the snapshot keeps no reference into `data`
+                if ident is not None:
+                    self._save_snapshot(ident, snap, data)
+        self._last_snapshot = (key, snap)
+        self._spare = (key, data, snap.reservations)  # the snapshot keeps no reference into `data`
         return snap
+
+    def _take_spare(self, payload: bytes, st: os.stat_result | None) -> Spare | None:
+        """Under the lock: what a transaction over `payload` can take over instead of parsing and
+        converting: the last snapshot's work if it was of the same document, or else the cache's."""
+        spare, self._spare = self._spare, None  # taking it leaves none
+        key = payload if st is None else identity(st, payload)
+        if spare is not None and spare[0] == key:
+            return (payload, spare[1], spare[2])
+        if st is None:
+            return None
+        with _gc_paused():  # `igor del`, `extend`, the tick: no snapshot of their own first
+            cached = self._cached_snapshot(identity(st, payload))
+        return None if cached is None else (payload, None, cached.reservations)
 
     @contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
@@ -121,14 +144,8 @@ class DocumentStore:
             from .transaction import StoreTransaction
 
             with self._exclusive():
-                # Under the lock, so no two transactions can take the same spare; taking it leaves none.
-                spare, self._spare = self._spare, None
                 payload, st = self._read_payload_stat()
-                if st is not None and (spare is None or spare[0] != payload):
-                    with _gc_paused():  # `igor del`, `extend`, the tick: no snapshot of their own first
-                        cached = self._cached_snapshot(st, payload)
-                    if cached is not None:
-                        spare = (payload, None, cached.reservations)
+                spare = self._take_spare(payload, st)  # under the lock: no two transactions take one
                 spans = None if spare is None else self._spans_for(spare[2])
                 tx = StoreTransaction(
                     DocumentStorage(lambda: payload, self._write_payload, self.label, spare, spans)

@@ -41,22 +41,22 @@ from .spliced import Spans
 CACHE_FORMAT = ("igor snapshot", 2, PLAIN_FIELDS)
 """Changes whenever the tuples would mean something else (a new Reservation field changes PLAIN_FIELDS)."""
 
-Identity = tuple[int, int, int, int, int, int]
+Identity = tuple[int, int, int, int, int, int, int]
+OWNER = 2
+"""The document's owner's uid in an Identity: the only user whose cache is trusted (see above)."""
 
 
 def identity(st: os.stat_result, payload: bytes) -> Identity:
-    """The document file's identity and its content's CRC (~0.5 ms at 5,000 reservations)."""
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, zlib.crc32(payload))
+    """The document file's identity and owner and its content's CRC (~0.5 ms at 5,000 reservations)."""
+    return (st.st_dev, st.st_ino, st.st_uid, st.st_size, st.st_mtime_ns, st.st_ctime_ns, zlib.crc32(payload))
 
 
 Plain = tuple[tuple[Any, ...], ...]
 """The reservations as plain columns (codec.reservations_to_plain)."""
 
 
-def load(
-    path: str, document: Identity, owner: int, label: str
-) -> tuple[Snapshot, Plain, Spans | None] | None:
-    """The cached snapshot of the document of this identity and owner, its reservations' plain columns
+def load(path: str, document: Identity, label: str) -> tuple[Snapshot, Plain, Spans | None] | None:
+    """The cached snapshot of the document of this identity, its reservations' plain columns
     (for the next write to patch) and where their records lie in the document (spliced.py), or None to
     read the document.
 
@@ -68,7 +68,7 @@ def load(
         return None
     try:
         st = os.fstat(fd)
-        if not (stat.S_ISREG(st.st_mode) and st.st_uid == owner and not st.st_mode & 0o022):
+        if not (stat.S_ISREG(st.st_mode) and st.st_uid == document[OWNER] and not st.st_mode & 0o022):
             return None
         with os.fdopen(fd, "rb", closefd=False) as handle:
             size = int.from_bytes(handle.read(4), "big")

@@ -299,8 +299,15 @@ def reservations_from_plain(columns: Any) -> tuple[Reservation, ...]:
     columns = list(columns)
     if len(columns) != len(_RESERVATION_FIELDS):
         raise ValueError(f"{len(columns)} columns for {len(_RESERVATION_FIELDS)} fields")
+    texts = set().union(*(columns[i] for i in _TIME_COLUMNS)) - {None}
+    times: dict[str | None, datetime | None] = dict(
+        zip(texts, map(datetime.fromisoformat, texts), strict=True)
+    )
+    times[None] = None
+    for text, value in times.items():  # `to_plain` writes UTC (+00:00: that is the UTC object itself)
+        if text is not None and value is not None and value.tzinfo is not UTC:
+            times[text] = _time_in(text)
     for i in _TIME_COLUMNS:
-        times = {text: _optional_time_in(text) for text in set(columns[i])}
         columns[i] = map(times.__getitem__, columns[i])
     return tuple(itertools.starmap(Reservation, zip(*columns, strict=True)))
 

@@ -15,7 +15,7 @@ from .storage import read_file, replace_file
 
 if TYPE_CHECKING:
     from ..model import Reservation
-    from .cache import Plain
+    from .cache import Identity, Plain
     from .spliced import Spans
 
     Cached = tuple[tuple[Reservation, ...], Plain, Spans | None]
@@ -60,10 +60,10 @@ class TinyStore(DocumentStore):
 
     # -- the snapshot cache (cache.py says why it is safe to trust)
 
-    def _cached_snapshot(self, st: os.stat_result, payload: bytes) -> Snapshot | None:
+    def _cached_snapshot(self, key: Identity) -> Snapshot | None:
         from . import cache
 
-        found = cache.load(self.cache_path, cache.identity(st, payload), st.st_uid, self.label)
+        found = cache.load(self.cache_path, key, self.label)
         if found is None:
             return None
         self._plain = (found[0].reservations, found[1], found[2])
@@ -73,23 +73,23 @@ class TinyStore(DocumentStore):
         base, _, spans = self._plain
         return spans if base is reservations and base else None
 
-    def _save_snapshot(self, st: os.stat_result, payload: bytes, snap: Snapshot, data: DocumentData) -> None:
+    def _save_snapshot(self, key: Identity, snap: Snapshot, data: DocumentData) -> None:
         """A reader that could write the cache (it runs as the document's owner) writes it, under the
         store's lock if that is free at once and only if the document is still the one it decoded;
         otherwise the next writer will."""
-        if st.st_uid != os.geteuid():
-            return
         from .. import locks
         from . import cache
+
+        if key[cache.OWNER] != os.geteuid():
+            return
 
         with (
             contextlib.suppress(OSError, locks.LockBusy, ValueError),
             locks.hold(self.lock_path, timeout=0),
         ):
-            read = cache.identity(st, payload)
-            if cache.identity(os.stat(self.path), b"")[:-1] == read[:-1]:  # the same file, unchanged
+            if cache.identity(os.stat(self.path), b"")[:-1] == key[:-1]:  # the same file, unchanged
                 plain = reservations_to_plain(snap.reservations)
-                cache.dump(self._cache_where(), read, plain, data, None)  # maybe not igor's layout
+                cache.dump(self._cache_where(), key, plain, data, None)  # maybe not igor's layout
                 self._plain = (snap.reservations, plain, None)
 
     def _before_write(self) -> None:

@@ -20,13 +20,15 @@ from .document import META_ID, SCHEMA_VERSION, DocumentData, _corrupt, _gc_pause
 
 if TYPE_CHECKING:
     from ..model import Reservation
+    from .cache import Identity
     from .spliced import Spans
 
 FILE_MODE = 0o644  # the TUI and `igor show` may run as other users than the writer
 
-Spare = tuple[bytes, "DocumentData | None", "tuple[Reservation, ...]"]
-"""A snapshot's bytes, their parse (None when the snapshot came from the cache) and their converted
-reservations, for a transaction to take over."""
+Spare = tuple["bytes | Identity", "DocumentData | None", "tuple[Reservation, ...]"]
+"""A snapshot's bytes (a file's: its identity, see cache.py), their parse (None when the snapshot came
+from the cache) and their converted reservations, for a transaction to take over; the storage is given
+one whose first item is the bytes it reads."""
 
 
 class DocumentStorage:
