@@ -293,13 +293,16 @@ class StoreTransaction:
     # -- key/value area
 
     def get_value(self, key: str, default: Any = None) -> Any:
-        """A copy, so mutating the result cannot leak into the document behind the transaction's back."""
-        import copy
+        """A copy, so mutating the result cannot leak into the document behind the transaction's back.
+
+        Copied by marshal, which holds exactly the JSON types a value can have (see `set_value`) and
+        copies them in C: igor-tick's install records of 5,000 reservations took copy.deepcopy ~15 ms."""
+        import marshal
 
         from tinydb import Query
 
         record = self._table("kv").get(Query().key == key)
-        return default if record is None else copy.deepcopy(record.get("value"))
+        return default if record is None else marshal.loads(marshal.dumps(record.get("value")))
 
     def set_value(self, key: str, value: Any) -> None:
         """Values are stored as JSON gives them back (tuples become lists) in memory and on disk alike;
