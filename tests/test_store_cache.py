@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_store import FULL_RES
 
 from igor_tui import locks
 from igor_tui.model import Block, NodeState, NodeStatus, Reservation
@@ -57,6 +58,13 @@ def filled_counted(state: Path, parses: list[int]) -> TinyStore:
     return store
 
 
+@pytest.fixture
+def state(tmp_path: Path, parses: list[int]) -> Path:
+    """A filled store's directory, its cache written, parses counted from zero."""
+    filled_counted(tmp_path / "state", parses)
+    return tmp_path / "state"
+
+
 def parsed(state: Path) -> tuple[Any, ...]:
     """What the document itself says, read without any cache."""
     snap = store_document._snapshot(json.loads((state / "igor.json").read_bytes()), "test")
@@ -69,10 +77,8 @@ def seen(store: TinyStore) -> tuple[Any, ...]:
 
 
 def test_a_write_leaves_a_cache_that_the_next_reader_uses_instead_of_parsing(
-    tmp_path: Path, parses: list[int]
+    state: Path, parses: list[int]
 ) -> None:
-    state = tmp_path / "state"
-    filled_counted(state, parses)
     cache = state / CACHE_NAME
     assert cache.is_file() and cache.stat().st_mode & 0o777 == 0o644
     expected = parsed(state)
@@ -82,10 +88,8 @@ def test_a_write_leaves_a_cache_that_the_next_reader_uses_instead_of_parsing(
 
 
 def test_a_transaction_after_a_cached_snapshot_keeps_its_reservations_and_writes_a_fresh_cache(
-    tmp_path: Path, parses: list[int]
+    state: Path, parses: list[int]
 ) -> None:
-    state = tmp_path / "state"
-    filled_counted(state, parses)
     store = TinyStore(state)
     snap = store.snapshot()
     with store.transaction() as tx:
@@ -118,11 +122,9 @@ def test_a_restored_reservation_is_cached_in_id_order(tmp_path: Path) -> None:
     assert seen(TinyStore(state)) == parsed(state)
 
 
-def test_a_cache_of_another_document_is_never_used(tmp_path: Path, parses: list[int]) -> None:
+def test_a_cache_of_another_document_is_never_used(state: Path, parses: list[int]) -> None:
     """A hand edit, a restore from backup, an older igor's write: none updates the cache, and the
     document wins, even when it has the old one's size and mtime."""
-    state = tmp_path / "state"
-    filled_counted(state, parses)
     doc = state / "igor.json"
     before = doc.stat()
     text = doc.read_bytes().replace(b'"name":"r1"', b'"name":"x1"')
@@ -135,9 +137,7 @@ def test_a_cache_of_another_document_is_never_used(tmp_path: Path, parses: list[
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage", "empty", "group-writable"])
-def test_a_damaged_or_untrusted_cache_is_ignored(tmp_path: Path, parses: list[int], damage: str) -> None:
-    state = tmp_path / "state"
-    filled_counted(state, parses)
+def test_a_damaged_or_untrusted_cache_is_ignored(state: Path, parses: list[int], damage: str) -> None:
     cache = state / CACHE_NAME
     blob = bytearray(cache.read_bytes())
     if damage == "flip":
@@ -155,21 +155,17 @@ def test_a_damaged_or_untrusted_cache_is_ignored(tmp_path: Path, parses: list[in
     assert len(parses) == 1
 
 
-def test_a_cache_owned_by_someone_else_is_ignored(tmp_path: Path, parses: list[int]) -> None:
+def test_a_cache_owned_by_someone_else_is_ignored(state: Path, parses: list[int]) -> None:
     if os.geteuid() != 0:
         pytest.skip("changing a file's owner needs root")
-    state = tmp_path / "state"
-    filled_counted(state, parses)
     os.chown(state / CACHE_NAME, 4242, 4242)
     assert seen(TinyStore(state)) == parsed(state)
     assert len(parses) == 1
 
 
 def test_a_reader_that_owns_the_store_rebuilds_a_missing_cache_unless_a_writer_holds_the_lock(
-    tmp_path: Path, parses: list[int]
+    state: Path, parses: list[int]
 ) -> None:
-    state = tmp_path / "state"
-    filled_counted(state, parses)
     cache = state / CACHE_NAME
     cache.unlink()
     with locks.hold(str(state / "igor.lock")):  # a writer is busy: the reader leaves the cache to it
@@ -194,27 +190,8 @@ def test_a_failed_write_leaves_no_cache_of_the_old_document_behind(
 
 
 def test_plain_columns_round_trip_every_field_and_time_zone() -> None:
-    full = Reservation(
-        id=7,
-        name="full",
-        owner="alice",
-        start=T0,
-        end=datetime(2026, 3, 2, 13, 0, tzinfo=timezone(timedelta(hours=2))),  # stored as UTC
-        nodes=("kn1", "kn2"),
-        group="lab",
-        kernel="/k",
-        initrd="/i",
-        kernel_hash="a" * 64,
-        initrd_hash="b" * 64,
-        profile="p",
-        kernel_args="quiet",
-        vlan=42,
-        created=T0 - timedelta(microseconds=17),
-        revision=3,
-        extensions=2,
-        installed=True,
-        error="e",
-    )
+    utc_plus_2 = timezone(timedelta(hours=2))
+    full = dataclasses.replace(FULL_RES, end=datetime(2026, 3, 2, 13, 0, tzinfo=utc_plus_2))  # stored as UTC
     rows = [full, res("plain", vlan=None)]
     back = codec.reservations_from_plain(codec.reservations_to_plain(rows))
     assert back == tuple(rows)
