@@ -16,6 +16,8 @@ empty and raw at the commit is the old bytes, and anything else is encoded.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from typing import Any
 
 from . import document
@@ -54,37 +56,77 @@ def serialize(data: DocumentData, old: tuple[bytes, Spans] | None) -> tuple[byte
     only the others are encoded, by json (a few records do not repay importing orjson); without, every
     record is encoded, by the encoder `_serialize` would choose for the whole document. (The one
     difference: a value orjson refuses is escaped in that record alone, not in the whole document.)"""
-    payload, spans = old if old is not None else (b"", None)
-    where = {} if spans is None else dict(zip(spans[2], zip(spans[3], spans[4], strict=True), strict=True))
     by_orjson = old is None and sum(map(len, data.values())) >= document.ORJSON_FROM_RECORDS
     chunks: list[bytes] = []
-    pos = 0
     found: Spans | None = None
     for i, (name, table) in enumerate(data.items()):
         chunks.append((b"," if i else b"{") + encode_json(name, by_orjson=False) + b":")
-        pos += len(chunks[-1])
         if name != TABLE:
             chunks.append(encode_json(table, by_orjson=by_orjson))
-            pos += len(chunks[-1])
             continue
-        start, keys, starts, ends = pos, [], [], []
-        for j, (key, record) in enumerate(table.items()):
-            text = (
-                key.encode() if key.isdigit() and key.isascii() else encode_json(key, by_orjson=False)[1:-1]
-            )
-            head = (b',"' if j else b'{"') + text + b'":'
-            if type(record) is RawRecord and not record:
-                value = payload[slice(*where[key])]
-            else:
-                value = encode_json(record, by_orjson=by_orjson)
-            pos += len(head)
-            keys.append(key)
-            starts.append(pos)
-            pos += len(value)
-            ends.append(pos)
-            chunks += (head, value)
-        chunks.append(b"}" if keys else b"{}")
-        pos += len(chunks[-1])
-        found = (start, pos, tuple(keys), tuple(starts), tuple(ends))
+        start = sum(map(len, chunks))
+        if not table:
+            chunks.append(b"{}")
+            found = (start, start + 2, (), (), ())
+            continue
+        records = _Records(start)
+        if old is None:
+            for key, record in table.items():
+                records.add(key, encode_json(record, by_orjson=by_orjson))
+        else:
+            records.splice(table, *old)
+        chunks += records.chunks
+        chunks.append(b"}")
+        found = (start, records.pos + 1, tuple(records.keys), tuple(records.starts), tuple(records.ends))
     chunks.append(b"}\n" if chunks else b"{}\n")
     return b"".join(chunks), found
+
+
+class _Records:
+    """The reservations table's text as it is put together, and where each record's value lies."""
+
+    def __init__(self, pos: int) -> None:
+        self.pos = pos
+        self.chunks: list[bytes] = []
+        self.keys: list[str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def _head(self, key: str) -> None:
+        text = key.encode() if key.isdigit() and key.isascii() else encode_json(key, by_orjson=False)[1:-1]
+        self.chunks.append((b',"' if self.keys else b'{"') + text + b'":')
+        self.pos += len(self.chunks[-1])
+
+    def add(self, key: str, value: bytes) -> None:
+        self._head(key)
+        self.keys.append(key)
+        self.starts.append(self.pos)
+        self.pos += len(value)
+        self.ends.append(self.pos)
+        self.chunks.append(value)
+
+    def splice(self, table: dict[str, Any], payload: bytes, spans: Spans) -> None:
+        """Runs of untouched records that were neighbours in the old document are copied in one slice
+        each (with the keys between them), so the cost grows with the changes, not the table: the
+        runs are found by a few passes in C over the keys, not a Python step per record."""
+        _, _, old_keys, old_starts, old_ends = spans
+        index = dict(zip(old_keys, range(len(old_keys)), strict=True))
+        keys, values = list(table), list(table.values())
+        at = list(map(index.get, keys, itertools.repeat(-2)))  # -2: not in the old document
+        cuts = {k for k, value in enumerate(values) if type(value) is not RawRecord or value}
+        cuts |= {k + 1 for k in cuts}
+        cuts.update(k for k, step in enumerate(map(operator.sub, at[1:], at[:-1]), 1) if step != 1)
+        bounds = sorted(cuts | {0, len(keys)})
+        for a, b in itertools.pairwise(bounds):
+            value = values[a]
+            if type(value) is not RawRecord or value:  # a changed record: alone between two cuts
+                self.add(keys[a], encode_json(value, by_orjson=False))
+                continue
+            first, last = at[a], at[b - 1]
+            self._head(keys[a])
+            delta = self.pos - old_starts[first]
+            self.chunks.append(payload[old_starts[first] : old_ends[last]])
+            self.keys += old_keys[first : last + 1]
+            self.starts += map(operator.add, old_starts[first : last + 1], itertools.repeat(delta))
+            self.ends += map(operator.add, old_ends[first : last + 1], itertools.repeat(delta))
+            self.pos = self.ends[-1]
