@@ -6,7 +6,11 @@ atomic write after. A TinyDB instance never outlives its transaction (TinyDB cac
 per instance, which would be wrong across processes).
 
 Two things deliberately do not go through TinyDB, each for a reason given where it is done:
-- listing all reservations reads the raw table (`document.raw_table`, the one raw read);
+- listing all reservations reads the raw table (`document.raw_table`, the one raw read), or, when the
+  transaction started from the snapshot cache, the cache's converted reservations. Then the TinyDB table
+  holds an empty `spliced.RawRecord` per untouched reservation (see spliced.py): a method added here must
+  read reservations through `_reservation_map`/`reservation`, never TinyDB's get/search/all on them
+  (adding, removing and wholly replacing through TinyDB is what the spliced write expects);
 - reservation and block ids come from counters in the meta record, not from TinyDB's max(id)+1, which
   hands out the id of the newest reservation again once it is removed (`_take_ids`).
 """
