@@ -139,7 +139,9 @@ class StoreTransaction:
         next_id = int((meta or {}).get(counter, 1))
         if counter not in self._counters_checked:
             self._counters_checked.add(counter)
-            next_id = max(next_id, max((int(k) for k in self._raw(table)), default=0) + 1)
+            ids = self._reservations if table == "reservations" and self._reservations is not None else None
+            present = max(ids, default=0) if ids is not None else max(map(int, self._raw(table)), default=0)
+            next_id = max(next_id, present + 1)
         if meta is None:
             fresh = {
                 "schema_version": SCHEMA_VERSION,
