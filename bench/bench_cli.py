@@ -364,13 +364,33 @@ def child_env(work: Path, cached_bytecode: bool) -> dict[str, str]:
     return env
 
 
+def own_config(cluster: Cluster, variant: str) -> Path:
+    """The cluster's config, or for a variant of an A/B run a copy whose state directory is the variant's
+    own copy of the store: one variant's writes must not leave the other a store it did not write
+    (a snapshot cache the other does not keep would be stale at every turn, costing a rebuild)."""
+    if not variant:
+        return cluster.config
+    settings = json.loads(cluster.config.read_text())
+    state = Path(settings["statedir"])
+    own = state.with_name(f"{state.name}-{variant}")
+    if not own.exists():
+        shutil.copytree(state, own)
+    settings["statedir"] = str(own)
+    config = cluster.config.with_name(f"igor-{variant}.conf")
+    config.write_text(json.dumps(settings, indent=2) + "\n")
+    os.chmod(config, 0o600)
+    return config
+
+
 def bench_cluster(
     igor: Path, cluster: Cluster, runs: int, envs: Mapping[str, Mapping[str, str]]
 ) -> dict[str, dict[str, Timing]]:
     """Each command once to warm up, then `runs` times, per variant (see `time_interleaved`): by command,
     by variant. `del` deletes what the same variant's real `sub` runs booked; each variant extends its
     own `ext` reservations."""
-    envs = {variant: {**env, "IGOR_CONFIG": str(cluster.config)} for variant, env in envs.items()}
+    envs = {
+        variant: {**env, "IGOR_CONFIG": str(own_config(cluster, variant))} for variant, env in envs.items()
+    }
     order = {variant: i for i, variant in enumerate(envs)}
     exe = str(igor)
     boot = ["-k", str(cluster.kernel), "-i", str(cluster.initrd)]

@@ -5,6 +5,8 @@ codec.py      model values <-> JSON records, generated from the model's field li
 document.py   the document: validation, schema version, canonical serialization
 storage.py    igor's TinyDB storage: one locked read, one temp + fsync + replace write
 transaction.py  a read-modify-write through TinyDB's tables and queries
+cache.py      the decoded snapshot beside the document (igor.snapshot), valid for exactly one document
+spliced.py    writing a document from the old one's bytes for the reservations a transaction left alone
 base.py       what the two stores share (snapshots, transactions); files.py and memory.py: the stores
 
 Every name other modules import from `igor_tui.store` is re-exported here.

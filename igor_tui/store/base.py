@@ -3,6 +3,7 @@ serialized document. A store only says how to read, write and lock its bytes, an
 
 from __future__ import annotations
 
+import os
 from _thread import _local  # threading.local itself; importing threading costs every run ~0.7 ms
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -10,12 +11,15 @@ from typing import TYPE_CHECKING
 
 from ..errors import StoreError
 from . import document
+from .cache import Identity, identity
 from .codec import reservation_from_record, reservation_to_record
-from .document import _gc_paused, _snapshot
+from .document import DocumentData, _gc_paused, _snapshot
 from .protocol import Snapshot
 
 if TYPE_CHECKING:
     from ..archive import ArchivedReservation
+    from ..model import Reservation
+    from .spliced import Spans
     from .storage import Spare
     from .transaction import StoreTransaction
 
@@ -29,11 +33,35 @@ class DocumentStore:
     def __init__(self, lock_timeout: float) -> None:
         self.lock_timeout = lock_timeout
         self._local = _local()
-        self._last_snapshot: tuple[bytes, Snapshot] | None = None
+        self._last_snapshot: tuple[bytes | Identity, Snapshot] | None = None
         self._spare: Spare | None = None  # the parse behind the last snapshot, until a transaction takes it
 
     def _read_payload(self) -> bytes:
         raise NotImplementedError
+
+    def _read_payload_stat(self) -> tuple[bytes, os.stat_result | None]:
+        """The bytes and, for a file, the stat of what they were read from (see cache.py); by way of
+        `_read_payload`, the one read a store defines (tests count its calls)."""
+        self._local.read_stat = None
+        payload = self._read_payload()
+        return payload, self._local.read_stat
+
+    def _cached_snapshot(self, key: Identity) -> Snapshot | None:
+        """The snapshot cached for the document of this identity (see cache.py), if the store keeps one."""
+        return None
+
+    def _save_snapshot(self, key: Identity, snap: Snapshot, data: DocumentData) -> None:
+        """A reader decoded the document of this identity: a store with a cache may keep it."""
+
+    def _spans_for(self, reservations: tuple[Reservation, ...]) -> Spans | None:
+        """Where the records of the document these cached reservations came from lie in it, if known."""
+        return None
+
+    def _before_write(self) -> None:
+        """Called under the lock just before a changed document is written."""
+
+    def _after_write(self, tx: StoreTransaction) -> None:
+        """Called under the lock just after a changed document was written by `tx`."""
 
     def _write_payload(self, payload: bytes) -> None:
         raise NotImplementedError
@@ -66,16 +94,43 @@ class DocumentStore:
         of reading and comparing the bytes. No TinyDB here: tinydb is not even imported by read-only runs
         (`igor show`), and the snapshot needs every record converted anyway (see the transaction's one
         raw read for what TinyDB's Documents would add)."""
-        payload = self._read_payload()
+        payload, st = self._read_payload_stat()
+        ident = None if st is None else identity(st, payload)
+        key: bytes | Identity = payload if ident is None else ident
         last = self._last_snapshot
-        if last is not None and last[0] == payload:
+        if last is not None and last[0] == key:
             return last[1]
+        data: DocumentData | None = None
         with _gc_paused():
-            data = document._parse_document(payload, self.label)  # looked up late: tests count parses
-            snap = _snapshot(data, self.label)
-        self._last_snapshot = (payload, snap)
-        self._spare = (payload, data, snap.reservations)  # the snapshot keeps no reference into `data`
+            snap = None
+            if ident is not None:
+                del payload  # a cached snapshot needs only the key: not holding 2.7 MB at 5,000 (RSS)
+                snap = self._cached_snapshot(ident)
+                if snap is None:  # read it again (rare: every write leaves a cache)
+                    payload, st = self._read_payload_stat()
+                    ident = None if st is None else identity(st, payload)
+                    key = payload if ident is None else ident
+            if snap is None:
+                data = document._parse_document(payload, self.label)  # looked up late: tests count parses
+                snap = _snapshot(data, self.label)
+                if ident is not None:
+                    self._save_snapshot(ident, snap, data)
+        self._last_snapshot = (key, snap)
+        self._spare = (key, data, snap.reservations)  # the snapshot keeps no reference into `data`
         return snap
+
+    def _take_spare(self, payload: bytes, st: os.stat_result | None) -> Spare | None:
+        """Under the lock: what a transaction over `payload` can take over instead of parsing and
+        converting: the last snapshot's work if it was of the same document, or else the cache's."""
+        spare, self._spare = self._spare, None  # taking it leaves none
+        key = payload if st is None else identity(st, payload)
+        if spare is not None and spare[0] == key:
+            return (payload, spare[1], spare[2])
+        if st is None:
+            return None
+        with _gc_paused():  # `igor del`, `extend`, the tick: no snapshot of their own first
+            cached = self._cached_snapshot(identity(st, payload))
+        return None if cached is None else (payload, None, cached.reservations)
 
     @contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
@@ -89,10 +144,11 @@ class DocumentStore:
             from .transaction import StoreTransaction
 
             with self._exclusive():
-                # Under the lock, so no two transactions can take the same spare; taking it leaves none.
-                spare, self._spare = self._spare, None
+                payload, st = self._read_payload_stat()
+                spare = self._take_spare(payload, st)  # under the lock: no two transactions take one
+                spans = None if spare is None else self._spans_for(spare[2])
                 tx = StoreTransaction(
-                    DocumentStorage(self._read_payload, self._write_payload, self.label, spare)
+                    DocumentStorage(lambda: payload, self._write_payload, self.label, spare, spans)
                 )
                 try:
                     yield tx
@@ -104,6 +160,10 @@ class DocumentStore:
                     from ..archive import entry_line
 
                     self._append_archive([entry_line(entry, reservation_to_record) for entry in tx.archived])
-                storage.commit()
+                if storage.dirty:
+                    self._before_write()
+                    storage.commit()
+                    with _gc_paused():
+                        self._after_write(tx)
         finally:
             self._local.active = False

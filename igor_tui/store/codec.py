@@ -9,8 +9,9 @@ twice the time of the straight-line code (~20 vs ~10 ms) at that size.
 
 from __future__ import annotations
 
+import itertools
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -233,6 +234,86 @@ def _converted_values(d: Mapping[str, Any]) -> tuple[Any, ...]:
         return converted(d)  # type: ignore[no-any-return]
     except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"bad reservation record ({type(err).__name__}: {err})") from err
+
+
+# ------------------------------------------------------------------- reservations as plain columns
+
+
+def _columns(*annotations: str) -> tuple[int, ...]:
+    return tuple(i for i, name in enumerate(_RESERVATION_FIELDS) if _FIELDS[name][0] in annotations)
+
+
+_TIME_COLUMNS = _columns("datetime", "datetime | None")
+_STR_COLUMNS = _columns("str")
+_NAMES_COLUMNS = _columns("tuple[str, ...]")
+if len(_columns("int", "bool", "int | None")) + len(_TIME_COLUMNS + _STR_COLUMNS + _NAMES_COLUMNS) != len(
+    _FIELDS
+):  # a type the cache would store without knowing it: fail at import, as _KINDS does
+    raise TypeError("the snapshot cache cannot hold every field of Reservation; teach codec.py its type")
+_ALL_ATTRS = operator.attrgetter(*_RESERVATION_FIELDS)
+PLAIN_FIELDS = _RESERVATION_FIELDS
+"""The order of the plain columns; the cache keeps it, so a changed model never misreads one."""
+
+
+def reservations_to_plain(rows: Iterable[Reservation]) -> tuple[tuple[Any, ...], ...]:
+    """Reservations as columns of plain values (what marshal holds: see cache.py), one per field in the
+    model's order. By column, so each conversion is one `map` in C rather than a call per value (~4x
+    faster at 5,000 rows): times become their stored text (once per distinct time), and equal strings one
+    object, which marshal then writes once and loading shares. ValueError for a naive time, as the
+    store's encoder."""
+    columns = list(zip(*map(_ALL_ATTRS, rows), strict=True)) or [()] * len(_RESERVATION_FIELDS)
+    times = set().union(*(columns[i] for i in _TIME_COLUMNS)) - {None}
+    utc = [value for value in times if value.tzinfo is UTC]  # igor's own: as _time_out writes them
+    texts = dict(zip(utc, map(datetime.isoformat, utc), strict=True))
+    texts.update((value, _time_out(value)) for value in times if value.tzinfo is not UTC)
+    texts[None] = None
+    for i in _TIME_COLUMNS:
+        columns[i] = tuple(map(texts.__getitem__, columns[i]))
+    same: dict[str, str] = {}
+    for i in _STR_COLUMNS:
+        columns[i] = tuple(map(same.setdefault, columns[i], columns[i]))
+    for i in _NAMES_COLUMNS:
+        columns[i] = tuple([tuple(map(same.setdefault, names, names)) for names in columns[i]])
+    return tuple(columns)
+
+
+_ID_COLUMN = _RESERVATION_FIELDS.index("id")
+
+
+def patch_plain(
+    columns: tuple[tuple[Any, ...], ...], changed: set[int], current: Mapping[int, Reservation]
+) -> tuple[tuple[Any, ...], ...]:
+    """`columns` with the reservations of the `changed` ids replaced by their `current` value (or left
+    out: removed), sorted by id: what a write costs instead of converting every reservation again
+    (~3 ms instead of ~15 ms at 5,000)."""
+    if not changed:
+        return columns
+    rows = [row for row in zip(*columns, strict=True) if row[_ID_COLUMN] not in changed]
+    present = sorted(i for i in changed if i in current)
+    rows.extend(zip(*reservations_to_plain(current[i] for i in present), strict=True))
+    ids = [row[_ID_COLUMN] for row in rows]
+    if any(a > b for a, b in itertools.pairwise(ids)):
+        rows.sort(key=operator.itemgetter(_ID_COLUMN))
+    return tuple(zip(*rows, strict=True)) or tuple(() for _ in _RESERVATION_FIELDS)
+
+
+def reservations_from_plain(columns: Any) -> tuple[Reservation, ...]:
+    """Inverse of `reservations_to_plain`, without the record checks (the caller trusts the columns as
+    it trusts the document: see cache.py); a wrong shape raises ValueError or TypeError."""
+    columns = list(columns)
+    if len(columns) != len(_RESERVATION_FIELDS):
+        raise ValueError(f"{len(columns)} columns for {len(_RESERVATION_FIELDS)} fields")
+    texts = set().union(*(columns[i] for i in _TIME_COLUMNS)) - {None}
+    times: dict[str | None, datetime | None] = dict(
+        zip(texts, map(datetime.fromisoformat, texts), strict=True)
+    )
+    times[None] = None
+    for text, value in times.items():  # `to_plain` writes UTC (+00:00: that is the UTC object itself)
+        if text is not None and value is not None and value.tzinfo is not UTC:
+            times[text] = _time_in(text)
+    for i in _TIME_COLUMNS:
+        columns[i] = map(times.__getitem__, columns[i])
+    return tuple(itertools.starmap(Reservation, zip(*columns, strict=True)))
 
 
 # ------------------------------------------------------------------------------------ blocks and nodes

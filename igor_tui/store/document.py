@@ -85,20 +85,25 @@ def _serialize(data: DocumentData) -> bytes:
     json with ASCII escapes, with the same strictness as before (no NaN, which orjson would turn into null
     silently); _parse_document reads every kind.
     """
-    if sum(map(len, data.values())) < ORJSON_FROM_RECORDS:
+    return encode_json(data, by_orjson=sum(map(len, data.values())) >= ORJSON_FROM_RECORDS) + b"\n"
+
+
+def encode_json(value: Any, *, by_orjson: bool) -> bytes:
+    """One JSON value as `_serialize` writes it (compact JSON of a value is the same bytes wherever it
+    stands, so a document can also be put together from its parts: see storage.py)."""
+    if not by_orjson:
         try:
-            text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-            return text.encode() + b"\n"
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
         except UnicodeEncodeError:  # a lone surrogate: escaped, as for what orjson refuses below
-            return _json_text(data).encode() + b"\n"
+            return _json_text(value).encode()
         except ValueError:  # NaN or infinity, only from a hand edit: written by orjson, as before
             pass
     import orjson  # writers of big documents only (see _parse_document)
 
     try:
-        return orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError
-        return _json_text(data).encode() + b"\n"
+        return _json_text(value).encode()
 
 
 def _json_text(value: Any) -> str:
@@ -175,9 +180,15 @@ def raw_table(data: DocumentData, name: str) -> dict[str, Any]:
     return data.get(name, {})
 
 
-def _snapshot(data: DocumentData, label: str) -> Snapshot:
+def _snapshot(
+    data: DocumentData, label: str, reservations: tuple[Reservation, ...] | None = None
+) -> Snapshot:
+    """Every table converted; `reservations` when they already are (the snapshot cache keeps them decoded
+    and the other tables as parsed, so a table added here is cached without a change there)."""
+    if reservations is None:
+        reservations = tuple(_reservation_map(raw_table(data, "reservations"), label).values())
     return Snapshot(
-        reservations=tuple(_reservation_map(raw_table(data, "reservations"), label).values()),
+        reservations=reservations,
         blocks=tuple(_block_map(raw_table(data, "blocks"), label).values()),
         nodes=MappingProxyType(_load_nodes(raw_table(data, "nodes"), label)),
         policies=tuple(_policy_map(raw_table(data, "policies"), label).values()),

@@ -6,17 +6,32 @@ import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from ..errors import StoreError
 from .base import DocumentStore
+from .codec import patch_plain, reservations_to_plain
 from .storage import read_file, replace_file
+
+if TYPE_CHECKING:
+    from ..model import Reservation
+    from .cache import Identity, Plain
+    from .spliced import Spans
+
+    Cached = tuple[tuple[Reservation, ...], Plain, Spans | None]
+    """The reservations of a cached snapshot, their plain columns and their records' spans."""
+    from .document import DocumentData
+    from .protocol import Snapshot
+    from .transaction import StoreTransaction
 
 DOCUMENT_NAME = "igor.json"
 LOCK_NAME = "igor.lock"
 ARCHIVE_NAME = "archive.jsonl"  # see archive.py
 TEMP_PREFIX = ".igor.json."
+CACHE_NAME = "igor.snapshot"  # see cache.py
 
 _DIR_MODE = 0o755
+_NOTHING_CACHED: Cached = ((), (), None)
 
 
 class TinyStore(DocumentStore):
@@ -32,13 +47,73 @@ class TinyStore(DocumentStore):
         self.path = os.path.join(self.directory, DOCUMENT_NAME)
         self.lock_path = os.path.join(self.directory, LOCK_NAME)
         self.archive_path = os.path.join(self.directory, ARCHIVE_NAME)
+        self.cache_path = os.path.join(self.directory, CACHE_NAME)
+        self._plain: Cached = _NOTHING_CACHED  # the last cache loaded or written: see _after_write
         self.label = self.path
 
     def __repr__(self) -> str:
         return f"TinyStore({self.directory!r})"
 
     def _read_payload(self) -> bytes:
-        return read_file(self.path, self.label)
+        payload, self._local.read_stat = read_file(self.path, self.label)  # see _read_payload_stat
+        return payload
+
+    # -- the snapshot cache (cache.py says why it is safe to trust)
+
+    def _cached_snapshot(self, key: Identity) -> Snapshot | None:
+        from . import cache
+
+        found = cache.load(self.cache_path, key, self.label)
+        if found is None:
+            return None
+        self._plain = (found[0].reservations, found[1], found[2])
+        return found[0]
+
+    def _spans_for(self, reservations: tuple[Reservation, ...]) -> Spans | None:
+        base, _, spans = self._plain
+        return spans if base is reservations and base else None
+
+    def _save_snapshot(self, key: Identity, snap: Snapshot, data: DocumentData) -> None:
+        """A reader that could write the cache (it runs as the document's owner) writes it, under the
+        store's lock if that is free at once and only if the document is still the one it decoded;
+        otherwise the next writer will."""
+        from .. import locks
+        from . import cache
+
+        if key[cache.OWNER] != os.geteuid():
+            return
+
+        with (
+            contextlib.suppress(OSError, locks.LockBusy, ValueError),
+            locks.hold(self.lock_path, timeout=0),
+        ):
+            if cache.identity(os.stat(self.path), b"")[:-1] == key[:-1]:  # the same file, unchanged
+                plain = reservations_to_plain(snap.reservations)
+                cache.dump(self._cache_where(), key, plain, data, None)  # maybe not igor's layout
+                self._plain = (snap.reservations, plain, None)
+
+    def _before_write(self) -> None:
+        from . import cache
+
+        cache.remove(self.cache_path)
+
+    def _after_write(self, tx: StoreTransaction) -> None:
+        """The cache of what `tx` wrote: the plain columns of the snapshot it took over, patched with
+        the reservations it changed, or (it started from a parse) all of them converted."""
+        from . import cache
+
+        storage, (base, plain, _) = tx._storage, self._plain
+        self._plain = _NOTHING_CACHED
+        with contextlib.suppress(OSError, StoreError, ValueError):
+            if tx._reservations is not None and storage.converted is base and base:
+                plain = patch_plain(plain, tx._changed, tx._reservations)
+            else:
+                plain = reservations_to_plain(tx._stored_reservations())
+            written = cache.identity(os.stat(self.path), storage.written)
+            cache.dump(self._cache_where(), written, plain, storage.data, storage.spans)
+
+    def _cache_where(self) -> tuple[str, str, str]:
+        return (self.directory, self.cache_path, TEMP_PREFIX)
 
     def _write_payload(self, payload: bytes) -> None:
         self._remove_leftover_temps()

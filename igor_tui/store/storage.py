@@ -15,16 +15,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
-from . import document
+from . import document, spliced
 from .document import META_ID, SCHEMA_VERSION, DocumentData, _corrupt, _gc_paused, _serialize
 
 if TYPE_CHECKING:
     from ..model import Reservation
+    from .cache import Identity
+    from .spliced import Spans
 
 FILE_MODE = 0o644  # the TUI and `igor show` may run as other users than the writer
 
-Spare = tuple[bytes, DocumentData, "tuple[Reservation, ...]"]
-"""A snapshot's parse of some bytes and its converted reservations, for a transaction to take over."""
+Spare = tuple["bytes | Identity", "DocumentData | None", "tuple[Reservation, ...]"]
+"""A snapshot's bytes (a file's: its identity, see cache.py), their parse (None when the snapshot came
+from the cache) and their converted reservations, for a transaction to take over; the storage is given
+one whose first item is the bytes it reads."""
 
 
 class DocumentStorage:
@@ -42,17 +46,27 @@ class DocumentStorage:
         write_payload: Callable[[bytes], None],
         label: str,
         spare: Spare | None = None,
+        spans: Spans | None = None,
     ) -> None:
+        """`spans`: where the spare's reservation records lie in its bytes, if known (see spliced.py)."""
         self.label = label
         self._write_payload = write_payload
         payload = read_payload()
         self.converted: tuple[Reservation, ...] | None = None
+        self._old: tuple[bytes, Spans] | None = None  # the bytes of the records left unparsed
+        self.spans: Spans | None = None  # where the records lie in what `commit` wrote
+        parsed = None
         if spare is not None and spare[0] == payload:
-            self.data, self.converted = spare[1], spare[2]
-        else:
+            parsed, self.converted = spare[1], spare[2]
+            if parsed is None and spans is not None:
+                parsed = spliced.parse_without_reservations(payload, spans, label)
+                self._old = None if parsed is None else (payload, spans)
+        if parsed is None:
             with _gc_paused():
-                self.data = document._parse_document(payload, label)  # looked up late: tests count parses
+                parsed = document._parse_document(payload, label)  # looked up late: tests count parses
+        self.data = parsed
         self.dirty = False
+        self.written = b""  # what `commit` wrote
 
     def read(self) -> DocumentData:
         return self.data
@@ -65,7 +79,7 @@ class DocumentStorage:
         """TinyDB's close: nothing to release (the store holds the lock; `commit` writes)."""
 
     def commit(self) -> None:
-        """Write the document if anything changed, always saying its schema."""
+        """Write the document if anything changed (see `dirty`), always saying its schema."""
         if not self.dirty:
             return
         data = self.data
@@ -74,24 +88,36 @@ class DocumentStorage:
             data["meta"] = {str(META_ID): meta, **data.get("meta", {})}
         # Earlier versions ended the document with a digest of itself; nothing maintains it any more.
         data["meta"][str(META_ID)].pop("digest", None)
-        self._write_payload(_serialize(data))
+        if self._old is not None or sum(map(len, data.values())) >= document.ORJSON_FROM_RECORDS:
+            self.written, self.spans = spliced.serialize(data, self._old)
+        else:  # small: parsed whole in well under a millisecond, so not worth knowing where records lie
+            self.written = _serialize(data)
+        self._write_payload(self.written)
 
 
-def read_file(path: str, label: str) -> bytes:
-    """The document's bytes; b"" only when there is no file at all (the one case of a new store).
+def read_file(path: str, label: str) -> tuple[bytes, os.stat_result | None]:
+    """The document's bytes and the stat of the file they were read from (for the snapshot cache); b""
+    and None only when there is no file at all (the one case of a new store).
 
     A file that exists but is empty or blank is damage (a full disk, a bad restore, `> igor.json`),
     never a new store: reading it as one let the next booking write over every other reservation."""
     try:
         with open(path, "rb") as handle:
+            before = os.fstat(handle.fileno())
             payload = handle.read()
+            after = os.fstat(handle.fileno())
     except FileNotFoundError:
-        return b""  # no state directory or no document yet: an empty store
+        return b"", None  # no state directory or no document yet: an empty store
     except OSError as err:
         raise StoreError(f"cannot read the igor store {path}: {err.strerror or err}") from err
-    if not payload.strip():
+    if not payload or payload.isspace():  # not strip(): that copies the whole document to look at its ends
         raise _corrupt(label, "the file holds only whitespace" if payload else "the file is empty")
-    return payload
+    changed = (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ctime_ns,
+    )  # edited in place while it was read (never by igor): no identity to cache it under
+    return payload, None if changed else after
 
 
 def replace_file(directory: str, path: str, prefix: str, payload: bytes) -> None:
