@@ -7,10 +7,13 @@ is wrong instead of doing something the user did not ask for.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 
 from .errors import UsageError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy reads it the same
+if TYPE_CHECKING:
+    import argparse
 
 
 def _sub(ns: argparse.Namespace) -> None:

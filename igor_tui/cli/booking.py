@@ -3,7 +3,6 @@ hand the values to igor_tui.output to print as text or JSON."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 from typing import IO, TYPE_CHECKING
@@ -11,6 +10,8 @@ from typing import IO, TYPE_CHECKING
 from ..errors import IgorError, UsageError
 
 if TYPE_CHECKING:
+    import argparse
+
     from ..model import ClusterView, Reservation
     from ..output.show import ShowOptions
     from ..service import IgorService

@@ -3,13 +3,15 @@ works without one), help and version need none. Each is called as `handler(ns, c
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from .. import __version__
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def help_(ns: argparse.Namespace, config: str | None, out: IO[str], env: Mapping[str, str]) -> int:
