@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .errors import UsageError
+from .typenames import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy reads it the same
 if TYPE_CHECKING:
     import argparse
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import TYPE_CHECKING
 
 from igor_tui.errors import ValidationError
 
 # fractions (with decimal) and calendar are imported where durations with units and dates are parsed:
 # `igor show` only formats times, and `-t 60` is a plain integer.
+from .typenames import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from fractions import Fraction
 

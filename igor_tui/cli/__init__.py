@@ -12,12 +12,15 @@ import gc
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import IO, Any, NoReturn
 
 from .. import argcheck
 from ..errors import IgorError, UsageError
+from ..typenames import TYPE_CHECKING
 from .flagspec import fast_parse
 from .verbs import VERBS, Verb
+
+if TYPE_CHECKING:
+    from typing import IO, Any, NoReturn
 
 HELP_FLAGS = ("-h", "--help", "-help")
 

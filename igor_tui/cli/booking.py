@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import IO, TYPE_CHECKING
 
 from ..errors import IgorError, UsageError
+from ..typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
+    from typing import IO
 
     from ..model import ClusterView, Reservation
     from ..output.show import ShowOptions

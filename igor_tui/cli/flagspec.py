@@ -13,7 +13,8 @@ on every verb.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
+from ..typenames import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from argparse import Namespace
     from collections.abc import Callable, Sequence

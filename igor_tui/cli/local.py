@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import IO, TYPE_CHECKING
 
 from .. import __version__
 from ..errors import UsageError
+from ..typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
+    from typing import IO
 
 
 def help_(ns: argparse.Namespace, config: str | None, out: IO[str], env: Mapping[str, str]) -> int:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..typenames import TYPE_CHECKING
 from .flagspec import BOOL_FLAG, Recorder, whole_number
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms); mypy reads it the same
 if TYPE_CHECKING:
     from .goflags import IgorParser
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 import json
 import stat
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self
 
 from igor_tui.errors import ConfigError
 from igor_tui.values import dataclass, field_names, from_fields
 
+from ..typenames import TYPE_CHECKING
 from .boot import BootSettings, HostAddress
 from .keys import BY_NAME
 from .mail import MailSettings
@@ -47,6 +47,8 @@ from .sections import (
 from .zones import system_timezone
 
 if TYPE_CHECKING:
+    from typing import Any, Self
+
     from igor_tui.hostlist import NodeNaming
     from igor_tui.trust import Principal
 

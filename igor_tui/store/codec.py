@@ -12,9 +12,9 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 from ..model import Block, NodeState, NodeStatus, Reservation
+from ..typenames import Any
 from ..values import MISSING, field_types
 
 # ------------------------------------------------------------------------------------------------ times
