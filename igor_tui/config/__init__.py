@@ -228,7 +228,9 @@ def load_config(path: str, who: Principal | None = None) -> Config:
 
     header = f"{path}: 1 problem(s) in config"
     try:
-        text = raw.decode("utf-8-sig")
+        # utf-8-sig's decoding (a leading BOM dropped; error offsets past it, as that codec reports
+        # them) without loading its codec module on every run
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError(header, problems=(f"not UTF-8 text (byte {err.start}): {err.reason}",)) from None
     try:
