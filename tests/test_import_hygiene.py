@@ -143,3 +143,10 @@ def test_read_only_commands_do_not_import_typing(config: Path, args: list[str]) 
     read-only commands skip typing: ~16 M instructions (~3.5 ms). A booking loads it through tinydb."""
     env = {**os.environ, "IGOR_CONFIG": str(config)}
     assert _loaded(args, env, {"typing"}) == []
+
+
+def test_durations_with_units_do_not_import_fractions(config: Path) -> None:
+    """`-t 1h30m` is parsed in integers: fractions (with decimal and numbers) cost ~10 M instructions
+    (~2.3 ms) of every command given a duration with units."""
+    env = {**os.environ, "IGOR_CONFIG": str(config)}
+    assert _loaded(["sub", "-s", "-n", "2", "-t", "1h30m"], env, {"fractions", "decimal"}) == []
