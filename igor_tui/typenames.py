@@ -15,7 +15,9 @@ what igor needs of them at run time:
 - `dataclass_transform`: a marker for type checkers on values.dataclass; at run time it returns the
   function unchanged (typing's also sets `__dataclass_transform__`, which nothing in igor reads).
 
-Modules that load typing anyway (the TUI's, through Textual) may import it directly.
+Modules off the read-only commands' path (the TUI's, which load Textual; writers', which load tinydb;
+the operations verbs') still import typing directly; tests/test_import_hygiene.py names the commands
+that must not load it.
 """
 
 from __future__ import annotations
