@@ -7,10 +7,13 @@ is wrong instead of doing something the user did not ask for.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 
 from .errors import UsageError
+from .typenames import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def _sub(ns: argparse.Namespace) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+
+from .typenames import Protocol
 
 
 class Clock(Protocol):

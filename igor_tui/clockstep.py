@@ -17,8 +17,8 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
+from .typenames import TYPE_CHECKING
 from .values import dataclass
 
 if TYPE_CHECKING:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
-from typing import Any
+
+from .typenames import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class EventLog:

@@ -7,8 +7,8 @@ import grp
 import os
 import pwd
 from collections.abc import Iterable, Mapping
-from typing import Protocol
 
+from .typenames import Protocol
 from .values import dataclass
 
 

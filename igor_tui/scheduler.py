@@ -18,10 +18,10 @@ import heapq
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from .errors import LimitError, ScheduleError
 from .model import Block, Limits, Request, Reservation, Slot
+from .typenames import TYPE_CHECKING
 from .values import dataclass, replace
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING
 
 from .errors import StoreError
+from .typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .config import Config

@@ -26,9 +26,13 @@ import sys
 from _thread import get_ident
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, TypeVar, dataclass_transform
 
-_T = TypeVar("_T")
+from .typenames import TYPE_CHECKING, dataclass_transform
+
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    _T = TypeVar("_T")
 
 _OWN_METHODS = frozenset(
     {

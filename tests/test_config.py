@@ -570,6 +570,25 @@ def test_not_utf8(tmp_path: Path) -> None:
         load_config(str(path))
 
 
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_a_leading_bom_is_dropped_and_bad_bytes_are_placed_as_utf8_sig_places_them(
+    tmp_path: Path, bom: bytes
+) -> None:
+    """Editors on other systems write a BOM: it is read as the utf-8-sig codec reads it (config decodes
+    without that codec's module), and a bad byte is reported at the offset that codec gives."""
+    path = tmp_path / "igor.conf"
+    path.write_bytes(bom + json.dumps(minimal()).encode())
+    path.chmod(0o600)
+    assert load_config(str(path)).prefix == minimal()["prefix"]
+    bad = bom + b'{"prefix": "\xff"}'
+    path.write_bytes(bad)
+    with pytest.raises(UnicodeDecodeError) as codec:
+        bad.decode("utf-8-sig")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert info.value.problems == (f"not UTF-8 text (byte {codec.value.start}): {codec.value.reason}",)
+
+
 def test_duplicate_key_in_file_is_reported(tmp_path: Path) -> None:
     text = '{"#": 1, "#": 2, "tftproot": "/a", "tftproot": "/b", "node_map": {"kn1": "x", "kn1": "y"}}'
     path = write(tmp_path / "igor.conf", text)

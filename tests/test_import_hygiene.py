@@ -116,3 +116,55 @@ def test_a_cluster_without_host_policies_never_loads_their_code(config: Path, ar
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["code"] == 0, result["err"]
     assert result["policy"] == []
+
+
+def _loaded(args: list[str], env: dict[str, str], watched: set[str]) -> list[str]:
+    """Which of the `watched` top-level modules `igor ARGS` loads (the command must succeed)."""
+    probe = PROBE.replace('{"dataclasses", "inspect", "orjson", "uuid"}', repr(watched))
+    assert probe != PROBE
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *args], env=env, capture_output=True, text=True, check=True
+    )
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["code"] == 0, (args, result["err"])
+    return list(result["slow"])
+
+
+def test_hot_commands_parse_without_argparse(config: Path, tmp_path: Path) -> None:
+    """The hot commands' flags are parsed by cli.flagspec, not argparse: argparse, gettext and the locale
+    look-up its messages make cost ~15 M instructions (~3 ms) of every run (issue 14). `-h` and usage
+    errors still go to argparse."""
+    kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd.img"
+    kernel.write_bytes(b"kernel")
+    initrd.write_bytes(b"initrd")
+    env = {**os.environ, "IGOR_CONFIG": str(config), "SUDO_USER": "alice"}
+    watched = {"argparse", "gettext", "locale"}
+    for args in (
+        ["version"],
+        ["show"],
+        ["show", "-json", "-c=false"],
+        ["sub", "-s", "-n", "2", "-t", "60"],
+        ["sub", "-r", "fast", "-k", str(kernel), "-i", str(initrd), "-n", "2", "-t", "60"],
+        ["extend", "-r", "fast", "-t", "30m"],
+        ["del", "fast"],
+    ):
+        assert _loaded(args, env, watched) == [], args
+    assert _loaded(["sub", "-h"], env, watched) != []  # the probe sees argparse when it is used
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["version"], ["show"], ["show", "-json"], ["sub", "-s", "-n", "2"], ["sub", "-s", "-n", "2", "-json"]],
+)
+def test_read_only_commands_do_not_import_typing(config: Path, args: list[str]) -> None:
+    """igor's modules take typing's names from igor_tui.typenames (annotations stay unevaluated), so the
+    read-only commands skip typing: ~16 M instructions (~3.5 ms). A booking loads it through tinydb."""
+    env = {**os.environ, "IGOR_CONFIG": str(config)}
+    assert _loaded(args, env, {"typing"}) == []
+
+
+def test_durations_with_units_do_not_import_fractions(config: Path) -> None:
+    """`-t 1h30m` is parsed in integers: fractions (with decimal and numbers) cost ~10 M instructions
+    (~2.3 ms) of every command given a duration with units."""
+    env = {**os.environ, "IGOR_CONFIG": str(config)}
+    assert _loaded(["sub", "-s", "-n", "2", "-t", "1h30m"], env, {"fractions", "decimal"}) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -406,3 +407,30 @@ def test_the_time_format_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) ->
         assert format_time(when, UTC) == f"Mar 1 12:{minute:02d}"
         assert format_time_zone(when, UTC) == f"Mar 1 12:{minute:02d} UTC"
     assert len(timeparse._times) <= 10 and len(timeparse._times_with_zone) <= 10
+
+
+_UNITS_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+_PART = st.tuples(
+    st.from_regex(r"[0-9]{0,4}", fullmatch=True),
+    st.one_of(st.none(), st.from_regex(r"[0-9]{0,6}", fullmatch=True)),
+    st.sampled_from(sorted(_UNITS_NS)),
+).filter(lambda part: bool(part[0] or part[1]))
+
+
+@given(sign=st.sampled_from(["", "+", "-"]), parts=st.lists(_PART, min_size=1, max_size=4))
+@example(sign="", parts=[("0", "5", "m")])  # exactly half a minute: rounds away from zero
+@example(sign="-", parts=[("", "5", "m")])
+@example(sign="", parts=[("1", "", "h"), ("29", None, "s"), ("999", "9", "ms")])
+def test_durations_with_units_are_exact_rationals_rounded_half_away(
+    sign: str, parts: list[tuple[str, str | None, str]]
+) -> None:
+    """The parse sums whole.frac x unit exactly (in integers) and rounds to the nearest minute, halves
+    away from zero, as Go's Duration.Round(time.Minute): checked against fractions.Fraction."""
+    text = sign + "".join(f"{whole}{'' if frac is None else '.' + frac}{unit}" for whole, frac, unit in parts)
+    ns = sum(
+        (Fraction(f"{whole or '0'}.{frac or '0'}") * _UNITS_NS[unit] for whole, frac, unit in parts),
+        Fraction(0),
+    )
+    minutes = abs(ns) / (60 * 10**9)
+    expected = int(minutes + Fraction(1, 2)) * (-1 if sign == "-" else 1)
+    assert parse_duration(text) == expected

@@ -12,11 +12,15 @@ import gc
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import IO, Any, NoReturn
 
 from .. import argcheck
 from ..errors import IgorError, UsageError
+from ..typenames import TYPE_CHECKING
+from .flagspec import fast_parse
 from .verbs import VERBS, Verb
+
+if TYPE_CHECKING:
+    from typing import IO, Any, NoReturn
 
 HELP_FLAGS = ("-h", "--help", "-help")
 
@@ -95,14 +99,15 @@ def _dispatch(
     io: tuple[IO[str], IO[str]],
     env: Mapping[str, str],
 ) -> int:
-    from .goflags import parse
-
     out, err = io
-    parser = verb.parser()
     if any(a in HELP_FLAGS for a in args):
-        out.write(parser.format_help())
+        out.write(verb.parser().format_help())
         return 0
-    ns = parse(parser, args)
+    ns = fast_parse(verb.flags(), args)
+    if ns is None:  # anything unusual, every usage error included: argparse under the Go rules
+        from .goflags import parse
+
+        ns = parse(verb.parser(), args)
     ns.json = ns.json or json_out
     argcheck.check(verb.name, ns)
     handler = _handler(verb)

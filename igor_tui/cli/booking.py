@@ -3,14 +3,16 @@ hand the values to igor_tui.output to print as text or JSON."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
-from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import IgorError, UsageError
+from ..typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import argparse
+    from typing import IO, Any
+
     from ..model import ClusterView, Reservation
     from ..output.show import ShowOptions
     from ..service import IgorService, SubmitRequest
@@ -126,10 +128,10 @@ def quota(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
 
 
 def delete(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
-    from ..output.shapes import dump_json, reservation_json
-
     res = svc.delete(ns.name)
     if ns.json:
+        from ..output.shapes import dump_json, reservation_json  # JSON only: ~1.5 M instructions
+
         dump_json({"deleted": reservation_json(res, svc.config.tz)}, out)
     else:
         out.write(f"Reservation {res.name} deleted ({svc.naming.compress(res.nodes)} released)\n")

@@ -15,18 +15,9 @@ from typing import Any, NoReturn
 
 from ..errors import UsageError
 from ..terminal import terminal_columns
+from .flagspec import BOOL_FLAG, BOOL_WORDS, whole_number
 
-BOOL_WORDS = {
-    "true": True,
-    "1": True,
-    "t": True,
-    "yes": True,
-    "false": False,
-    "0": False,
-    "f": False,
-    "no": False,
-}
-"""The words Go's strconv.ParseBool takes (and yes/no), for `-flag=value` on a bool flag."""
+__all__ = ["BOOL_WORDS", "BoolFlag", "IgorParser", "parse", "whole_number"]
 
 
 class IgorParser(argparse.ArgumentParser):
@@ -49,6 +40,8 @@ class IgorParser(argparse.ArgumentParser):
         self.add_argument("-h", "--help", action="help", help="show this help message and exit")
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        if kwargs.get("action") == BOOL_FLAG:  # verbs.py names it, to import no argparse (flagspec)
+            kwargs["action"] = BoolFlag
         action = super().add_argument(*args, **kwargs)
         self.arguments.append(action)
         return action
@@ -89,19 +82,6 @@ class BoolFlag(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         setattr(namespace, self.dest, True)
-
-
-def whole_number(flag: str) -> Callable[[str], int]:
-    """An argparse type that names the flag when the value is not a whole number."""
-
-    def parse(text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} wants a whole number, got '{text}'") from None
-
-    parse.__name__ = "number"
-    return parse
 
 
 def parse(parser: IgorParser, args: Sequence[str]) -> argparse.Namespace:

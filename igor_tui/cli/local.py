@@ -3,13 +3,16 @@ works without one), help and version need none. Each is called as `handler(ns, c
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping
-from typing import IO
 
 from .. import __version__
 from ..errors import UsageError
+from ..typenames import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+    from typing import IO
 
 
 def help_(ns: argparse.Namespace, config: str | None, out: IO[str], env: Mapping[str, str]) -> int:

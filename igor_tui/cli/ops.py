@@ -3,7 +3,6 @@ hosts, import-classic): ask the service, print its values through igor_tui.outpu
 
 from __future__ import annotations
 
-import argparse
 from typing import IO, TYPE_CHECKING
 
 from ..errors import UsageError
@@ -11,6 +10,8 @@ from ..output import shapes as js
 from ..output.shapes import dump_json, reservation_json
 
 if TYPE_CHECKING:
+    import argparse
+
     from ..service import IgorService
 
 

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .goflags import BoolFlag, IgorParser, whole_number
+from ..typenames import TYPE_CHECKING
+from .flagspec import BOOL_FLAG, Recorder, whole_number
+
+if TYPE_CHECKING:
+    from .goflags import IgorParser
 
 
 class Verb:
@@ -48,10 +52,20 @@ class Verb:
 
     def parser(self) -> IgorParser:
         """This verb's parser, with classic igor's flag spellings (single dash) and --json."""
+        from .goflags import IgorParser
+
         p = IgorParser(self.name, self.help, self.epilog)
         self.arguments(p)
         json_option(p)
         return p
+
+    def flags(self) -> Recorder:
+        """The same arguments recorded for flagspec.fast_parse, which spares a command argparse. The
+        Recorder takes add_argument like IgorParser and marks any other call as one for argparse."""
+        r = Recorder()
+        self.arguments(r)  # type: ignore[arg-type]
+        json_option(r)  # type: ignore[arg-type]
+        return r
 
 
 # ------------------------------------------------------------------------------ shared options
@@ -152,10 +166,10 @@ def _show(p: IgorParser) -> None:
     p.add_argument("-errored", action="store_true", help="only reservations whose install failed")
     p.add_argument("-writable", action="store_true", help="only reservations you may change")
     p.add_argument(
-        "-c", dest="color", action=BoolFlag, default=None, help="colour (default: when on a terminal)"
+        "-c", dest="color", action=BOOL_FLAG, default=None, help="colour (default: when on a terminal)"
     )
     p.add_argument(
-        "-t", dest="diagram", action=BoolFlag, default=True, help="draw the racks (-t=false hides)"
+        "-t", dest="diagram", action=BOOL_FLAG, default=True, help="draw the racks (-t=false hides)"
     )
     p.add_argument("-e", action="store_true", help="only print install errors")
     p.add_argument(

@@ -22,11 +22,11 @@ from __future__ import annotations
 import json
 import stat
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self
 
 from igor_tui.errors import ConfigError
 from igor_tui.values import dataclass, field_names, from_fields
 
+from ..typenames import TYPE_CHECKING
 from .boot import BootSettings, HostAddress
 from .hooks import HookSettings
 from .keys import BY_NAME
@@ -49,6 +49,8 @@ from .sharing import Quota, SharingSettings
 from .zones import system_timezone
 
 if TYPE_CHECKING:
+    from typing import Any, Self
+
     from igor_tui.hostlist import NodeNaming
     from igor_tui.trust import Principal
 
@@ -233,7 +235,9 @@ def load_config(path: str, who: Principal | None = None) -> Config:
 
     header = f"{path}: 1 problem(s) in config"
     try:
-        text = raw.decode("utf-8-sig")
+        # utf-8-sig's decoding (a leading BOM dropped; error offsets past it, as that codec reports
+        # them) without loading its codec module on every run
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError(header, problems=(f"not UTF-8 text (byte {err.start}): {err.reason}",)) from None
     try:

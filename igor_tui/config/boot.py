@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Self
 
 from igor_tui.values import dataclass, field
 
+from ..typenames import TYPE_CHECKING
 from .keys import HOST_KEYS
 from .network import canonical, no_entries
 from .reader import Reader, json_type, show
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from igor_tui.hostlist import NodeNaming
 
 _MAC = re.compile(r"[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){4}")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import string
-from typing import TYPE_CHECKING, Self
 
 from igor_tui.values import dataclass
 
+from ..typenames import TYPE_CHECKING
 from .keys import default
 from .reader import Reader, argv_words
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from igor_tui.hostlist import NodeNaming
 
 PLACEHOLDERS = ("name", "owner", "group", "nodes", "node_list", "start", "end", "vlan", "id", "event")

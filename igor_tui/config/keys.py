@@ -7,11 +7,14 @@ README's configuration table all read it, so a key is added or changed here and 
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 from igor_tui.values import dataclass
 
-Kind = Literal["str", "path", "int", "bool", "node_map", "hosts", "admins", "object", "list", "bootmode"]
+from ..typenames import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Kind = Literal["str", "path", "int", "bool", "node_map", "hosts", "admins", "object", "list", "bootmode"]
 
 KIND_WORDS: dict[Kind, str] = {
     "str": "a string",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Self
-
 from igor_tui.values import dataclass
 
+from ..typenames import TYPE_CHECKING
 from .keys import default
 from .reader import Reader, argv_words, json_type
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from igor_tui.hostlist import NodeNaming
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Self
 
 from igor_tui.values import dataclass, field
 
+from ..typenames import TYPE_CHECKING
 from .keys import default
 from .reader import Reader, json_type
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from igor_tui.hostlist import NodeNaming
 
 HIGHEST_VLAN = 4094

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, TypeVar
 
 from igor_tui.values import field_names, from_fields
 
-from .keys import BY_NAME, KIND_WORDS, Key, Kind
+from ..typenames import TYPE_CHECKING
+from .keys import BY_NAME, KIND_WORDS, Key
 
-_T = TypeVar("_T")
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    from .keys import Kind
+
+    _T = TypeVar("_T")
+
 _SHOW_LIMIT = 80
 
 

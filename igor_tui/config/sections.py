@@ -8,15 +8,17 @@ import os
 import re
 import shlex
 import zoneinfo
-from typing import TYPE_CHECKING, Self
 
 from igor_tui.model import Limits
 from igor_tui.values import dataclass
 
+from ..typenames import TYPE_CHECKING
 from .keys import default
 from .reader import Reader
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from igor_tui.hostlist import NodeNaming
 
 # A sanity bound, not a design limit: a stray digit in `end` should be an error, not 10**9 node names.

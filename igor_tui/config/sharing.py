@@ -10,14 +10,16 @@ from __future__ import annotations
 import re
 import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Self
 
 from igor_tui.errors import ValidationError
 from igor_tui.values import dataclass, field
 
+from ..typenames import TYPE_CHECKING
 from .reader import Reader, json_type, show
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from igor_tui.hostlist import NodeNaming
 
 PROPERTY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING
+
+from ..typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..hostlist import NodeNaming

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
-from typing import IO
 
 from ..dates import span_text
 from ..model import Policy
 from ..timeparse import format_duration
+from ..typenames import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import IO
 
 NextWindow = Callable[[Policy], "tuple[datetime, datetime] | None"]
 """The window in force now or the next one of a policy (the service expands it)."""

@@ -4,11 +4,13 @@ refusals use (node-hours, nodes at once), so a user can see how close they are b
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING
 
+from ..typenames import TYPE_CHECKING
 from .show import QUOTA_MARK
 
 if TYPE_CHECKING:
+    from typing import IO
+
     from ..service.quota import QuotaUse
 
 

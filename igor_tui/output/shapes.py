@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
-from typing import IO, TYPE_CHECKING, Any
+
+from ..typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import IO, Any
+
     from ..archive import ArchivedReservation
     from ..model import Block, Policy, Reservation, Slot
     from ..service import ImportItem, InventoryHost, NotifyReport, PortDiff

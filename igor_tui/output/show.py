@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from operator import attrgetter
-from typing import IO, TYPE_CHECKING, Any
 
 from ..model import ClusterView, NodeState, Reservation, Slot
 from ..terminal import terminal_columns
 from ..timeparse import format_input_time
+from ..typenames import TYPE_CHECKING
 from ..values import dataclass
 from . import columns, nodes_text, printable, zone_note
 
 if TYPE_CHECKING:
+    from typing import IO, Any
+
     from ..hostlist import NodeNaming
 
 KEYS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -4,9 +4,8 @@ The names other modules import from `igor_tui.service` are re-exported here; the
 named for what they do (booking, operations, reports, notify, importer, restore, tick_executor).
 """
 
-from typing import TYPE_CHECKING
-
 from ..lazy import lazy_exports
+from ..typenames import TYPE_CHECKING
 from .booking import SPECULATION_OPTIONS, EditRequest, ExtendInfo, SubmitRequest
 from .checks import (
     HORIZON,

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from ..dates import when_text, when_zone
 from ..errors import IgorError, PermissionDenied, ScheduleError, ValidationError
 from ..model import Block, Policy, Request, Reservation, Slot
 from ..timeparse import format_duration
+from ..typenames import TYPE_CHECKING
 from ..values import dataclass, replace
 from . import checks, policy_gate
 from .housekeeping import collect_unused, down_nodes, is_live

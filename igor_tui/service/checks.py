@@ -10,12 +10,12 @@ import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from ..dates import when_zone
 from ..errors import Conflict, NotFound, PermissionDenied, ScheduleError, ValidationError
 from ..model import Request, Reservation
 from ..timeparse import format_duration, parse_duration, parse_start
+from ..typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .booking import SubmitRequest

@@ -13,7 +13,6 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from ..clock import Clock, SystemClock
 from ..errors import IgorError, PermissionDenied, StoreError, ValidationError
@@ -21,6 +20,7 @@ from ..eventlog import EventLog
 from ..identity import Caller, SystemDirectory, UserDirectory, caller_name, resolve_caller, service_uids
 from ..model import Block, ClusterView, Reservation, floor_minute
 from ..trust import Principal, principal
+from ..typenames import TYPE_CHECKING
 from ..values import replace
 from . import booking as booking_ops
 from . import checks

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING
 
 from ..errors import IgorError
 from ..model import Reservation
+from ..typenames import TYPE_CHECKING
 from ..values import dataclass, replace
 from .housekeeping import down_nodes
 

@@ -22,9 +22,9 @@ import tempfile
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
 from ..tickplan import Action, Step
+from ..typenames import TYPE_CHECKING, Any
 from ..values import dataclass
 
 if TYPE_CHECKING:

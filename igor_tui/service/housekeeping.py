@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from ..model import NodeState, Reservation
+from ..typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..content import ContentStore

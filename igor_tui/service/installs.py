@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from ..model import Install, InstallStage
+from ..typenames import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..store import Transaction

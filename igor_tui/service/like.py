@@ -8,10 +8,9 @@ group and admins may book like it: its boot files are copies of files they could
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..errors import NotFound, PermissionDenied, ValidationError
 from ..timeparse import format_duration
+from ..typenames import TYPE_CHECKING
 from ..values import dataclass, replace
 from .housekeeping import is_live
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from ..errors import Conflict, NotFound, ValidationError
 from ..model import Block, Policy
 from ..policy import DEFAULT_POLICY, PolicyRules, parse_window, window_blocks
+from ..typenames import TYPE_CHECKING
 from ..values import dataclass, replace
 from . import checks
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+
+from ..typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..model import Block, Policy

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from ..config import Quota
 from ..config.sharing import QUOTA_DEFAULT
 from ..errors import LimitError
+from ..typenames import TYPE_CHECKING
 from ..values import dataclass
 
 if TYPE_CHECKING:

@@ -9,11 +9,11 @@ same "why not" sentence. The tick then tears down dropped nodes and installs add
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from ..dates import when_text
 from ..errors import ScheduleError, ValidationError
 from ..model import Block, Limits, Request, Reservation, Slot
+from ..typenames import TYPE_CHECKING
 from ..values import replace
 from . import checks, policy_gate
 from .housekeeping import down_nodes

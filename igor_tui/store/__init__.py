@@ -14,9 +14,8 @@ Every name other modules import from `igor_tui.store` is re-exported here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..lazy import lazy_exports
+from ..typenames import TYPE_CHECKING
 from .base import DocumentStore
 from .codec import (
     block_from_record,

@@ -7,9 +7,9 @@ import os
 from _thread import _local  # threading.local itself; importing threading costs every run ~0.7 ms
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING
 
 from ..errors import StoreError
+from ..typenames import TYPE_CHECKING
 from . import document
 from .cache import Identity, identity
 from .codec import reservation_from_record, reservation_to_record

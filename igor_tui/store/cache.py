@@ -31,8 +31,8 @@ import marshal
 import os
 import stat
 import zlib
-from typing import Any
 
+from ..typenames import Any
 from .codec import PLAIN_FIELDS, reservations_from_plain
 from .document import DocumentData, _snapshot
 from .protocol import Snapshot

@@ -13,9 +13,9 @@ import itertools
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 from ..model import Block, NodeState, NodeStatus, Policy, Reservation
+from ..typenames import Any
 from ..values import MISSING, field_types
 
 # ------------------------------------------------------------------------------------------------ times

@@ -10,10 +10,10 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
-from typing import Any, TypeVar
 
 from ..errors import StoreError
 from ..model import Block, NodeStatus, Policy, Reservation
+from ..typenames import Any, TypeVar
 from ..values import replace
 from .codec import block_from_record, node_status_from_record, policy_from_record, reservation_from_record
 from .protocol import Snapshot

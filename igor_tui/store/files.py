@@ -6,9 +6,9 @@ import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from ..errors import StoreError
+from ..typenames import TYPE_CHECKING
 from .base import DocumentStore
 from .codec import patch_plain, reservations_to_plain
 from .storage import read_file, replace_file

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
 
 from ..model import Block, NodeStatus, Policy, Reservation
+from ..typenames import TYPE_CHECKING, Any, Protocol
 from ..values import dataclass, field
 
 if TYPE_CHECKING:

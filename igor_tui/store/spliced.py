@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import itertools
 import operator
-from typing import Any
 
+from ..typenames import Any
 from . import document
 from .document import DocumentData, _gc_paused, encode_json
 

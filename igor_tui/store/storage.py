@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ..errors import StoreError
+from ..typenames import TYPE_CHECKING
 from . import document, spliced
 from .document import META_ID, SCHEMA_VERSION, DocumentData, _corrupt, _gc_paused, _serialize
 
