@@ -28,7 +28,7 @@ from igor_tui.errors import IgorError
 from igor_tui.eventlog import EventLog
 from igor_tui.identity import resolve_caller
 from igor_tui.model import Block, Reservation, floor_minute
-from igor_tui.scheduler import heal_swaps
+from igor_tui.node_swaps import heal_swaps
 from igor_tui.service import EditRequest, IgorService
 from igor_tui.store import MemoryStore
 

@@ -19,7 +19,7 @@ from .housekeeping import down_nodes
 
 if TYPE_CHECKING:
     from ..eventlog import EventLog
-    from ..scheduler import Swap
+    from ..node_swaps import Swap
     from ..store import Transaction
     from .facade import IgorService
 
@@ -40,7 +40,7 @@ def heal(tx: Transaction, now: datetime, nodes: Sequence[str], tz: tzinfo = UTC)
     with its new nodes, the next revision and the swap in `healed`. Returns every reservation with a
     swap or a newly stuck node (stuck nodes already reported at an earlier tick are not returned).
     A node inside a host policy's window (read in the site's zone `tz`) is never swapped in."""
-    from ..scheduler import heal_swaps
+    from ..node_swaps import heal_swaps
 
     live = [r for r in tx.reservations() if not r.has_ended(now)]
     blocks = list(tx.blocks())
