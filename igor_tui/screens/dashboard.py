@@ -477,7 +477,12 @@ class DashboardScreen(ReservationActions):
     def open_reservation(self, res: Reservation) -> None:
         from .details import ReservationScreen
 
-        self.app.push_screen(ReservationScreen(self.service, res, self.reload_after))
+        self.app.push_screen(ReservationScreen(self.service, res, self.reload_after), self._after_detail)
+
+    def _after_detail(self, like: str | None) -> None:
+        """The detail's "Again (b)": the booking form, filled in like that reservation."""
+        if like:
+            self.action_submit(like=like)
 
     def jump_to_reservation(self, res_id: int) -> None:
         """Palette: select a reservation in the table (which outlines it in the racks and timeline)."""
@@ -496,11 +501,17 @@ class DashboardScreen(ReservationActions):
 
     # -- submit / speculate
 
-    def action_submit(self, speculate: bool = False) -> None:
-        from .submit import SubmitScreen
+    def action_submit(self, speculate: bool = False, like: str = "") -> None:
+        from .submit import SubmitScreen, like_request
 
         req = self.last_request or SubmitRequest(count=4, duration="1h")
-        if self.marked:
+        if like:
+            try:
+                req = like_request(self.service, like)
+            except IgorError as err:
+                self.notify(str(err), title="igor", severity="error")
+                return
+        elif self.marked:
             req = replace(req, nodes=self.service.naming.compress(self.marked), count=0)
         self.app.push_screen(SubmitScreen(self.service, req, speculate_first=speculate), self._after_form)
 

@@ -7,10 +7,11 @@ Actions the caller may not take are not offered, and the reason is said once. De
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import ClassVar
 
 from rich.markup import escape
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -24,7 +25,7 @@ from ..service import ExtendInfo, IgorService
 from ..timeparse import format_duration
 from ..viewstate import moment, reservations_of
 from ..widgets.reservation_table import res_flags, time_left
-from .dialog import ReservationDialog
+from .dialog import ReservationDialog, fit_buttons
 from .messages import ActionFailed, outcome
 
 RunAction = Callable[[Callable[[], str]], None]
@@ -144,8 +145,9 @@ class NodeScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ReservationScreen(ModalScreen[None]):
-    """A reservation's detail and the actions the caller may take on it."""
+class ReservationScreen(ModalScreen[str | None]):
+    """A reservation's detail and the actions the caller may take on it. Dismissed with the reservation's
+    name when the user asks to book again like it (the dashboard opens the form), else None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="res.close"),
@@ -154,6 +156,7 @@ class ReservationScreen(ModalScreen[None]):
         Binding("p", "power", "Power", id="res.power"),
         Binding("a", "edit_args", "Edit kernel args", id="res.args"),
         Binding("n", "nodes", "Add/drop nodes", id="res.nodes"),
+        Binding("b", "again", "Book again like it", id="res.again"),
     ]
 
     def __init__(self, service: IgorService, res: Reservation, changed: Callable[[], None]) -> None:
@@ -165,7 +168,7 @@ class ReservationScreen(ModalScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While the kernel-args field has the focus, letters are text and Esc only leaves the field."""
-        if action in ("extend", "delete", "power", "edit_args", "nodes"):
+        if action in ("extend", "delete", "power", "edit_args", "nodes", "again"):
             focused = self.focused
             return not isinstance(focused, Input)
         return True
@@ -214,6 +217,7 @@ class ReservationScreen(ModalScreen[None]):
         now = svc.now()
         with Vertical(id="res-detail", classes="dialog"):
             yield Static(self._lines(), id="res-lines")
+            yield Static("", id="res-hooks")
             if self.writable:
                 yield Static("[b]Kernel args[/] (a edits, Enter saves, Esc leaves the field)")
                 yield Input(res.kernel_args, id="args", compact=True, select_on_focus=False)
@@ -223,6 +227,7 @@ class ReservationScreen(ModalScreen[None]):
                     if svc.power_configured and res.is_active(now):
                         yield Button("Power (p)", id="btn-power")
                     yield Button("Delete (d)", id="btn-delete", variant="error")
+                    yield Button("Again (b)", id="btn-again")
                     yield Button("Close", id="btn-close")
                 if not svc.power_configured:
                     yield Static("[dim]power: not configured (set poweroncommand/poweroffcommand)[/]")
@@ -240,8 +245,42 @@ class ReservationScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#res-detail").border_title = f"Reservation {self.res.name}"
+        self.query_one("#res-hooks").display = False
+        fit_buttons(self, self.app.size.width)
+        if self.service.config.on_start or self.service.config.on_end:
+            self._load_hooks()
         # Focus on the actions, never in a text field: the advertised single-letter keys must act, not type.
         self.query_one("#btn-close", Button).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        fit_buttons(self, event.size.width)
+
+    @work(thread=True, exclusive=True, group="res-hooks", exit_on_error=False)
+    def _load_hooks(self) -> None:
+        """What the site's on_start/on_end hooks (igor.conf) did for this reservation, from its history:
+        read in a worker, as the action log can be long. Nothing is shown before a hook has run."""
+        try:
+            events = self.service.history(self.res.name)
+        except IgorError:
+            return
+        tz, now = self.service.config.tz, self.service.now()
+        lines = []
+        for ev in events:
+            if ev.kind not in ("hook", "hook-failed") or ev.res_id != self.res.id:
+                continue
+            rec = ev.record
+            text = f"on_{rec.get('hook', '')} {rec.get('result', '')}"
+            when = when_text(datetime.fromisoformat(ev.time), tz, now) if ev.time else ""
+            style = "" if rec.get("ok", True) else "b red"
+            line = f"hook    {escape(text)}" + (f"   ({when})" if when else "")
+            lines.append(f"[{style}]{line}[/]" if style else line)
+        if lines:
+            self.app.call_from_thread(self._show_hooks, "\n".join(lines))
+
+    def _show_hooks(self, text: str) -> None:
+        hooks = self.query_one("#res-hooks", Static)
+        hooks.update(text)
+        hooks.display = True
 
     def action_close(self) -> None:
         """Esc leaves the kernel-args field first (back to the buttons), then closes the dialog."""
@@ -275,6 +314,12 @@ class ReservationScreen(ModalScreen[None]):
 
             self.app.push_screen(ResizeScreen(self.service, self.res, self.changed))
 
+    def action_again(self) -> None:
+        """`igor sub --like NAME` in the TUI: the form, filled in from this reservation (its boot files
+        reused by content hash); booking it stays the user's choice."""
+        if self._allowed():
+            self.dismiss(self.res.name)
+
     def action_delete(self) -> None:
         if not self._allowed():
             return
@@ -293,6 +338,7 @@ class ReservationScreen(ModalScreen[None]):
         actions = {
             "btn-extend": self.action_extend,
             "btn-nodes": self.action_nodes,
+            "btn-again": self.action_again,
             "btn-delete": self.action_delete,
             "btn-power": self.action_power,
             "btn-close": self.action_close,

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input
 
 from ..model import Reservation
 from ..service import IgorService
+
+NARROW_DIALOG = 100
+"""Below this many columns a dialog's buttons are compact (one line, no border)."""
+
+
+def fit_buttons(screen: DOMNode, width: int) -> None:
+    """At 80 columns a row of six bordered buttons (16 columns each) runs past the dialog and hides the
+    last ones (Close among them); compact buttons keep every action in sight."""
+    for button in screen.query(".buttons Button").results(Button):
+        button.compact = width < NARROW_DIALOG
 
 
 class ReservationDialog(ModalScreen[None]):

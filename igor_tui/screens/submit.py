@@ -233,6 +233,8 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
             if path and what not in errors:
                 with suppress(IgorError):
                     notes[what] = "✓ " + _size(self.service.content.check(os.path.abspath(path), what))
+        if req.like and not (req.kernel or req.initrd or req.profile) and "kernel" not in errors:
+            notes["kernel"] = notes["initrd"] = f"empty: {req.like}'s copy"
         notes["duration"] = self._limit_note(req)
         notes["properties"] = self._properties_note()
         self.post_message(Checked(errors, notes, show_all, self._plan_text(req, errors)))
@@ -394,6 +396,16 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
     def _refused(self, text: str) -> None:
         self._form_error(text)
         self.notify(text, title="igor", severity="error", timeout=8)
+
+
+def like_request(service: IgorService, name: str) -> SubmitRequest:
+    """Where the form starts to book again like `name` (`igor sub --like`): its size, length, kernel
+    arguments and VLAN sharing filled in, the kernel and initrd left empty (empty reuses its copies by
+    content hash). Refused in one line, as the CLI refuses, when the copies are gone or it is not yours."""
+    from ..service.like import resolve_like
+
+    like = resolve_like(service, SubmitRequest(like=name, duration="", kernel_args=None))
+    return replace(like.request, name="", kernel="", initrd="", nodes="", like=name)
 
 
 def _expand_quiet(service: IgorService, nodes: str) -> tuple[str, ...]:

@@ -100,6 +100,8 @@ def field_errors(svc: IgorService, req: SubmitRequest, *, booking: bool = True) 
             check("name", lambda: checks.check_unique(req.name, live, svc.now()))
         if req.profile:
             check("profile", lambda: checks.boot_files(svc, "", "", req.profile))
+        elif req.like and not (req.kernel or req.initrd):  # `like`'s copies, which must still be there
+            check("kernel", lambda: _resolve_like(svc, req))
         else:
             for what, path in (("kernel", req.kernel), ("initrd", req.initrd)):
                 if not path:
