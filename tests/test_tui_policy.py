@@ -6,8 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tui_rig import FROZEN_NOW, dashboard, demo_app, demo_cluster, settle
+from tui_rig import FROZEN_NOW, dashboard, demo_app, demo_cluster, settle, wait_for
 
+from igor_tui.screens.details import NodeScreen
 from igor_tui.service import policies
 from igor_tui.widgets.palette import BLOCKED_GLYPH
 from igor_tui.widgets.rack_grid import RackGrid
@@ -41,3 +42,20 @@ async def test_a_policy_window_is_drawn_on_the_timeline_and_marks_the_rack(tmp_p
         assert [t for t in inside if FROZEN_NOW + timedelta(hours=2) <= t < FROZEN_NOW + timedelta(hours=4)]
         moment = dashboard(app).query_one(RackGrid).moment
         assert moment is not None and node in moment.blocked  # the rack cell is # while the window is on
+
+
+async def test_the_node_detail_names_its_policy_and_next_window(tmp_path: Path) -> None:
+    """Enter on a node under a policy: who may book it, for how long, and when nobody may."""
+    cluster = demo_cluster(tmp_path / "demo")  # 08:00 UTC
+    admin = cluster.service("ops")
+    node = next(n for n in admin.nodes[::-1] if not any(n in r.nodes for r in admin.view().reservations))
+    policies.add(admin, "maint", node, maxtime="4h", unavailable=["0 10 * * *:2h"])
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        dashboard(app).jump_to_node(node)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, NodeScreen))
+        text = str(app.screen.query_one("#node-detail Static").render())
+        assert "policy: maint (anyone, at most 4h)" in text
+        assert "unavailable: 10:00 → 12:00" in text

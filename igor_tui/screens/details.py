@@ -7,7 +7,7 @@ Actions the caller may not take are not offered, and the reason is said once. De
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import ClassVar
 
 from rich.markup import escape
@@ -103,6 +103,7 @@ class NodeScreen(ModalScreen[None]):
         props = self.service.config.properties
         if props:  # a cluster with properties says which this node has (igor sub -p)
             lines.append(f"properties: {', '.join(sorted(props.get(node, ()))) or 'none'}")
+        lines += _policy_lines(view, node, tz)
         status = view.status.get(node)
         if status is not None and status.checked is not None:
             detail = f" ({status.detail})" if status.detail else ""
@@ -143,6 +144,28 @@ class NodeScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _policy_lines(view: ClusterView, node: str, tz: tzinfo) -> list[str]:
+    """The host policy a node is under (igor policy), and its next window the view carries: who may book
+    it, for how long, and when nobody may (the reason a booking here may start later)."""
+    policy = next((p for p in view.policies if node in p.nodes), None)
+    if policy is None:
+        return []
+    groups = ", ".join(policy.groups) or "anyone"
+    cap = f", at most {format_duration(policy.maxtime)}" if policy.maxtime else ""
+    lines = [f"policy: {escape(policy.name)} ({groups}{cap})"]
+    ahead = sorted(
+        (w for w in view.windows if node in w.nodes and (w.end is None or w.end > view.now)),
+        key=lambda w: w.start,
+    )
+    if ahead:
+        w = ahead[0]
+        now_in = w.start <= view.now
+        until = when_text(w.end, tz, view.now) if w.end else "further notice"
+        start = "now" if now_in else when_text(w.start, tz, view.now)
+        lines.append(f"unavailable: {start} → {until}")
+    return lines
 
 
 class ReservationScreen(ModalScreen[str | None]):
