@@ -349,6 +349,9 @@ def test_init_is_compiled_on_first_use_and_from_fields_skips_it() -> None:
         and repr(made)
         == "test_init_is_compiled_on_first_use_and_from_fields_skips_it.<locals>.Lazy(a=1, b='y')"
     )
+    assert type(Lazy.__dict__["__init__"]).__name__ == "_LazyInit"  # the first calls bind without compiling
+    for _ in range(values._COMPILE_AFTER):
+        assert Lazy(1, "y") == made
     assert Lazy.__dict__["__init__"].__qualname__.endswith("Lazy.__init__")
     assert callable(Lazy.__dict__["__init__"]) and type(Lazy.__dict__["__init__"]).__name__ == "function"
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -358,3 +361,40 @@ def test_init_is_compiled_on_first_use_and_from_fields_skips_it() -> None:
         ValueError, match="low > high"
     ):  # __post_init__ runs: from_fields goes through __init__
         values.from_fields(checked, {"low": 2, "high": 1})
+
+
+def test_the_first_calls_bind_as_the_compiled_init_does() -> None:
+    """Before `__init__` is compiled (see values._LazyInit) a call gives the same object, runs the same
+    factories and __post_init__, and raises the same TypeError as after; looking at `cls.__init__`
+    compiles it at once."""
+    calls: list[tuple[Any, ...]] = [(1, 2), (1,), (), (1, 2, 3), (1, 2, 3, 4)]
+    keywords: list[dict[str, Any]] = [{}, {"b": 5}, {"a": 1, "b": 2}, {"c": [9]}, {"d": 0}, {"a": 1}]
+
+    def make() -> type:
+        @values.dataclass(frozen=True, slots=True)
+        class Bound:
+            a: int
+            b: int = 7
+            c: list[int] = values.field(default_factory=list)
+
+            def __post_init__(self) -> None:
+                if self.a < 0:
+                    raise ValueError("a < 0")
+
+        return Bound
+
+    def outcome(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            made = cls(*args, **kwargs)
+        except (TypeError, ValueError) as err:
+            return type(err), str(err).replace("_LazyInit", "")
+        return repr(made), made.c is not cls(0).c
+
+    lazy, eager = make(), make()
+    assert eager.__dict__["__init__"].__get__(None, eager).__name__ == "__init__"  # looked at: compiled now
+    assert type(lazy.__dict__["__init__"]).__name__ == "_LazyInit"
+    for args in [*calls, (-1,)]:
+        for kwargs in keywords:
+            assert outcome(lazy, args, kwargs) == outcome(eager, args, kwargs), (args, kwargs)
+            if type(lazy.__dict__["__init__"]).__name__ != "_LazyInit":
+                lazy = make()  # a refused call (or the 16th) compiled it: start over with one still binding
