@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import string
-
 from igor_tui.values import dataclass
 
 from ..typenames import TYPE_CHECKING
@@ -44,6 +42,8 @@ class HookSettings:
 
 def template_problem(word: str) -> str:
     """Why `word` is not a valid hook template word ('' if it is): only the fixed placeholders, plain."""
+    import string  # only for a config with hooks: ~2 M instructions of every command otherwise (issue 14)
+
     try:
         parts = list(string.Formatter().parse(word))
     except ValueError as err:
