@@ -175,10 +175,26 @@ def _source_converted_values() -> str:
     return "def converted_values(d):\n" + "".join(lines) + f"    return ({variables},)\n"
 
 
-_to_record: Callable[[Reservation], dict[str, Any]] = _compile(_source_to_record(), "to_record")
-_exact: Callable[[Mapping[str, Any]], tuple[Any, ...] | None] = _compile(
-    _source_exact_values(), "exact_values"
-)
+for _name in _RESERVATION_FIELDS:  # a field the store cannot hold fails at import, as it always did
+    _kind(_name)
+
+
+def _to_record(res: Reservation) -> dict[str, Any]:
+    """Compiles the real `to_record` and puts it in this name's place: compiled on first use, like the two
+    below, since a command that writes no reservation (or decodes none: the snapshot cache holds them
+    converted) would compile it for nothing (~2 M instructions each, issue 14)."""
+    function: Callable[[Reservation], dict[str, Any]] = _compile(_source_to_record(), "to_record")
+    globals()["_to_record"] = function
+    return function(res)
+
+
+def _exact(d: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """Compiles the real `exact_values` and puts it in this name's place (see `_to_record`)."""
+    function: Callable[[Mapping[str, Any]], tuple[Any, ...] | None] = _compile(
+        _source_exact_values(), "exact_values"
+    )
+    globals()["_exact"] = function
+    return function(d)
 
 
 def reservation_to_record(res: Reservation) -> dict[str, Any]:
