@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from .errors import StoreError, ValidationError
 from .trust import Principal, open_as, own_principal
 
-_HASH = re.compile(r"^[0-9a-f]{64}$")
+_HASH = r"^[0-9a-f]{64}$"  # compiled (by re's cache) by the collector only, not by every booking
 _INCOMING = ".incoming."
 _COPYING_LOCK = ".copying.lock"
 MAX_BOOT_FILE = 4 << 30  # 4 GiB: far above any kernel or initrd, far below "fill the disk"
@@ -176,7 +176,7 @@ class ContentStore:
         except OSError:
             return removed
         for name in names:
-            if _HASH.match(name) and name not in keep:
+            if re.match(_HASH, name) and name not in keep:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path(name))
                     removed.append(name)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from igor_tui.hostlist import NodeNaming
 
-_MAC = re.compile(r"[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){4}")
+_MAC = r"[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){4}"  # compiled only for a config with MACs
 _HOST_KEYS = {key.name: key for key in HOST_KEYS}
 
 
@@ -106,7 +106,7 @@ def _address(sub: Reader) -> HostAddress:
             )
             ip = ""
     if mac:
-        if _MAC.fullmatch(mac):
+        if re.fullmatch(_MAC, mac):
             mac = mac.lower().replace("-", ":")
         else:
             sub.add(
