@@ -449,6 +449,27 @@ def test_node_status_is_upserted_by_name(store: AnyStore) -> None:
     assert dict(store.snapshot().nodes) == {"kn1": later, "kn2": NodeStatus("kn2")}
 
 
+def test_many_node_statuses_are_upserted_in_one_call(store: AnyStore) -> None:
+    """igor-tick's probe writes every node at once: known names are replaced whole (a stale detail does
+    not survive), new names are added, names not given are kept; and the next call in the same
+    transaction sees the names the previous one added."""
+    with store.transaction() as tx:
+        tx.put_node_statuses([NodeStatus("kn1", NodeState.UP, T0, "slow"), NodeStatus("kn2")])
+        tx.put_node_statuses([NodeStatus("kn2", NodeState.UP, T0)])
+    later = T0 + timedelta(minutes=1)
+    with store.transaction() as tx:
+        tx.put_node_statuses(
+            [NodeStatus("kn1", NodeState.DOWN, later), NodeStatus("kn3", NodeState.UP, later)]
+        )
+    assert dict(store.snapshot().nodes) == {
+        "kn1": NodeStatus("kn1", NodeState.DOWN, later),
+        "kn2": NodeStatus("kn2", NodeState.UP, T0),
+        "kn3": NodeStatus("kn3", NodeState.UP, later),
+    }
+    with store.transaction() as tx:
+        assert len(tx.node_status()) == 3  # one record per name
+
+
 def test_snapshot_is_immutable(store: AnyStore) -> None:
     with store.transaction() as tx:
         tx.put_node_status(FULL_STATUS)

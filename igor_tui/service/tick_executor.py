@@ -296,8 +296,9 @@ class Ticker:
             return
         checked = self.clock.now()
         with self.store.transaction() as tx:
-            for name, state in states.items():
-                tx.put_node_status(NodeStatus(name=name, state=state, checked=checked))
+            tx.put_node_statuses(
+                [NodeStatus(name=n, state=state, checked=checked) for n, state in states.items()]
+            )
         report.probed = len(states)
         report.down = sorted(
             (n for n, s in states.items() if s.value == "down"), key=lambda n: self.naming.number(n) or 0
