@@ -6,7 +6,6 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from ..config import HostAddress
 from ..errors import BackendError
@@ -110,6 +109,8 @@ def _lookup_resolver(names: Sequence[str], domain: str, resolver: Resolver) -> d
             if ip:
                 return ip
         return ""
+
+    from concurrent.futures import ThreadPoolExecutor  # ~5 ms with logging: only where names are looked up
 
     with ThreadPoolExecutor(max_workers=max(1, min(_RESOLVER_THREADS, len(names)))) as pool:
         return {name: ip for name, ip in zip(names, pool.map(one, names), strict=True) if ip}
