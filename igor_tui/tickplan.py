@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .model import Install, InstallStage, Reservation
+from .values import dataclass, field, replace
 
 
 class Step(enum.Enum):

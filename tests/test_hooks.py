@@ -295,7 +295,9 @@ def test_tick_killed_during_the_hook_runs_it_again(tmp_path: Path, monkeypatch: 
     assert hook.rerun and hook.ok
     assert runs(out) == [f"start {r.id} {r.name} kn1"] * 2
     text = io.StringIO()
-    render_report(replace(fresh(h).run(), hooks=[hook]), NAMING, text)
+    report = fresh(h).run()
+    report.hooks = [hook]  # TickReport is a plain mutable record (not a dataclass: see tick_executor)
+    render_report(report, NAMING, text)
     again = f"ok    hook      {r.name}: on_start exit 0 (again: a tick was killed while it ran)"
     assert again in text.getvalue()
     assert fresh(h).run().hooks == [] and due(h) == []

@@ -8,10 +8,10 @@ plans under the store lock, releases it, calls a backend, then records the outco
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ..model import NodeState
+from ..values import dataclass
 
 PowerAction = Literal["on", "off", "cycle"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -100,9 +99,15 @@ def liveness_backend(config: Config) -> Liveness | None:
 
 
 def resolver(config: Config) -> Callable[[Sequence[str]], list[NodeAddress]]:
-    """Node names -> addresses: the hosts map first, then DNS (dnsserver, else the system resolver)."""
-    from .resolve import resolve_nodes
+    """Node names -> addresses: the hosts map first, then DNS (dnsserver, else the system resolver).
 
-    return functools.partial(
-        resolve_nodes, hosts=config.hosts, dnsserver=config.dnsserver, domain=config.dnsdomain
-    )
+    resolve.py (socket, ipaddress: ~5-10 ms of imports) is loaded at the first lookup: an idle tick,
+    which builds its backends but acts on no node, never pays for it."""
+    hosts, dnsserver, domain = config.hosts, config.dnsserver, config.dnsdomain
+
+    def resolve(names: Sequence[str]) -> list[NodeAddress]:
+        from .resolve import resolve_nodes
+
+        return resolve_nodes(names, hosts=hosts, dnsserver=dnsserver, domain=domain)
+
+    return resolve

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 
 from ..errors import BackendError
 
@@ -109,6 +106,8 @@ def mkimage_argv(output: str, module_dir: str = GRUB_MODULE_DIR) -> list[str]:
 
 def missing_tools(module_dir: str = GRUB_MODULE_DIR) -> str:
     """Why the image cannot be built here ("" when it can), naming the Debian package to install."""
+    import shutil  # setup and doctor only: an install's tick renders text and never builds the image
+
     if shutil.which("grub-mkimage") is None:
         return "grub-mkimage not found (apt-get install grub-common grub-efi-amd64-bin)"
     if not os.path.isfile(os.path.join(module_dir, "linux.mod")):
@@ -122,6 +121,9 @@ def build_image(module_dir: str = GRUB_MODULE_DIR) -> bytes:
     missing = missing_tools(module_dir)
     if missing:
         raise BackendError(missing)
+    import subprocess
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="igor-grub-") as tmp:
         out = os.path.join(tmp, GRUB_IMAGE)
         proc = subprocess.run(

@@ -10,11 +10,10 @@ import contextlib
 import hashlib
 import os
 import re
-import tempfile
-from dataclasses import dataclass, replace
 
 from ..errors import BackendError
-from ..tempfiles import is_dot_tmp, remove_files
+from ..tempfiles import is_dot_tmp, make_temp, remove_files
+from ..values import dataclass, replace
 from . import grub
 from .base import BootRecord, BootSpec, NodeAddress
 from .resolve import pxe_hex, pxe_mac
@@ -294,7 +293,7 @@ def _read_or_none(path: str) -> bytes | None:
 def _atomic_write(path: str, data: bytes) -> None:
     """Temp file in the same directory, 0644, fsync, rename: pxelinux never reads a half-written file."""
     directory, base = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
+    fd, tmp = make_temp(directory, f".{base}.", suffix=".tmp")  # not tempfile: ~3 ms of the tick's imports
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

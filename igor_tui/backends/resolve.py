@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from ..config import HostAddress
 from ..errors import BackendError
@@ -78,6 +76,8 @@ def resolve_nodes(
 
 def system_resolver(name: str) -> str | None:
     """The first IPv4 address the system resolver gives for `name`, or None (never raises)."""
+    import socket  # lookups only: pxe.py imports this module for pxe_hex/pxe_mac
+
     try:
         infos = socket.getaddrinfo(name, None, socket.AF_INET)
     except (OSError, UnicodeError):
@@ -110,6 +110,8 @@ def _lookup_resolver(names: Sequence[str], domain: str, resolver: Resolver) -> d
             if ip:
                 return ip
         return ""
+
+    from concurrent.futures import ThreadPoolExecutor  # ~5 ms with logging: only where names are looked up
 
     with ThreadPoolExecutor(max_workers=max(1, min(_RESOLVER_THREADS, len(names)))) as pool:
         return {name: ip for name, ip in zip(names, pool.map(one, names), strict=True) if ip}
@@ -148,6 +150,8 @@ def _server_address(dnsserver: str) -> tuple[int, tuple[str, int]]:
         raise BackendError(
             f"dnsserver {dnsserver!r}: expected an IP address, optionally with :port (e.g. 10.0.0.2:53)"
         ) from None
+    import socket
+
     family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
     return family, (str(addr), port)
 

@@ -208,6 +208,9 @@ class _JsonObject(dict[str, object]):
         return obj
 
 
+_CONTAINERS = (_JsonObject, list)
+
+
 def _duplicates(value: object, where: str) -> list[str]:
     """One problem per repeated key anywhere in the file, named by where it is (node_map, hosts['kn1'])."""
     found: list[str] = []
@@ -217,10 +220,12 @@ def _duplicates(value: object, where: str) -> list[str]:
             f"{prefix}key {key!r} appears twice; JSON keeps only the last value" for key in value.duplicates
         )
         for key, child in value.items():
-            found.extend(_duplicates(child, f"{where}[{key!r}]" if where else key))
+            if isinstance(child, _CONTAINERS):  # only these can hold a repeated key: no name for the rest
+                found.extend(_duplicates(child, f"{where}[{key!r}]" if where else key))
     elif isinstance(value, list):
         for i, child in enumerate(value):
-            found.extend(_duplicates(child, f"{where}[{i}]"))
+            if isinstance(child, _CONTAINERS):
+                found.extend(_duplicates(child, f"{where}[{i}]"))
     return found
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import tempfile
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -193,6 +191,9 @@ def run_hook(
     timeout); returns (ok, result, the first OUTPUT_LIMIT bytes of its output, seconds)."""
     values = {k: known.get(k, "") for k in _placeholders()}
     argv = [word.format_map(values) for word in template]
+    import subprocess  # only a tick with a hook to run pays for these (~10 ms; an idle tick runs none)
+    import tempfile
+
     started = time.monotonic()
     with tempfile.TemporaryFile() as out:  # a file, not a pipe: a child left behind cannot block us
         try:
