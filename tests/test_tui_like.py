@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_tui_findings import open_on, stored, toasts
 from textual.widgets import Input
-from tui_rig import demo_app, demo_cluster, settle, wait_for
+from tui_rig import book_planned, demo_app, demo_cluster, settle, wait_for
 
 from igor_tui.demo import DemoCluster
 from igor_tui.screens.details import ReservationScreen
@@ -43,9 +43,7 @@ async def test_again_opens_the_form_like_it_and_books_its_boot_files(cluster: De
         note = form.query_one("#n-kernel")
         await wait_for(pilot, lambda: "kernel-ci's copy" in str(note.render()))
         form.query_one("#f-name", Input).value = "again"
-        await wait_for(pilot, lambda: "Plan:" in str(form.query_one("#plan").render()))
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: not isinstance(app.screen, SubmitScreen))
+        await book_planned(pilot)
         await settle(pilot)
     booked = stored(cluster, "again")
     assert (booked.kernel_hash, booked.initrd_hash) == (source.kernel_hash, source.initrd_hash)

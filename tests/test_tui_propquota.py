@@ -10,7 +10,7 @@ from types import MappingProxyType
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
-from tui_rig import dashboard, demo_app, demo_cluster, settle, wait_for
+from tui_rig import book_planned, dashboard, demo_app, demo_cluster, settle, wait_for
 
 from igor_tui.config import Quota
 from igor_tui.demo import DemoCluster
@@ -59,9 +59,7 @@ async def test_form_properties_field_books_only_nodes_with_them(cluster: DemoClu
         error = screen.query_one("#e-properties")
         await wait_for(pilot, lambda: "only 8 nodes have gpu; asked for 20" in str(error.render()))
         screen.query_one("#f-nodes", Input).value = "2"
-        await wait_for(pilot, lambda: "Plan:" in str(screen.query_one("#plan").render()))
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: not isinstance(app.screen, SubmitScreen))
+        await book_planned(pilot)
     booked = next(r for r in site.service("ops").view().reservations if r.name == "gpus")
     assert all(site.config.properties[n] >= GPU for n in booked.nodes)
 
@@ -131,8 +129,6 @@ async def test_form_description_is_checked_and_booked(cluster: DemoCluster) -> N
         error = screen.query_one("#e-desc")
         await wait_for(pilot, lambda: "control character" in str(error.render()))
         screen.query_one("#f-desc", Input).value = "bisecting the e1000 hang"
-        await wait_for(pilot, lambda: "Plan:" in str(screen.query_one("#plan").render()))
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: not isinstance(app.screen, SubmitScreen))
+        await book_planned(pilot)
     booked = next(r for r in cluster.service("ops").view().reservations if r.name == "described")
     assert booked.desc == "bisecting the e1000 hang"

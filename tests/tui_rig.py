@@ -60,6 +60,16 @@ async def wait_for(pilot: Pilot[None], predicate: object, timeout: float = 3.0) 
     assert predicate(), "condition not reached in time"
 
 
+async def book_planned(pilot: Pilot[None]) -> None:
+    """On the booking form: wait for its plan, press Enter, and wait for the form to close (booked)."""
+    from igor_tui.screens.submit import SubmitScreen
+
+    form = pilot.app.screen
+    await wait_for(pilot, lambda: "Plan:" in str(form.query_one("#plan").render()))
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: not isinstance(pilot.app.screen, SubmitScreen))
+
+
 def no_blink(app: IgorApp) -> None:
     """Snapshots must not depend on where a blinking cursor was when the picture was taken."""
     for box in app.screen.query(Input):
