@@ -487,7 +487,7 @@ _LIST = (
     Verb("extend", "extend a reservation", _extend, "booking:extend"),
     Verb(
         "edit",
-        "change a reservation's kernel, initrd, profile, arguments, VLAN, owner or group",
+        "change a reservation's boot, arguments, VLAN, owner, group, description or nodes",
         _edit,
         "booking:edit",
     ),
