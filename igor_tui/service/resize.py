@@ -81,16 +81,17 @@ def added(
     others = [r if r.id != res.id else res for r in live]  # the reservation as changed so far
     blocks, down = tx.blocks(), down_nodes(tx.node_status())
     policies = tx.policies()
-    rules = policy_gate.policy_rules(svc, policies)  # a node the caller could not book cannot be added either
-    blocks = [*blocks, *policy_gate.window_blocks(svc, policies, start, res.end)]
+    # The policies as they apply to the caller, as for a booking: their windows and group rules.
+    rules = policy_gate.policy_rules(svc, policies)
     from ..scheduler import find_slot
 
     try:
         slot = find_slot(svc.nodes, others, request, blocks=blocks, down=down, rules=rules)
     except ScheduleError as err:
         raise ScheduleError(f"cannot add to {res.name}: {err}") from None
-    if slot.start > start:
-        why = _why_not(svc, request, slot, others, held=(tuple(blocks), down), now=now)
+    if slot.start > start:  # the sentence names what is in the way, a policy's window included
+        windows = policy_gate.window_blocks(svc, policies, start, slot.end)
+        why = _why_not(svc, request, slot, others, held=((*blocks, *windows), down), now=now)
         raise ScheduleError(f"cannot add to {res.name}: {why}")
     check_growth(svc, res, slot.nodes, live)
     order = {name: i for i, name in enumerate(svc.nodes)}
