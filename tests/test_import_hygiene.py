@@ -100,14 +100,18 @@ def test_booking_paths_do_not_import_start_up_costs(config: Path, tmp_path: Path
         assert result["slow"] == [], args
 
 
-@pytest.mark.parametrize("args", [["show"], ["show", "-json"], ["sub", "-s", "-n", "2"]])
+@pytest.mark.parametrize(
+    "args", [["show"], ["show", "-json"], ["sub", "-s", "-n", "2"], ["sub", "-s", "-n", "2", "-json"]]
+)
 def test_a_cluster_without_host_policies_never_loads_their_code(config: Path, args: list[str]) -> None:
-    """Host policies (policy.py, service/, cli/ and output/policies.py) load only where a policy exists."""
+    """Host policies (policy.py, service/, cli/ and output/policies.py) load only where a policy exists,
+    and quotas (service/quota.py, output/quota.py) only where igor.conf sets one."""
     env = {**os.environ, "IGOR_CONFIG": str(config)}
     probe = PROBE.replace(
         '"err": err.getvalue()}',
         '"err": err.getvalue(), "policy": sorted(m for m in sys.modules'
-        ' if m.endswith("policies") or m == "igor_tui.policy")}',
+        ' if m.endswith("policies") or m == "igor_tui.policy"),'
+        ' "quota": sorted(m for m in sys.modules if m.endswith(".quota"))}',
     )
     assert probe != PROBE
     proc = subprocess.run(
@@ -116,6 +120,7 @@ def test_a_cluster_without_host_policies_never_loads_their_code(config: Path, ar
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["code"] == 0, result["err"]
     assert result["policy"] == []
+    assert result["quota"] == []
 
 
 def _loaded(args: list[str], env: dict[str, str], watched: set[str]) -> list[str]:

@@ -93,21 +93,26 @@ def _speculate(
 ) -> int:
     """`igor sub -s`: the options, each the quota would refuse marked (and the reason said once); `like`
     is the `--like` object JSON carries beside them (the text line is already printed)."""
-    from ..service.quota import slot_refusals
-
     tz = svc.config.tz
     slots = svc.speculate(req)
-    refusals = slot_refusals(svc, slots)
-    if ns.json:
-        from ..output.shapes import dump_json, marked_slots_json
+    refusals: list[str] = []
+    if svc.config.quota:  # without a quota nothing is marked, and the quota modules stay unloaded
+        from ..service.quota import slot_refusals
 
-        dump_json({**marked_slots_json(slots, tz, refusals), **like}, out)
+        refusals = slot_refusals(svc, slots)
+    if ns.json:
+        from ..output.shapes import dump_json, marked_slots_json, slots_json
+
+        data = marked_slots_json(slots, tz, refusals) if refusals else slots_json(slots, tz)
+        dump_json({**data, **like}, out)
         return 0
-    from ..output.quota import render_refusals
     from ..output.show import render_slots
 
     render_slots(slots, svc.naming, tz, svc.now(), out, refusals=refusals)
-    render_refusals(refusals, out)
+    if refusals:
+        from ..output.quota import render_refusals
+
+        render_refusals(refusals, out)
     return 0
 
 
