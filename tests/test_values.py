@@ -398,3 +398,25 @@ def test_the_first_calls_bind_as_the_compiled_init_does() -> None:
             assert outcome(lazy, args, kwargs) == outcome(eager, args, kwargs), (args, kwargs)
             if type(lazy.__dict__["__init__"]).__name__ != "_LazyInit":
                 lazy = make()  # a refused call (or the 16th) compiled it: start over with one still binding
+
+
+@pytest.mark.parametrize("slots", [True, False])
+def test_from_columns_makes_what_init_makes(slots: bool) -> None:
+    """The snapshot cache builds its reservations column by column through the slots (no `__init__`);
+    the instances must be the ones `__init__` makes: equal, same hash and repr, still frozen. A class
+    without slots, or with `__post_init__`, is built by `__init__` row by row."""
+    ours, _ = _pair(_full, slots=slots)
+    rows = [(1, "x", ("a",), None, frozenset({"p"})), (2, "y", (), 7, frozenset())]
+    made = values.from_columns(ours, [list(col) for col in zip(*rows, strict=True)])
+    expected = [ours(*row) for row in rows]
+    assert made == expected
+    assert [hash(m) for m in made] == [hash(e) for e in expected]
+    assert [repr(m) for m in made] == [repr(e) for e in expected]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made[0].a = 3
+    assert values.from_columns(ours, [iter(()) for _ in range(5)]) == []
+    with pytest.raises(ValueError, match="length"):
+        values.from_columns(ours, [[1, 2], ["x"], [(), ()], [None, None], [frozenset(), frozenset()]])
+    checked = _checked(values.dataclass(frozen=True, slots=True), values.field)
+    with pytest.raises(ValueError):  # __post_init__ runs: built by __init__
+        values.from_columns(checked, [[2], [1]])

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from ..model import Block, NodeState, NodeStatus, Policy, Reservation
 from ..typenames import Any
-from ..values import MISSING, field_types
+from ..values import MISSING, field_types, from_columns
 
 # ------------------------------------------------------------------------------------------------ times
 
@@ -329,7 +329,7 @@ def reservations_from_plain(columns: Any) -> tuple[Reservation, ...]:
             times[text] = _time_in(text)
     for i in _TIME_COLUMNS:
         columns[i] = map(times.__getitem__, columns[i])
-    return tuple(itertools.starmap(Reservation, zip(*columns, strict=True)))
+    return tuple(from_columns(Reservation, columns))
 
 
 # ------------------------------------------------------------------------------------ blocks and nodes
