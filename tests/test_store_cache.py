@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_store import FULL_RES
 
 from igor_tui import locks
@@ -284,3 +286,30 @@ def test_spliced_writes_match_a_whole_encoding_whatever_changes(tmp_path: Path) 
         assert list(records) == list(spans[2])
         for key, begin, end in zip(spans[2], spans[3], spans[4], strict=True):
             assert json.loads(payload[begin:end]) == records[key]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sets(st.integers(1, 60), max_size=30),
+    st.sets(st.integers(1, 70), max_size=12),
+    st.sets(st.integers(1, 70), max_size=12),
+)
+def test_patching_the_columns_is_converting_the_result(
+    before: set[int], replaced_or_added: set[int], removed: set[int]
+) -> None:
+    """A write patches the cached columns with what it changed (additions, replacements, removals, in
+    any order of ids) instead of converting every reservation again; the result must be the columns of
+    the reservations the write left, exactly."""
+    old = {i: res(f"r{i}", id=i) for i in sorted(before)}
+    current = dict(old)
+    for i in removed:
+        current.pop(i, None)
+    for i in replaced_or_added - removed:
+        current[i] = res(f"new{i}", id=i, revision=2)
+    changed = (replaced_or_added | removed) & (set(old) | set(current))
+    columns = codec.reservations_to_plain(old.values())
+    patched = codec.patch_plain(columns, changed, current)
+    assert patched == codec.reservations_to_plain(current[i] for i in sorted(current))
+    if changed:  # (nothing changed: the columns are returned as they are)
+        unsorted = codec.reservations_to_plain(reversed(old.values()))  # not the cache's order: by rows
+        assert codec.patch_plain(unsorted, changed, current) == patched

@@ -9,6 +9,7 @@ twice the time of the straight-line code (~20 vs ~10 ms) at that size.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import operator
 from collections.abc import Callable, Iterable, Mapping
@@ -300,17 +301,52 @@ def patch_plain(
     columns: tuple[tuple[Any, ...], ...], changed: set[int], current: Mapping[int, Reservation]
 ) -> tuple[tuple[Any, ...], ...]:
     """`columns` with the reservations of the `changed` ids replaced by their `current` value (or left
-    out: removed), sorted by id: what a write costs instead of converting every reservation again
-    (~3 ms instead of ~15 ms at 5,000)."""
+    out: removed), sorted by id: what a write costs instead of converting every reservation again.
+
+    Column by column in slices: the changed ids are found by bisection in the id column, and every
+    column is put together from the slices between them and the converted changes, so the cost is a
+    few copies in C per column, not a Python step per row (at 5,000 reservations ~0.2 ms instead of
+    ~4 ms, ~15 ms at 20,000)."""
     if not changed:
         return columns
-    rows = [row for row in zip(*columns, strict=True) if row[_ID_COLUMN] not in changed]
-    present = sorted(i for i in changed if i in current)
-    rows.extend(zip(*reservations_to_plain(current[i] for i in present), strict=True))
-    ids = [row[_ID_COLUMN] for row in rows]
-    if any(a > b for a, b in itertools.pairwise(ids)):
-        rows.sort(key=operator.itemgetter(_ID_COLUMN))
-    return tuple(zip(*rows, strict=True)) or tuple(() for _ in _RESERVATION_FIELDS)
+    ids = columns[_ID_COLUMN]
+    if list(ids) != sorted(ids):  # the cache always holds them sorted; anything else is rebuilt row-wise
+        rows = [row for row in zip(*columns, strict=True) if row[_ID_COLUMN] not in changed]
+        rows += zip(*reservations_to_plain(current[i] for i in changed if i in current), strict=True)
+        rows.sort(key=_BY_ID)
+        return tuple(zip(*rows, strict=True)) or tuple(() for _ in _RESERVATION_FIELDS)
+    added = sorted(i for i in changed if i in current)
+    fresh = reservations_to_plain(current[i] for i in added)
+    events = [
+        (k, 1, -1)
+        for k in map(bisect.bisect_left, itertools.repeat(ids), changed)
+        if k < len(ids) and ids[k] in changed
+    ]
+    events += [(k, 0, j) for j, k in enumerate(map(bisect.bisect_left, itertools.repeat(ids), added))]
+    plan: list[tuple[int, int] | int] = []  # old slices [a, b) and indices into `fresh`, in id order
+    start = 0
+    for position, removal, j in sorted(events):  # at one position: an insert before a removal
+        if position > start:
+            plan.append((start, position))
+            start = position
+        if removal:
+            start = position + 1
+        else:
+            plan.append(j)
+    plan.append((start, len(ids)))
+    patched = []
+    for column, new in zip(columns, fresh, strict=True):
+        out: list[Any] = []
+        for step in plan:
+            if isinstance(step, int):
+                out.append(new[step])
+            else:
+                out += column[step[0] : step[1]]
+        patched.append(tuple(out))
+    return tuple(patched)
+
+
+_BY_ID = operator.itemgetter(_ID_COLUMN)
 
 
 def reservations_from_plain(columns: Any) -> tuple[Reservation, ...]:
