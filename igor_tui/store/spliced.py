@@ -110,12 +110,22 @@ class _Records:
         each (with the keys between them), so the cost grows with the changes, not the table: the
         runs are found by a few passes in C over the keys, not a Python step per record."""
         _, _, old_keys, old_starts, old_ends = spans
-        index = dict(zip(old_keys, range(len(old_keys)), strict=True))
         keys, values = list(table), list(table.values())
-        at = list(map(index.get, keys, itertools.repeat(-2)))  # -2: not in the old document
-        cuts = {k for k, value in enumerate(values) if type(value) is not RawRecord or value}
+        if tuple(keys[: len(old_keys)]) == old_keys:  # the usual: old records in place, new ones after
+            at = list(range(len(old_keys)))
+            at += itertools.repeat(-2, len(keys) - len(at))  # -2: not in the old document
+        else:
+            index = dict(zip(old_keys, range(len(old_keys)), strict=True))
+            at = list(map(index.get, keys, itertools.repeat(-2)))
+        changed = map(
+            operator.or_,
+            map(operator.is_not, map(type, values), itertools.repeat(RawRecord)),
+            map(bool, values),
+        )
+        cuts = set(itertools.compress(itertools.count(), changed))  # records to encode (all in C)
         cuts |= {k + 1 for k in cuts}
-        cuts.update(k for k, step in enumerate(map(operator.sub, at[1:], at[:-1]), 1) if step != 1)
+        steps = map(operator.ne, map(operator.sub, at[1:], at[:-1]), itertools.repeat(1))
+        cuts.update(itertools.compress(itertools.count(1), steps))  # where the old order breaks
         bounds = sorted(cuts | {0, len(keys)})
         for a, b in itertools.pairwise(bounds):
             value = values[a]
