@@ -139,22 +139,42 @@ def test_hot_commands_parse_without_argparse(config: Path, tmp_path: Path) -> No
     """The hot commands' flags are parsed by cli.flagspec, not argparse: argparse, gettext and the locale
     look-up its messages make cost ~15 M instructions (~3 ms) of every run (issue 14). `-h` and usage
     errors still go to argparse."""
+    env = {**os.environ, "IGOR_CONFIG": str(config), "SUDO_USER": "alice"}
+    watched = {"argparse", "gettext", "locale"}
+    for args in _hot_commands(tmp_path, "fast"):
+        assert _loaded(args, env, watched) == [], args
+    assert _loaded(["sub", "-h"], env, watched) != []  # the probe sees argparse when it is used
+
+
+def _hot_commands(tmp_path: Path, name: str) -> list[list[str]]:
+    """The hot commands in an order that succeeds: version, show, sub -s, a real sub, extend, del."""
     kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd.img"
     kernel.write_bytes(b"kernel")
     initrd.write_bytes(b"initrd")
-    env = {**os.environ, "IGOR_CONFIG": str(config), "SUDO_USER": "alice"}
-    watched = {"argparse", "gettext", "locale"}
-    for args in (
+    return [
         ["version"],
         ["show"],
         ["show", "-json", "-c=false"],
         ["sub", "-s", "-n", "2", "-t", "60"],
-        ["sub", "-r", "fast", "-k", str(kernel), "-i", str(initrd), "-n", "2", "-t", "60"],
-        ["extend", "-r", "fast", "-t", "30m"],
-        ["del", "fast"],
-    ):
+        ["sub", "-r", name, "-k", str(kernel), "-i", str(initrd), "-n", "2", "-t", "60"],
+        ["extend", "-r", name, "-t", "30m"],
+        ["del", name],
+    ]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Etc/UTC"])
+def test_hot_commands_in_utc_do_not_import_zoneinfo(config: Path, tmp_path: Path, zone: str) -> None:
+    """A UTC cluster shows times in datetime.UTC: zoneinfo (which imports sysconfig and its data module
+    to find TZPATH, struct and weakref) costs ~8 M instructions (~2 ms) of every command. Another zone
+    still loads it, which the probe must see."""
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "timezone": zone}))
+    env = {**os.environ, "IGOR_CONFIG": str(config), "SUDO_USER": "alice"}
+    watched = {"zoneinfo", "_zoneinfo", "sysconfig"}
+    for args in _hot_commands(tmp_path, "utc"):
         assert _loaded(args, env, watched) == [], args
-    assert _loaded(["sub", "-h"], env, watched) != []  # the probe sees argparse when it is used
+    config.write_text(json.dumps({**settings, "timezone": "Europe/Berlin"}))
+    assert _loaded(["show"], env, watched) == sorted(watched)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import zoneinfo
 
 from igor_tui.model import Limits
 from igor_tui.values import dataclass
@@ -15,8 +14,10 @@ from igor_tui.values import dataclass
 from ..typenames import TYPE_CHECKING
 from .keys import default
 from .reader import Reader
+from .zones import load_zone, system_timezone, zone_ok
 
 if TYPE_CHECKING:
+    from datetime import tzinfo
     from typing import Self
 
     from igor_tui.hostlist import NodeNaming
@@ -143,15 +144,13 @@ class PolicySettings:
         return Limits(nodelimit=self.nodelimit, timelimit=self.timelimit, extendwithin=self.extendwithin)
 
     @property
-    def tz(self) -> zoneinfo.ZoneInfo:
+    def tz(self) -> tzinfo:
         """The zone times are shown in; the name was checked at load time, so this cannot fail."""
-        return zoneinfo.ZoneInfo(self.timezone)
+        return load_zone(self.timezone)
 
     @classmethod
     def from_section(cls, sec: Reader, naming: NodeNaming | None = None) -> Self:
         """Users see the pause message in every refusal; a zone igor cannot load would fail every display."""
-        from .zones import system_timezone, zone_ok
-
         pause = sec.text("pause")
         if not pause.isprintable():
             sec.add_bad("pause", pause, "must be one line of printable text (users see it in every refusal)")
