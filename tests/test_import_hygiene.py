@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,35 @@ def test_durations_with_units_do_not_import_fractions(config: Path) -> None:
     (~2.3 ms) of every command given a duration with units."""
     env = {**os.environ, "IGOR_CONFIG": str(config)}
     assert _loaded(["sub", "-s", "-n", "2", "-t", "1h30m"], env, {"fractions", "decimal"}) == []
+
+
+@pytest.mark.parametrize("args", [["show"], ["show", "-json"]])
+def test_show_does_not_load_the_booking_code(config: Path, args: list[str]) -> None:
+    """The facade imports booking, checks and housekeeping in the methods that use them (and the service
+    package re-exports their names lazily): `igor show` books nothing (~4 M instructions)."""
+    env = {**os.environ, "IGOR_CONFIG": str(config)}
+    probe = PROBE.replace(
+        '"err": err.getvalue()}',
+        '"err": err.getvalue(),'
+        ' "service": sorted(m for m in sys.modules if m.startswith("igor_tui.service."))}',
+    )
+    assert probe != PROBE
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *args], env=env, capture_output=True, text=True, check=True
+    )
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["code"] == 0, result["err"]
+    assert result["service"] == ["igor_tui.service.facade"]
+
+
+def test_booking_the_same_boot_files_again_does_not_load_hashlib(config: Path, tmp_path: Path) -> None:
+    """A file booked before and unchanged since is found in the content store's digest cache: no read,
+    no hashlib (OpenSSL's libcrypto, ~11 M instructions). The first booking of it hashes."""
+    kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd.img"
+    kernel.write_bytes(b"kernel")
+    initrd.write_bytes(b"initrd")
+    time.sleep(1.1)  # a file changed within the last second is never recorded (content.RACY_NS)
+    env = {**os.environ, "IGOR_CONFIG": str(config), "SUDO_USER": "alice"}
+    boot = ["-k", str(kernel), "-i", str(initrd), "-n", "2", "-t", "60"]
+    assert _loaded(["sub", "-r", "first", *boot], env, {"hashlib", "_hashlib"}) == ["_hashlib", "hashlib"]
+    assert _loaded(["sub", "-r", "again", *boot], env, {"hashlib", "_hashlib"}) == []
