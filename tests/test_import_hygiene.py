@@ -226,3 +226,14 @@ def test_booking_the_same_boot_files_again_does_not_load_hashlib(config: Path, t
     boot = ["-k", str(kernel), "-i", str(initrd), "-n", "2", "-t", "60"]
     assert _loaded(["sub", "-r", "first", *boot], env, {"hashlib", "_hashlib"}) == ["_hashlib", "hashlib"]
     assert _loaded(["sub", "-r", "again", *boot], env, {"hashlib", "_hashlib"}) == []
+
+
+def test_a_config_without_power_templates_does_not_load_shlex(config: Path) -> None:
+    """shlex checks poweroncommand/poweroffcommand split like the power backend splits them; a config
+    that sets neither (most) does not load it (~1 M instructions of every command)."""
+    env = {**os.environ, "IGOR_CONFIG": str(config)}
+    assert _loaded(["show"], env, {"shlex"}) == []
+    assert _loaded(["sub", "-s", "-n", "2"], env, {"shlex"}) == []
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "poweroncommand": "powerman -1 %s"}))
+    assert _loaded(["show"], env, {"shlex"}) == ["shlex"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 
 from igor_tui.model import Limits
 from igor_tui.values import dataclass
@@ -227,12 +226,16 @@ class PowerSettings:
         made = sec.build(cls)
         for key in ("poweroncommand", "poweroffcommand"):
             template = sec.text(key)
+            if not template:  # most sites set none: shlex (~1 M instructions) only for a template
+                continue
+            import shlex
+
             try:
                 shlex.split(template)  # the power backend splits it the same way, per node, much later
             except ValueError as err:
                 sec.add_bad(key, template, f"cannot be split into a command ({err}); check its quotes")
             else:
-                if template and template.count("%s") != 1:
+                if template.count("%s") != 1:
                     sec.add_bad(key, template, "must contain exactly one %s, where the node name goes")
         if made.power == "ssh":
             for key in ("powersshhost", "powersshuser", "powersshknownhosts"):
