@@ -746,3 +746,16 @@ def test_bootmode_problems_are_collected_with_the_others() -> None:
     found = problems_of(minimal(bootmode={"kn1": "efi", "kn99": "uefi"}, rackwidth=0))
     assert len(found) == 3, found
     assert any(p.startswith("BootMode['kn1']") for p in problems_of(minimal(BootMode={"kn1": "efi"})))
+
+
+def test_the_prefix_rule_is_the_pattern_it_replaced() -> None:
+    """sections checks the prefix against a set of characters instead of compiling `[A-Za-z0-9._-]*`
+    on every command: the same answer for every character up to U+2FFF (non-ASCII digits and letters
+    included) and for the empty prefix."""
+    import re
+
+    from igor_tui.config.sections import _PREFIX_CHARS
+
+    pattern = re.compile(r"[A-Za-z0-9._-]*")
+    for text in ["", "kn", "kn-01.a_b", *(chr(c) for c in range(0x3000)), "kn\n", "k n"]:
+        assert _PREFIX_CHARS.issuperset(text) == bool(pattern.fullmatch(text)), repr(text)

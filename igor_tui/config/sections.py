@@ -5,7 +5,6 @@ that adds only the rules one table row cannot say."""
 from __future__ import annotations
 
 import os
-import re
 
 from igor_tui.model import Limits
 from igor_tui.values import dataclass
@@ -24,7 +23,8 @@ if TYPE_CHECKING:
 # A sanity bound, not a design limit: a stray digit in `end` should be an error, not 10**9 node names.
 MAX_NODES = 100_000
 # Node names end up in hostnames, file names and the kn[1-5] range syntax, so the prefix stays plain.
-_PREFIX = re.compile(r"[A-Za-z0-9._-]*")
+_PREFIX_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+"""A set, not a pattern: compiling `[A-Za-z0-9._-]*` cost every command ~0.4 M instructions."""
 
 
 def legacy_statedir(tftproot: str) -> str:
@@ -86,7 +86,7 @@ class NamingSettings:
     def from_section(cls, sec: Reader, naming: NodeNaming | None = None) -> Self:
         """The table checks start and padlen; end is checked against start here."""
         made = sec.build(cls)
-        if not _PREFIX.fullmatch(made.prefix):
+        if not _PREFIX_CHARS.issuperset(made.prefix):
             sec.add_bad("prefix", made.prefix, "may contain only letters, digits, '.', '_' and '-'")
         start, end = made.start, made.end
         if sec.ok("start", "end") and end < start:
