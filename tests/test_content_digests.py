@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,15 +31,6 @@ def recordable(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every file counts as old enough to record (no sleeping), for tests whose subject is not the racy
     rule and that edit nothing afterwards."""
     monkeypatch.setattr(content, "RACY_NS", -(10**12))
-
-
-@pytest.fixture
-def public() -> Iterator[Path]:
-    """A world-searchable directory (pytest's tmp_path lives under a 0700 directory of root's)."""
-    path = Path(tempfile.mkdtemp(prefix="igor-digests-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,20 +109,27 @@ def test_a_cluster_without_host_policies_never_loads_their_code(config: Path, ar
     """Host policies (policy.py, service/, cli/ and output/policies.py) load only where a policy exists,
     and quotas (service/quota.py, output/quota.py) only where igor.conf sets one."""
     env = {**os.environ, "IGOR_CONFIG": str(config)}
-    probe = PROBE.replace(
-        '"err": err.getvalue()}',
-        '"err": err.getvalue(), "policy": sorted(m for m in sys.modules'
-        ' if m.endswith("policies") or m == "igor_tui.policy"),'
-        ' "quota": sorted(m for m in sys.modules if m.endswith(".quota"))}',
+    result = _run_probe(
+        args,
+        env,
+        '"policy": sorted(m for m in sys.modules if m.endswith("policies") or m == "igor_tui.policy"),'
+        ' "quota": sorted(m for m in sys.modules if m.endswith(".quota"))',
     )
+    assert result["policy"] == []
+    assert result["quota"] == []
+
+
+def _run_probe(args: list[str], env: dict[str, str], extra: str) -> dict[str, Any]:
+    """PROBE's JSON line for `igor ARGS`, with `extra` ('"key": expression' pairs evaluated after the
+    command) added to it; the command must succeed."""
+    probe = PROBE.replace('"err": err.getvalue()}', '"err": err.getvalue(), ' + extra + "}")
     assert probe != PROBE
     proc = subprocess.run(
         [sys.executable, "-c", probe, *args], env=env, capture_output=True, text=True, check=True
     )
-    result = json.loads(proc.stdout.splitlines()[-1])
-    assert result["code"] == 0, result["err"]
-    assert result["policy"] == []
-    assert result["quota"] == []
+    result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    assert result["code"] == 0, (args, result["err"])
+    return result
 
 
 def _loaded(args: list[str], env: dict[str, str], watched: set[str]) -> list[str]:
@@ -201,17 +209,9 @@ def test_show_does_not_load_the_booking_code(config: Path, args: list[str]) -> N
     """The facade imports booking, checks and housekeeping in the methods that use them (and the service
     package re-exports their names lazily): `igor show` books nothing (~4 M instructions)."""
     env = {**os.environ, "IGOR_CONFIG": str(config)}
-    probe = PROBE.replace(
-        '"err": err.getvalue()}',
-        '"err": err.getvalue(),'
-        ' "service": sorted(m for m in sys.modules if m.startswith("igor_tui.service."))}',
+    result = _run_probe(
+        args, env, '"service": sorted(m for m in sys.modules if m.startswith("igor_tui.service."))'
     )
-    assert probe != PROBE
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, *args], env=env, capture_output=True, text=True, check=True
-    )
-    result = json.loads(proc.stdout.splitlines()[-1])
-    assert result["code"] == 0, result["err"]
     assert result["service"] == ["igor_tui.service.facade"]
 
 
