@@ -207,11 +207,16 @@ def test_durations_with_units_do_not_import_fractions(config: Path) -> None:
 @pytest.mark.parametrize("args", [["show"], ["show", "-json"]])
 def test_show_does_not_load_the_booking_code(config: Path, args: list[str]) -> None:
     """The facade imports booking, checks and housekeeping in the methods that use them (and the service
-    package re-exports their names lazily): `igor show` books nothing (~4 M instructions)."""
+    package re-exports their names lazily): `igor show` books nothing (~4 M instructions), nor parses a
+    time (timeparse, ~1 M)."""
     env = {**os.environ, "IGOR_CONFIG": str(config)}
     result = _run_probe(
-        args, env, '"service": sorted(m for m in sys.modules if m.startswith("igor_tui.service."))'
+        args,
+        env,
+        '"service": sorted(m for m in sys.modules if m.startswith("igor_tui.service.")),'
+        ' "timeparse": "igor_tui.timeparse" in sys.modules',
     )
+    assert result["timeparse"] is False  # show parses no time: dates and output.show import it lazily
     assert result["service"] == ["igor_tui.service.facade"]
 
 

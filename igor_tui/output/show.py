@@ -9,7 +9,6 @@ from operator import attrgetter
 
 from ..model import ClusterView, NodeState, Reservation, Slot
 from ..terminal import terminal_columns
-from ..timeparse import format_input_time
 from ..typenames import TYPE_CHECKING
 from ..values import dataclass
 from . import columns, nodes_text, printable, zone_note
@@ -85,6 +84,8 @@ def render_slots(
 ) -> None:
     """Speculation as a table whose START column can be pasted into `igor sub -a`; an option in
     `refusals` (a non-empty sentence at its index) gets the quota mark after its FREE count."""
+    from ..timeparse import format_input_time  # (`igor show` needs none of timeparse)
+
     out.write(f"AVAILABLE RESERVATIONS ({zone_note(now, tz)}; book one with -a START)\n")
     rows = [("START", "END", "FREE", "NODES")]
     for i, s in enumerate(slots):
