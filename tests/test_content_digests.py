@@ -198,3 +198,17 @@ def test_check_neither_hashes_nor_records(public: Path, hashes: list[int]) -> No
     assert cs.check(str(path), "kernel") == len(b"kernel AAA")
     assert hashes == []
     assert not (public / "state" / DIGEST_CACHE).exists()
+
+
+def test_a_cache_another_account_wrote_is_replaced_by_ours(
+    public: Path, hashes: list[int], recordable: None
+) -> None:
+    """A cache another account wrote (root running igor by hand) is not trusted: the next hash writes
+    ours over it, and ours serves."""
+    cs = store(public)
+    path = kernel(public, b"kernel AAA")
+    cs.add(str(path), "kernel")
+    state = public / "state"
+    os.chown(state / DIGEST_CACHE, 65534, 65534)
+    assert booked_twice(cs, path, hashes) == 1
+    assert (state / DIGEST_CACHE).stat().st_uid == os.geteuid()
