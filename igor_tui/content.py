@@ -17,6 +17,19 @@ _INCOMING = ".incoming."
 _COPYING_LOCK = ".copying.lock"
 MAX_BOOT_FILE = 4 << 30  # 4 GiB: far above any kernel or initrd, far below "fill the disk"
 STALE_INCOMING_SECONDS = 3600
+DIGEST_CACHE = "content-digests"
+"""The digest cache's file in the state directory (see DigestCache)."""
+DIGEST_CACHE_ENTRIES = 64
+"""Files remembered, newest kept: a CI job books the same few kernels and initrds over and over."""
+RACY_NS = 1_000_000_000
+"""A file's ctime must be this much older than the moment igor began reading it before its digest is
+recorded: file timestamps are coarse (a clock tick), so an edit in the same tick as a read can leave the
+stat as it was; a file unchanged for a second before the read cannot have been edited in the read's tick
+without moving its ctime past the recorded one (git's "racily clean" rule)."""
+_DIGESTS_HEADER = "igor content digests 1"
+_DIGESTS_MAX_BYTES = 64 << 10
+_HEX = frozenset("0123456789abcdef")
+_Identity = tuple[int, int, int, int, int]
 
 
 class ContentStore:
@@ -31,6 +44,7 @@ class ContentStore:
         # The copiers' lock is private state: in the service it lives in statedir, not in the TFTP root
         # that nodes fetch from (and that `igor doctor` checks for locks).
         self.lock_dir = directory if lock_dir is None else lock_dir
+        self.digests = DigestCache(self.lock_dir)
 
     def path(self, digest: str) -> str:
         return os.path.join(self.directory, digest)
@@ -105,6 +119,19 @@ class ContentStore:
             return []
 
     def _copy_locked(self, fd: int, source: str, what: str) -> str:
+        """The digest of the file open as `fd`: from the digest cache when this very file, unchanged, was
+        hashed before and its copy is still here (no read, and no hashlib: ~11 M instructions and
+        OpenSSL's pages, ~4 ms of a real `igor sub`), else read, hashed and copied (and recorded)."""
+        before = os.fstat(fd)
+        known = self.digests.lookup(before)
+        if known is not None and self.has(known):
+            return known
+        began = time.time_ns()
+        name = self._hash_and_copy(fd, source, what)
+        self.digests.record(before, os.fstat(fd), began, name)
+        return name
+
+    def _hash_and_copy(self, fd: int, source: str, what: str) -> str:
         # Imported by copiers only: `igor del` and `extend` use this module just to collect (~2 ms).
         import hashlib
 
@@ -181,3 +208,106 @@ class ContentStore:
                     os.unlink(self.path(name))
                     removed.append(name)
         return removed
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class DigestCache:
+    """sha256 digests of users' boot files by stat identity (device, inode, size, mtime, ctime), so a file
+    booked again unchanged (what CI does all day) is neither read nor hashed again.
+
+    Why it is safe: the identity is taken from the descriptor the caller's rights opened (trust.open_as
+    runs before any lookup, exactly as without the cache); ctime cannot be set by a user and moves on
+    every write, chmod, utime or rename of the file, and a replaced file is another inode; a digest is
+    only recorded when the stat after reading equals the stat before and ctime is RACY_NS older than the
+    read; a hit is used only while the copy it names is in the content store. What it still trusts: the
+    system clock not stepping back past a recorded ctime (an edit would then need that exact ctime to the
+    nanosecond to go unseen). The file lives in the state directory, written atomically under its own
+    lock; any doubt about it (not a plain file of ours, writable by others, torn, malformed) means no
+    entry, so the file is hashed as it would be without the cache."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.path = os.path.join(directory, DIGEST_CACHE)
+
+    def lookup(self, st: os.stat_result) -> str | None:
+        return self._read().get(_identity(st))
+
+    def record(self, before: os.stat_result, after: os.stat_result, began_ns: int, digest: str) -> None:
+        """Remember `digest` for the file whose stat was `before` when reading began at `began_ns` and
+        `after` when it ended; best effort (a busy lock or a failed write just records nothing)."""
+        key = _identity(before)
+        if _identity(after) != key or before.st_ctime_ns > began_ns - RACY_NS:
+            return
+        from . import locks
+
+        try:
+            with locks.hold(self.path + ".lock", flags=os.O_RDWR | os.O_CREAT, mode=0o600):
+                entries = self._read()
+                entries.pop(key, None)
+                entries[key] = digest
+                self._write(list(entries.items())[-DIGEST_CACHE_ENTRIES:])
+        except OSError:
+            return
+
+    def _write(self, entries: list[tuple[_Identity, str]]) -> None:
+        """Atomically, under the lock: a temp left by a writer killed mid-way (only lock holders write
+        them) is removed by the next writer."""
+        from .tempfiles import make_temp, remove_files
+
+        prefix = f".{DIGEST_CACHE}."
+        remove_files(self.directory, lambda name: name.startswith(prefix))
+        lines = [_DIGESTS_HEADER, *(" ".join([*map(str, key), digest]) for key, digest in entries)]
+        lines.append(f"end {len(entries)}")
+        fd, tmp = make_temp(self.directory, prefix)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write("\n".join(lines) + "\n")
+            os.replace(tmp, self.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def _read(self) -> dict[_Identity, str]:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return {}
+        try:
+            st = os.fstat(fd)
+            if (
+                not stat.S_ISREG(st.st_mode)
+                or st.st_uid != os.geteuid()
+                or st.st_mode & 0o022
+                or st.st_size > _DIGESTS_MAX_BYTES
+            ):
+                return {}
+            data = os.read(fd, _DIGESTS_MAX_BYTES + 1)
+        except OSError:
+            return {}
+        finally:
+            os.close(fd)
+        return _parse_digests(data)
+
+
+def _parse_digests(data: bytes) -> dict[_Identity, str]:
+    """The entries of a whole, well-formed cache file; {} for anything else (a torn write, an old format)."""
+    try:
+        lines = data.decode("ascii").split("\n")
+    except UnicodeDecodeError:
+        return {}
+    if len(lines) < 3 or lines[0] != _DIGESTS_HEADER or lines[-1] or lines[-2] != f"end {len(lines) - 3}":
+        return {}
+    entries: dict[_Identity, str] = {}
+    for line in lines[1:-2]:
+        fields = line.split(" ")
+        if len(fields) != 6 or len(fields[5]) != 64 or not _HEX.issuperset(fields[5]):
+            return {}
+        try:
+            dev, ino, size, mtime, ctime = (int(f) for f in fields[:5])
+        except ValueError:
+            return {}
+        entries[(dev, ino, size, mtime, ctime)] = fields[5]
+    return entries

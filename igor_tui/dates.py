@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 
-from .timeparse import format_duration
-
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _TWO_DIGITS = tuple(f"{i:02d}" for i in range(60))
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -97,6 +95,8 @@ def compact_text(when: datetime, tz: tzinfo, now: datetime) -> str:
 
 def relative_text(when: datetime, now: datetime) -> str:
     """`in 2h from now` or `3h ago`: a relative time that says it is relative to now."""
+    from .timeparse import format_duration  # here: `igor show` loads dates but needs none of timeparse
+
     minutes = int((when - now).total_seconds() // 60)
     if minutes == 0:
         return "now"

@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -329,3 +330,13 @@ def switch() -> Iterator[FaultySwitch]:
         yield fake
     finally:
         fake.stop()
+
+
+@pytest.fixture
+def public() -> Iterator[Path]:
+    """A world-searchable directory, for reads as a made-up principal (test_trust, test_content_digests):
+    pytest's tmp_path lives under a 0700 directory of root's."""
+    path = Path(tempfile.mkdtemp(prefix="igor-trust-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

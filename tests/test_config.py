@@ -8,6 +8,7 @@ import os
 import types
 import zoneinfo
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from igor_tui.config import (
     parse_config,
     system_timezone,
 )
+from igor_tui.config.zones import UTC_NAMES, load_zone, zone_ok
+from igor_tui.dates import span_text, when_zone
 from igor_tui.errors import ConfigError
 from igor_tui.model import Limits
 
@@ -361,7 +364,8 @@ def test_properties() -> None:
     config = parse_config(minimal(padlen=2, nodelimit=8, timelimit=60, extendwithin=30, timezone="UTC"))
     assert config.naming.describe() == "kn[01-16]"
     assert config.naming.all()[0] == "kn01"
-    assert config.tz == zoneinfo.ZoneInfo("UTC")
+    assert config.tz is UTC  # shows every instant as zoneinfo's UTC does: see the test below
+    assert parse_config(minimal(timezone="Europe/Berlin")).tz == zoneinfo.ZoneInfo("Europe/Berlin")
     assert config.limits == Limits(nodelimit=8, timelimit=60, extendwithin=30)
 
 
@@ -626,6 +630,41 @@ def test_example_documents_every_key_right_above_it() -> None:
         assert comment
 
 
+@pytest.mark.parametrize("name", sorted(UTC_NAMES))
+def test_utc_names_show_every_instant_as_zoneinfo_does(name: str) -> None:
+    """`timezone = UTC` (or a machine whose zone is Etc/UTC) gets datetime.UTC, not zoneinfo's copy, so no
+    command imports zoneinfo: the two must read every instant the same (offset, name, fixed offset, the
+    date policy's texts), including instants around leap seconds and the far past and future."""
+    if not zone_available(name):
+        pytest.skip(f"no tz database entry {name}")
+    ours, theirs = load_zone(name), zoneinfo.ZoneInfo(name)
+    assert ours is UTC
+    assert zone_ok(name)
+    now = datetime(2026, 12, 3, 7, 23, tzinfo=UTC)
+    instants = [datetime(1970, 1, 1, tzinfo=UTC), datetime(2016, 12, 31, 23, 59, tzinfo=UTC)]
+    instants += [now + timedelta(hours=37 * k) for k in range(-300, 300)]
+    instants.append(datetime(2400, 2, 29, 12, tzinfo=UTC))
+    for when in instants:
+        a, b = when.astimezone(ours), when.astimezone(theirs)
+        assert (a.utcoffset(), a.tzname(), a.replace(tzinfo=None)) == (
+            b.utcoffset(),
+            b.tzname(),
+            b.replace(tzinfo=None),
+        )
+        assert when_zone(when, ours, now) == when_zone(when, theirs, now)
+        assert span_text(when, when + timedelta(hours=1), ours, now) == span_text(
+            when, when + timedelta(hours=1), theirs, now
+        )
+
+
+def test_other_zones_still_load_through_zoneinfo() -> None:
+    assert not zone_ok("Not/AZone")
+    assert not zone_ok("")
+    if zone_available("Europe/Berlin"):
+        assert zone_ok("Europe/Berlin")
+        assert load_zone("Europe/Berlin") == zoneinfo.ZoneInfo("Europe/Berlin")
+
+
 # --- system_timezone --------------------------------------------------------------------------------
 
 
@@ -707,3 +746,16 @@ def test_bootmode_problems_are_collected_with_the_others() -> None:
     found = problems_of(minimal(bootmode={"kn1": "efi", "kn99": "uefi"}, rackwidth=0))
     assert len(found) == 3, found
     assert any(p.startswith("BootMode['kn1']") for p in problems_of(minimal(BootMode={"kn1": "efi"})))
+
+
+def test_the_prefix_rule_is_the_pattern_it_replaced() -> None:
+    """sections checks the prefix against a set of characters instead of compiling `[A-Za-z0-9._-]*`
+    on every command: the same answer for every character up to U+2FFF (non-ASCII digits and letters
+    included) and for the empty prefix."""
+    import re
+
+    from igor_tui.config.sections import _PREFIX_CHARS
+
+    pattern = re.compile(r"[A-Za-z0-9._-]*")
+    for text in ["", "kn", "kn-01.a_b", *(chr(c) for c in range(0x3000)), "kn\n", "k n"]:
+        assert _PREFIX_CHARS.issuperset(text) == bool(pattern.fullmatch(text)), repr(text)

@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,20 +109,27 @@ def test_a_cluster_without_host_policies_never_loads_their_code(config: Path, ar
     """Host policies (policy.py, service/, cli/ and output/policies.py) load only where a policy exists,
     and quotas (service/quota.py, output/quota.py) only where igor.conf sets one."""
     env = {**os.environ, "IGOR_CONFIG": str(config)}
-    probe = PROBE.replace(
-        '"err": err.getvalue()}',
-        '"err": err.getvalue(), "policy": sorted(m for m in sys.modules'
-        ' if m.endswith("policies") or m == "igor_tui.policy"),'
-        ' "quota": sorted(m for m in sys.modules if m.endswith(".quota"))}',
+    result = _run_probe(
+        args,
+        env,
+        '"policy": sorted(m for m in sys.modules if m.endswith("policies") or m == "igor_tui.policy"),'
+        ' "quota": sorted(m for m in sys.modules if m.endswith(".quota"))',
     )
+    assert result["policy"] == []
+    assert result["quota"] == []
+
+
+def _run_probe(args: list[str], env: dict[str, str], extra: str) -> dict[str, Any]:
+    """PROBE's JSON line for `igor ARGS`, with `extra` ('"key": expression' pairs evaluated after the
+    command) added to it; the command must succeed."""
+    probe = PROBE.replace('"err": err.getvalue()}', '"err": err.getvalue(), ' + extra + "}")
     assert probe != PROBE
     proc = subprocess.run(
         [sys.executable, "-c", probe, *args], env=env, capture_output=True, text=True, check=True
     )
-    result = json.loads(proc.stdout.splitlines()[-1])
-    assert result["code"] == 0, result["err"]
-    assert result["policy"] == []
-    assert result["quota"] == []
+    result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    assert result["code"] == 0, (args, result["err"])
+    return result
 
 
 def _loaded(args: list[str], env: dict[str, str], watched: set[str]) -> list[str]:
@@ -139,22 +148,42 @@ def test_hot_commands_parse_without_argparse(config: Path, tmp_path: Path) -> No
     """The hot commands' flags are parsed by cli.flagspec, not argparse: argparse, gettext and the locale
     look-up its messages make cost ~15 M instructions (~3 ms) of every run (issue 14). `-h` and usage
     errors still go to argparse."""
+    env = {**os.environ, "IGOR_CONFIG": str(config), "SUDO_USER": "alice"}
+    watched = {"argparse", "gettext", "locale"}
+    for args in _hot_commands(tmp_path, "fast"):
+        assert _loaded(args, env, watched) == [], args
+    assert _loaded(["sub", "-h"], env, watched) != []  # the probe sees argparse when it is used
+
+
+def _hot_commands(tmp_path: Path, name: str) -> list[list[str]]:
+    """The hot commands in an order that succeeds: version, show, sub -s, a real sub, extend, del."""
     kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd.img"
     kernel.write_bytes(b"kernel")
     initrd.write_bytes(b"initrd")
-    env = {**os.environ, "IGOR_CONFIG": str(config), "SUDO_USER": "alice"}
-    watched = {"argparse", "gettext", "locale"}
-    for args in (
+    return [
         ["version"],
         ["show"],
         ["show", "-json", "-c=false"],
         ["sub", "-s", "-n", "2", "-t", "60"],
-        ["sub", "-r", "fast", "-k", str(kernel), "-i", str(initrd), "-n", "2", "-t", "60"],
-        ["extend", "-r", "fast", "-t", "30m"],
-        ["del", "fast"],
-    ):
+        ["sub", "-r", name, "-k", str(kernel), "-i", str(initrd), "-n", "2", "-t", "60"],
+        ["extend", "-r", name, "-t", "30m"],
+        ["del", name],
+    ]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Etc/UTC"])
+def test_hot_commands_in_utc_do_not_import_zoneinfo(config: Path, tmp_path: Path, zone: str) -> None:
+    """A UTC cluster shows times in datetime.UTC: zoneinfo (which imports sysconfig and its data module
+    to find TZPATH, struct and weakref) costs ~8 M instructions (~2 ms) of every command. Another zone
+    still loads it, which the probe must see."""
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "timezone": zone}))
+    env = {**os.environ, "IGOR_CONFIG": str(config), "SUDO_USER": "alice"}
+    watched = {"zoneinfo", "_zoneinfo", "sysconfig"}
+    for args in _hot_commands(tmp_path, "utc"):
         assert _loaded(args, env, watched) == [], args
-    assert _loaded(["sub", "-h"], env, watched) != []  # the probe sees argparse when it is used
+    config.write_text(json.dumps({**settings, "timezone": "Europe/Berlin"}))
+    assert _loaded(["show"], env, watched) == sorted(watched)
 
 
 @pytest.mark.parametrize(
@@ -173,3 +202,43 @@ def test_durations_with_units_do_not_import_fractions(config: Path) -> None:
     (~2.3 ms) of every command given a duration with units."""
     env = {**os.environ, "IGOR_CONFIG": str(config)}
     assert _loaded(["sub", "-s", "-n", "2", "-t", "1h30m"], env, {"fractions", "decimal"}) == []
+
+
+@pytest.mark.parametrize("args", [["show"], ["show", "-json"]])
+def test_show_does_not_load_the_booking_code(config: Path, args: list[str]) -> None:
+    """The facade imports booking, checks and housekeeping in the methods that use them (and the service
+    package re-exports their names lazily): `igor show` books nothing (~4 M instructions), nor parses a
+    time (timeparse, ~1 M)."""
+    env = {**os.environ, "IGOR_CONFIG": str(config)}
+    result = _run_probe(
+        args,
+        env,
+        '"service": sorted(m for m in sys.modules if m.startswith("igor_tui.service.")),'
+        ' "timeparse": "igor_tui.timeparse" in sys.modules',
+    )
+    assert result["timeparse"] is False  # show parses no time: dates and output.show import it lazily
+    assert result["service"] == ["igor_tui.service.facade"]
+
+
+def test_booking_the_same_boot_files_again_does_not_load_hashlib(config: Path, tmp_path: Path) -> None:
+    """A file booked before and unchanged since is found in the content store's digest cache: no read,
+    no hashlib (OpenSSL's libcrypto, ~11 M instructions). The first booking of it hashes."""
+    kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd.img"
+    kernel.write_bytes(b"kernel")
+    initrd.write_bytes(b"initrd")
+    time.sleep(1.1)  # a file changed within the last second is never recorded (content.RACY_NS)
+    env = {**os.environ, "IGOR_CONFIG": str(config), "SUDO_USER": "alice"}
+    boot = ["-k", str(kernel), "-i", str(initrd), "-n", "2", "-t", "60"]
+    assert _loaded(["sub", "-r", "first", *boot], env, {"hashlib", "_hashlib"}) == ["_hashlib", "hashlib"]
+    assert _loaded(["sub", "-r", "again", *boot], env, {"hashlib", "_hashlib"}) == []
+
+
+def test_a_config_without_power_templates_does_not_load_shlex(config: Path) -> None:
+    """shlex checks poweroncommand/poweroffcommand split like the power backend splits them; a config
+    that sets neither (most) does not load it (~1 M instructions of every command)."""
+    env = {**os.environ, "IGOR_CONFIG": str(config)}
+    assert _loaded(["show"], env, {"shlex"}) == []
+    assert _loaded(["sub", "-s", "-n", "2"], env, {"shlex"}) == []
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "poweroncommand": "powerman -1 %s"}))
+    assert _loaded(["show"], env, {"shlex"}) == ["shlex"]

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
-import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,15 +22,6 @@ NOBODY = Principal("alice", 65534, frozenset({65534}))
 """A caller with no rights but "other" (uid/gid of nobody); named alice so messages read naturally."""
 AS_ALICE = Principal("alice", 65534, frozenset({65534}), for_other=True)
 ROOT = Principal("root", 0, frozenset({0}))
-
-
-@pytest.fixture
-def public() -> Iterator[Path]:
-    """A world-searchable directory (pytest's tmp_path lives under a 0700 directory of root's)."""
-    path = Path(tempfile.mkdtemp(prefix="igor-trust-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def put(path: Path, data: bytes, mode: int, uid: int = 0, gid: int = 0) -> Path:

@@ -47,7 +47,7 @@ def _like(svc: IgorService, req: SubmitRequest, ns: argparse.Namespace, out: IO[
 
 
 def sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
-    from ..service import SubmitRequest
+    from ..service.booking import SubmitRequest
 
     req = SubmitRequest(
         name=ns.r,
@@ -158,7 +158,7 @@ def extend(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
 
 
 def edit(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
-    from ..service import EditRequest
+    from ..service.booking import EditRequest
 
     if not ns.r:
         raise UsageError("edit needs -r NAME (see 'igor edit -h')")

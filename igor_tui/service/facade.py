@@ -3,8 +3,8 @@
 The facade holds who is asking (caller, reader), over what (config, store, clock, backends) and the few
 helpers every operation shares (housekeeping under the lock, the action log); each verb's work is in a
 module named for it: booking, operations, reports, notify, importer, restore and the tick executor.
-Only booking is imported with the facade: the others are imported by the method that needs them, so a
-`igor sub` does not load (compile, run) the code of `notify`, `import-classic` or `history` (issue 14).
+Every part is imported by the method that needs it, so a `igor sub` does not load (compile, run) the code
+of `notify`, `import-classic` or `history`, and `igor show` not even booking's or checks' (issue 14).
 """
 
 from __future__ import annotations
@@ -22,10 +22,6 @@ from ..model import Block, ClusterView, Reservation, floor_minute
 from ..trust import Principal, principal
 from ..typenames import TYPE_CHECKING
 from ..values import replace
-from . import booking as booking_ops
-from . import checks
-from .booking import SPECULATION_OPTIONS
-from .housekeeping import collect_unused
 
 if TYPE_CHECKING:
     from ..archive import ArchivedReservation
@@ -138,7 +134,9 @@ class IgorService:
 
     def get(self, name: str) -> Reservation:
         """The live reservation called `name`, or NotFound in the words every verb uses."""
-        return checks.find(self.view().reservations, name)
+        from .checks import find
+
+        return find(self.view().reservations, name)
 
     def can_write(self, res: Reservation) -> bool:
         """Owner, a member of the reservation's group, or an admin may delete, extend, edit and power it."""
@@ -156,7 +154,9 @@ class IgorService:
     def ensure_writable(self, name: str, verb: str) -> Reservation:
         """The reservation if the caller may `verb` it, else the refusal the CLI would print; lets the TUI
         refuse before asking for confirmation, in the same words."""
-        return checks.find_writable(self, list(self.view().reservations), name, verb)
+        from .checks import find_writable
+
+        return find_writable(self, list(self.view().reservations), name, verb)
 
     @property
     def power_configured(self) -> bool:
@@ -173,37 +173,54 @@ class IgorService:
 
     def field_errors(self, req: SubmitRequest, *, booking: bool = True) -> dict[str, str]:
         """Every problem with a submit request, per field, in the words `submit` would use (booking.py)."""
+        from . import booking as booking_ops
+
         return booking_ops.field_errors(self, req, booking=booking)
 
     # ------------------------------------------------------------------------------------ booking
 
-    def speculate(self, req: SubmitRequest, limit: int = SPECULATION_OPTIONS) -> list[Slot]:
-        """The next `limit` distinct options for `req`; each is bookable with `after` set to its start."""
-        return booking_ops.speculate(self, req, limit)
+    def speculate(self, req: SubmitRequest, limit: int | None = None) -> list[Slot]:
+        """The next `limit` (default booking.SPECULATION_OPTIONS) distinct options for `req`; each is
+        bookable with `after` set to its start."""
+        from . import booking as booking_ops
+
+        return booking_ops.speculate(self, req, booking_ops.SPECULATION_OPTIONS if limit is None else limit)
 
     def plan(self, req: SubmitRequest) -> Plan:
         """What `submit` would book now, and why it starts later than asked (if it does)."""
-        return booking_ops.plan(self, req)
+        from . import booking
+
+        return booking.plan(self, req)
 
     def submit(self, req: SubmitRequest) -> Reservation:
         """`igor sub`: validate, copy the boot files, then schedule and store in one locked transaction."""
-        return booking_ops.submit(self, req)
+        from . import booking
+
+        return booking.submit(self, req)
 
     def delete(self, name: str) -> Reservation:
         """`igor del`: release a reservation (an installed one is torn down by the next tick)."""
-        return booking_ops.delete(self, name)
+        from . import booking
+
+        return booking.delete(self, name)
 
     def extend(self, name: str, duration: str = "60m") -> Reservation:
         """`igor extend`: push the end out, if its nodes are free and the caller's limits allow."""
-        return booking_ops.extend(self, name, duration)
+        from . import booking
+
+        return booking.extend(self, name, duration)
 
     def extend_info(self, name: str) -> ExtendInfo:
         """How far `name` could be extended now, and why not further (the TUI's extend dialog)."""
-        return booking_ops.extend_info(self, name)
+        from . import booking
+
+        return booking.extend_info(self, name)
 
     def edit(self, name: str, req: EditRequest) -> Reservation:
         """`igor edit`: change what a reservation boots, its args, VLAN, owner or group."""
-        return booking_ops.edit(self, name, req)
+        from . import booking
+
+        return booking.edit(self, name, req)
 
     # ----------------------------------------------------------------------------- real systems
 
@@ -292,8 +309,17 @@ class IgorService:
     # ---------------------------------------------------------- shared by the modules of the service
 
     # The TUI's speculation screen and restore.py ask these two checks through the service.
-    _duration = staticmethod(checks.duration_minutes)
-    _check_unique = staticmethod(checks.check_unique)
+    @staticmethod
+    def _duration(text: str) -> int:
+        from .checks import duration_minutes
+
+        return duration_minutes(text)
+
+    @staticmethod
+    def _check_unique(name: str, live: list[Reservation], now: datetime) -> None:
+        from .checks import check_unique
+
+        check_unique(name, live, now)
 
     def _require_admin(self, what: str) -> None:
         """Admin-only verbs (block, sync, notify, import …) refuse everyone else in the same words."""
@@ -316,6 +342,8 @@ class IgorService:
             else:
                 live.append(res)
         if dropped:
+            from .housekeeping import collect_unused
+
             collect_unused(self.content, tx.reservations())
         return live
 
@@ -326,6 +354,8 @@ class IgorService:
             yield
         except BaseException as err:
             if not isinstance(err, StoreError):  # a busy store would only make us wait a second time
+                from .housekeeping import collect_unused
+
                 with suppress(IgorError, OSError), self.store.transaction() as tx:
                     collect_unused(self.content, tx.reservations())
             raise
