@@ -40,15 +40,22 @@ class SystemDirectory:
         return True
 
     def groups_of(self, user: str) -> frozenset[str]:
-        names: set[str] = set()
+        """The user's primary and supplementary groups as the system's NSS answers them (getgrouplist,
+        what login and sudo use), not by enumerating every group: enumeration is off by default in
+        sssd, so LDAP groups were missed, and it read the whole group database on every command. A name
+        with no passwd entry has no primary group; only the groups that list it as a member count."""
         try:
             primary = pwd.getpwnam(user).pw_gid
-            names.add(grp.getgrgid(primary).gr_name)
         except KeyError:
-            pass
-        for entry in grp.getgrall():
-            if user in entry.gr_mem:
-                names.add(entry.gr_name)
+            return frozenset(entry.gr_name for entry in grp.getgrall() if user in entry.gr_mem)
+        try:
+            gids = os.getgrouplist(user, primary)
+        except OSError:
+            gids = [primary]
+        names: set[str] = set()
+        for gid in gids:
+            with contextlib.suppress(KeyError):
+                names.add(grp.getgrgid(gid).gr_name)
         return frozenset(names)
 
 
