@@ -7,7 +7,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from .errors import StoreError, ValidationError
 from .trust import Principal, open_as, own_principal
@@ -45,6 +45,8 @@ class ContentStore:
         # that nodes fetch from (and that `igor doctor` checks for locks).
         self.lock_dir = directory if lock_dir is None else lock_dir
         self.digests = DigestCache(self.lock_dir)
+        self.published = 0
+        """New copies this object put in place: a refused request collects copies only if it made one."""
 
     def path(self, digest: str) -> str:
         return os.path.join(self.directory, digest)
@@ -57,12 +59,23 @@ class ContentStore:
         Only regular files are accepted: /dev/zero would fill the disk and a FIFO would hang igor
         (O_NONBLOCK keeps even the open from blocking on a FIFO without a writer).
         """
-        fd = open_as(who or own_principal(), source, what)
+        return self.add_all([(source, what)], who)[0]
+
+    def add_all(self, files: Sequence[tuple[str, str]], who: Principal | None = None) -> list[str]:
+        """`add` for each (source, what), e.g. a kernel and its initrd: every file is opened with the
+        caller's rights and checked before any is copied, so a request refused for one of them (not
+        readable by the caller, empty, a directory) has published nothing, and has nothing to collect
+        under the store's lock: it leaves the state directory as it found it."""
+        principal = who or own_principal()
+        fds: list[int] = []
         try:
-            self._check(fd, source, what)
-            return self._copy(fd, source, what)
+            for source, what in files:
+                fds.append(open_as(principal, source, what))
+                self._check(fds[-1], source, what)
+            return [self._copy(fd, source, what) for fd, (source, what) in zip(fds, files, strict=True)]
         finally:
-            os.close(fd)
+            for fd in fds:
+                os.close(fd)
 
     def check(self, source: str, what: str, who: Principal | None = None) -> int:
         """The size of `source` if `add` would accept it, else the ValidationError `add` would raise.
@@ -161,6 +174,7 @@ class ContentStore:
                 os.fsync(out.fileno())  # the bytes on disk before the name can point at them
             os.chmod(tmp, 0o644)
             os.replace(tmp, self.path(name))
+            self.published += 1
             self._sync_directory()
             return name
         except OSError as err:

@@ -352,12 +352,14 @@ def edit(svc: IgorService, name: str, req: EditRequest) -> Reservation:
     checks.find_writable(svc, list(svc.view().reservations), name, "edit")  # refuse before copying anything
     new_files: dict[str, tuple[str, str]] = {}
     with svc._copies_collected_on_failure():
+        given: list[tuple[str, str]] = []
         for what, path in (("kernel", req.kernel), ("initrd", req.initrd)):
             if path == "":
                 raise ValidationError(f"-{what[0]} needs the path of the new {what}")
             if path:
-                full = os.path.abspath(path)
-                new_files[what] = (full, svc.content.add(full, what, svc.reader))
+                given.append((os.path.abspath(path), what))
+        for (full, what), digest in zip(given, svc.content.add_all(given, svc.reader), strict=True):
+            new_files[what] = (full, digest)
         now = svc.now()
         with svc.store.transaction() as tx:
             live = svc._housekeep(tx, now)
@@ -428,9 +430,9 @@ def _copies(svc: IgorService, kernel: str, initrd: str, like: Like | None) -> tu
     """The content hashes to boot: `--like`'s reused copies, or fresh copies of the caller's files."""
     if like is not None and like.kernel_hash:
         return like.kernel_hash, like.initrd_hash
-    kernel_hash = svc.content.add(kernel, "kernel", svc.reader) if kernel else ""
-    initrd_hash = svc.content.add(initrd, "initrd", svc.reader) if initrd else ""
-    return kernel_hash, initrd_hash
+    files = [(path, what) for path, what in ((kernel, "kernel"), (initrd, "initrd")) if path]
+    hashes = dict(zip((what for _, what in files), svc.content.add_all(files, svc.reader), strict=True))
+    return hashes.get("kernel", ""), hashes.get("initrd", "")
 
 
 def _ensure_copies(svc: IgorService, files: tuple[tuple[str, str, str], ...], like: Like | None) -> None:

@@ -349,11 +349,15 @@ class IgorService:
 
     @contextmanager
     def _copies_collected_on_failure(self) -> Iterator[None]:
-        """Copies made for a request that is then refused must not pile up in the content area."""
+        """Copies made for a request that is then refused must not pile up in the content area. Only a
+        request that put a new copy there collects (under the store's lock): one refused before it
+        copied anything leaves the state directory untouched."""
+        published = self.content.published
         try:
             yield
         except BaseException as err:
-            if not isinstance(err, StoreError):  # a busy store would only make us wait a second time
+            # (a busy store would only make us wait a second time)
+            if self.content.published != published and not isinstance(err, StoreError):
                 from .housekeeping import collect_unused
 
                 with suppress(IgorError, OSError), self.store.transaction() as tx:
