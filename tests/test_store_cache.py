@@ -313,9 +313,9 @@ def timeline(state: Path) -> TinyStore:
 def built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many reservations each build from the cache's columns made."""
     from igor_tui.store import cache
+    from igor_tui.store.codec import reservations_from_plain as build  # what cache.py calls
 
     sizes: list[int] = []
-    build = cache.reservations_from_plain
 
     def counting(columns: Any) -> tuple[Reservation, ...]:
         made = build(columns)

@@ -183,9 +183,9 @@ def test_a_file_store_tick_plans_over_the_started_ones_and_still_meets_each_futu
     """From the snapshot cache the tick builds only what it plans over (begun, ended or installed), yet
     every future reservation is installed at its start and torn down at its end, on time."""
     from igor_tui.store import cache
+    from igor_tui.store.codec import reservations_from_plain as build  # what cache.py calls
 
     built: list[int] = []
-    build = cache.reservations_from_plain
 
     def counting(columns: object) -> tuple[Reservation, ...]:
         made = build(columns)
