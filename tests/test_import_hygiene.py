@@ -177,7 +177,8 @@ def test_durations_with_units_do_not_import_fractions(config: Path) -> None:
 
 def test_an_idle_tick_reads_the_store_without_tinydb(config: Path, tmp_path: Path) -> None:
     """An idle igor-tick only reads (its install records included): building TinyDB and a query for
-    that was ~5% of its instructions at 5,000 reservations. A booking waiting to start is not work."""
+    that was ~5% of its instructions at 5,000 reservations. A booking waiting to start is not work,
+    and without a hook to run `signal` (which the hook runner needs) is not loaded either."""
     kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd.img"
     kernel.write_bytes(b"kernel")
     initrd.write_bytes(b"initrd")
@@ -186,4 +187,4 @@ def test_an_idle_tick_reads_the_store_without_tinydb(config: Path, tmp_path: Pat
     assert _loaded(booking, env, {"tinydb"}) == ["tinydb"]  # a write does use it
     del env["SUDO_USER"]  # the tick runs as the service account
     for _ in range(2):  # the first run also creates the tick's own files
-        assert _loaded(["tick", "--no-probe"], env, {"tinydb", "threading"}) == []
+        assert _loaded(["tick", "--no-probe"], env, {"tinydb", "threading", "signal"}) == []

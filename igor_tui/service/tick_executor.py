@@ -13,12 +13,12 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any
 
 from ..clockstep import ClockCheck
 from ..errors import BackendError, IgorError, PermissionDenied, StoreError
 from ..model import Install, InstallStage, NodeStatus, Reservation, floor_minute
 from ..tickplan import Action, Step, TickPolicy, boot_key, plan_actions, touched
+from ..typenames import TYPE_CHECKING, Any
 from ..values import dataclass, replace
 from .heal import Healed, heal, log_heals
 from .hooks import HookOutcome, configured, has_due, note_transition, run_due

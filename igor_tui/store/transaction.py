@@ -25,10 +25,10 @@ import json
 import operator
 from collections.abc import Collection, Mapping, MutableMapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
 from ..model import Block, NodeStatus, Policy, Reservation
+from ..typenames import TYPE_CHECKING, Any
 from ..values import replace
 from .cache import Rows
 from .codec import _stored_record, _time_in, block_to_record, node_status_to_record, policy_to_record
