@@ -398,3 +398,33 @@ def test_clearing_ports_keeps_the_boot_marker_of_an_interrupted_install(tmp_path
     assert [o.action.step.value for o in report.outcomes] == ["uninstall-boot", "power-off", "forget"]
     assert h.boot.booting == {} and h.switch.vlans == {}
     assert h.store.snapshot().reservations == ()
+
+
+def test_a_step_whose_intent_is_already_recorded_commits_nothing_before_it_acts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """COMPLETE's begin has nothing new to record (the reservation is installed, its record there): it
+    must not rewrite the store (two fsyncs and a full write at every size); install-boot's must (its
+    pending marker is what a killed tick's successor undoes)."""
+    h = Harness(tmp_path, network=False)
+    h.add(-5, 60, ["kn1", "kn2"])
+    events: list[str] = []
+    write = h.store._write_payload
+    act = Ticker._act
+
+    def writing(payload: bytes) -> None:
+        events.append("write")
+        write(payload)
+
+    def acting(self: Ticker, action: object, *rest: object) -> object:
+        events.append(f"act {action.step.value}")  # type: ignore[attr-defined]
+        return act(self, action, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(h.store, "_write_payload", writing)
+    monkeypatch.setattr(Ticker, "_act", acting)
+    report = h.ticker.run(probe=False)
+    assert [o.action.step.value for o in report.outcomes] == ["install-boot", "complete"]
+    at_boot = events.index("act install-boot")
+    assert events[at_boot - 1] == "write"  # the pending marker, before the files
+    assert events[at_boot + 1 :] == ["write", "act complete", "write"]  # boot's outcome; complete's
+    assert h.installs()[1].complete and h.store.snapshot().reservations[0].installed

@@ -359,6 +359,7 @@ class Ticker:
             return res, inst
         if res is None or not res.is_active(now):
             return None
+        stored, recorded = res, inst
         inst = grown(inst, res)
         if step is Step.SET_VLAN:
             vlan = res.vlan if res.vlan is not None else self._allocate_vlan(tx, installs, res)
@@ -373,9 +374,13 @@ class Ticker:
             inst = replace(inst, pending=InstallStage.POWER)
         if not res.installed:
             res = replace(res, installed=True)
-        tx.put_reservation(res)
-        installs[res.id] = inst
-        write_installs(tx, installs)
+        # Only what changed is written: a step whose intent is already on record (COMPLETE, mostly)
+        # would otherwise commit the same document again, two fsyncs and a full rewrite for nothing.
+        if res != stored:
+            tx.put_reservation(res)
+        if inst != recorded:
+            installs[res.id] = inst
+            write_installs(tx, installs)
         return res, inst
 
     def _allocate_vlan(self, tx: Transaction, installs: Mapping[int, Install], res: Reservation) -> int:
