@@ -309,38 +309,23 @@ def timeline(state: Path) -> TinyStore:
     return store
 
 
-@pytest.fixture
-def built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many reservations each build from the cache's columns made."""
-    from igor_tui.store import cache
-    from igor_tui.store.codec import reservations_from_plain as build  # what cache.py calls
-
-    sizes: list[int] = []
-
-    def counting(columns: Any) -> tuple[Reservation, ...]:
-        made = build(columns)
-        sizes.append(len(made))
-        return made
-
-    monkeypatch.setattr(cache, "reservations_from_plain", counting)
-    return sizes
-
-
 @pytest.mark.parametrize("minutes", [-180, -120, -61, 0, 30, 60, 400])
 def test_the_tick_subset_is_what_it_plans_over_and_only_it_is_built(
-    tmp_path: Path, built: list[int], minutes: int
+    tmp_path: Path, cache_builds: list[int], minutes: int
 ) -> None:
     """Begun or ended by then, or holding an install record (id 8 here): the same list as filtering
     all of them, from a transaction over the cache that builds nothing else."""
     timeline(tmp_path / "state")
     when = T0 + timedelta(minutes=minutes)
-    built.clear()
+    cache_builds.clear()
     with TinyStore(tmp_path / "state").transaction() as tx:
         subset = tx.reservations_started_by(when, {8})
         hashes = tx.content_hashes()
-        assert built == [len(subset)]  # only the subset was built, and the hashes needed no building
+        assert cache_builds == [
+            len(subset)
+        ]  # only the subset was cache_builds, and the hashes needed no building
         every = tx.reservations()
-    assert built == [len(subset), 8]
+    assert cache_builds == [len(subset), 8]
     assert subset == [r for r in every if r.start <= when or r.end <= when or r.id == 8]
     assert [r.id for r in subset] == sorted(r.id for r in subset)
     assert hashes == {"0" * 64, "1" * 64, "2" * 64, "f" * 64}
@@ -352,7 +337,7 @@ def test_the_tick_subset_is_what_it_plans_over_and_only_it_is_built(
 
 
 def test_the_tick_subset_sees_the_transaction_s_own_changes_and_its_writes_cache_them(
-    tmp_path: Path, built: list[int]
+    tmp_path: Path, cache_builds: list[int]
 ) -> None:
     timeline(tmp_path / "state")
     store = TinyStore(tmp_path / "state")
@@ -369,7 +354,7 @@ def test_the_tick_subset_sees_the_transaction_s_own_changes_and_its_writes_cache
         assert tx.content_hashes() == {"0" * 64, "1" * 64, "2" * 64, "f" * 64}
     assert seen(TinyStore(tmp_path / "state")) == parsed(tmp_path / "state")
     assert [r.id for r in TinyStore(tmp_path / "state").snapshot().reservations] == [1, 3, 4, 5, 6, 7, 8]
-    built.clear()
+    cache_builds.clear()
     with TinyStore(tmp_path / "state").transaction() as tx:
         assert [r.id for r in tx.reservations_started_by(T0, ())] == [3]
-    assert built == [1]  # from the cache the write left, patched with the changes
+    assert cache_builds == [1]  # from the cache the write left, patched with the changes

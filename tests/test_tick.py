@@ -178,21 +178,11 @@ def test_tick_installs_then_second_run_does_nothing(tmp_path: Path) -> None:
 
 
 def test_a_file_store_tick_plans_over_the_started_ones_and_still_meets_each_future_one_in_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cache_builds: list[int]
 ) -> None:
     """From the snapshot cache the tick builds only what it plans over (begun, ended or installed), yet
     every future reservation is installed at its start and torn down at its end, on time."""
-    from igor_tui.store import cache
-    from igor_tui.store.codec import reservations_from_plain as build  # what cache.py calls
-
-    built: list[int] = []
-
-    def counting(columns: object) -> tuple[Reservation, ...]:
-        made = build(columns)
-        built.append(len(made))
-        return made
-
-    monkeypatch.setattr(cache, "reservations_from_plain", counting)
+    built = cache_builds
     h = Harness(tmp_path, files=True)
     for hour in range(12):  # back to back on kn1-kn2, then one later on kn3
         h.add(hour * 60 - 5, hour * 60 + 55, ["kn1", "kn2"])
