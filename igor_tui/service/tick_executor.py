@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..backends.base import Backends, BootSpec, NodeAddress
     from ..clock import Clock
     from ..clockstep import ClockGuard
+    from ..config import Config
     from ..config.hooks import HookSettings
     from ..content import ContentStore
     from ..eventlog import EventLog
@@ -536,6 +537,18 @@ class Ticker:
         )
 
 
+def _resolver(cfg: Config) -> Callable[[Sequence[str]], list[NodeAddress]]:
+    """backends.factory's resolver, imported at the first lookup: an idle tick resolves no node, and
+    the backends' value classes (backends.base) are ~4 M instructions of imports."""
+
+    def resolve(names: Sequence[str]) -> list[NodeAddress]:
+        from ..backends.factory import resolver
+
+        return resolver(cfg)(names)
+
+    return resolve
+
+
 def run_tick(
     svc: IgorService, *, dry_run: bool = False, probe: bool = True, accept_clock_step: bool = False
 ) -> TickReport:
@@ -544,8 +557,6 @@ def run_tick(
     ahead is right (see clockstep.py)."""
     if not svc.caller.is_admin:
         raise PermissionDenied("only admins and the igor service user may run igor-tick")
-    from ..backends.factory import resolver
-
     cfg = svc.config
     ticker = Ticker(
         store=svc.store,
@@ -561,7 +572,7 @@ def run_tick(
         naming=svc.naming,
         content=svc.content,
         events=svc.events,
-        resolve=resolver(cfg),
+        resolve=_resolver(cfg),
         vlan_pool=(cfg.vlan_min, cfg.vlan_max),
         lock_path=os.path.join(cfg.statedir, "tick.lock"),
         last_path=os.path.join(cfg.statedir, "tick.last"),
