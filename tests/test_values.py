@@ -407,7 +407,7 @@ def test_from_columns_makes_what_init_makes(slots: bool) -> None:
     without slots, or with `__post_init__`, is built by `__init__` row by row."""
     ours, _ = _pair(_full, slots=slots)
     rows = [(1, "x", ("a",), None, frozenset({"p"})), (2, "y", (), 7, frozenset())]
-    made = values.from_columns(ours, [list(col) for col in zip(*rows, strict=True)])
+    made: list[Any] = values.from_columns(ours, [list(col) for col in zip(*rows, strict=True)])
     expected = [ours(*row) for row in rows]
     assert made == expected
     assert [hash(m) for m in made] == [hash(e) for e in expected]
