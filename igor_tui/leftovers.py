@@ -17,9 +17,9 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from .tempfiles import is_dot_tmp, remove_files
+from .typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .content import ContentStore

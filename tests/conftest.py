@@ -340,3 +340,21 @@ def public() -> Iterator[Path]:
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def cache_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many reservations each build from the snapshot cache's columns made (store/cache.py): what
+    igor-tick's subset read must keep small."""
+    from igor_tui.store import cache
+    from igor_tui.store.codec import reservations_from_plain as build  # what cache.py calls
+
+    sizes: list[int] = []
+
+    def counting(columns: Any) -> tuple[Any, ...]:
+        made = build(columns)
+        sizes.append(len(made))
+        return made
+
+    monkeypatch.setattr(cache, "reservations_from_plain", counting)
+    return sizes

@@ -242,3 +242,18 @@ def test_a_config_without_power_templates_does_not_load_shlex(config: Path) -> N
     settings = json.loads(config.read_text())
     config.write_text(json.dumps({**settings, "poweroncommand": "powerman -1 %s"}))
     assert _loaded(["show"], env, {"shlex"}) == ["shlex"]
+
+
+def test_an_idle_tick_reads_the_store_without_tinydb(config: Path, tmp_path: Path) -> None:
+    """An idle igor-tick only reads (its install records included): building TinyDB and a query for
+    that was ~5% of its instructions at 5,000 reservations. A booking waiting to start is not work,
+    and without a hook to run `signal` (which the hook runner needs) is not loaded either."""
+    kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd.img"
+    kernel.write_bytes(b"kernel")
+    initrd.write_bytes(b"initrd")
+    env = {**os.environ, "IGOR_CONFIG": str(config), "SUDO_USER": "alice"}
+    booking = ["sub", "-r", "later", "-k", str(kernel), "-i", str(initrd), "-n", "2", "-t", "60", "-a", "+1d"]
+    assert _loaded(booking, env, {"tinydb"}) == ["tinydb"]  # a write does use it
+    del env["SUDO_USER"]  # the tick runs as the service account
+    for _ in range(2):  # the first run also creates the tick's own files
+        assert _loaded(["tick", "--no-probe"], env, {"tinydb", "threading", "signal"}) == []

@@ -6,6 +6,10 @@ import hashlib
 import json
 import os
 import stat
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -304,3 +308,124 @@ def test_a_failure_half_way_puts_back_what_it_replaced(root: Path) -> None:
         boot.install(spec(root, key="r2", label="b", nodes=(KN1, KN2)))
     (root / "pxelinux.cfg" / "7F000001").rmdir()
     assert tree(root) == before  # r1's files for kn1 are back, byte for byte
+
+
+def many(count: int) -> tuple[NodeAddress, ...]:
+    """`count` nodes with a MAC and an IP each: twice as many files, enough for every writer thread."""
+    return tuple(
+        NodeAddress(f"kn{i}", ip=f"127.0.3.{i}", mac=f"52:54:00:00:03:{i:02x}") for i in range(1, count + 1)
+    )
+
+
+def fd_path(fd: int) -> str:
+    return os.readlink(f"/proc/self/fd/{fd}")
+
+
+def test_a_write_failing_mid_batch_publishes_nothing_and_removes_the_others(
+    root: Path, everything: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One file's fsync fails (EIO) while the others are being written: no file of the batch is
+    published, every temp is removed, what was there stays, and the error names that file's node."""
+    boot = PxeBoot(str(root))
+    boot.install(spec(root, key="r1", label="a", nodes=many(3)))
+    before = tree(root)
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        if ".7F000317." in fd_path(fd):  # kn23's hex-IP file, in the middle of the batch
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(BackendError, match=r"^kn23: writing pxelinux.cfg/7F000317 for reservation b failed"):
+        boot.install(spec(root, key="r2", label="b", nodes=many(40)))
+    assert tree(root) == before
+
+
+def test_a_rename_failing_half_way_puts_back_what_the_earlier_ones_replaced(
+    root: Path, everything: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    boot = PxeBoot(str(root))
+    boot.install(spec(root, key="r1", label="a", nodes=many(8)))
+    before = tree(root)
+    real_replace = os.replace
+
+    def failing_replace(src: str, dst: str) -> None:
+        if dst.endswith("/pxelinux.cfg/01-52-54-00-00-03-05"):  # kn5's first file: 8 renamed before it
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(BackendError, match=r"^kn5: writing pxelinux.cfg/01-52-54-00-00-03-05 .* failed"):
+        boot.install(spec(root, key="r2", label="b", nodes=many(8)))
+    assert tree(root) == before  # r1's files are back, byte for byte, and no temp is left
+
+
+def test_every_file_is_fsynced_before_its_rename_and_the_directory_after_all_of_them(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The durability the tick's crash tests rely on: a name is only ever switched to a file whose bytes
+    are on disk, and the renames themselves are made durable before install returns."""
+    events: list[tuple[str, int]] = []  # ("fsync", inode) / ("replace", inode) / ("dir", inode)
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        info = os.fstat(fd)
+        real_fsync(fd)
+        events.append(("dir" if stat.S_ISDIR(info.st_mode) else "fsync", info.st_ino))
+
+    def replace(src: str, dst: str) -> None:
+        events.append(("replace", os.stat(src).st_ino))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    record = PxeBoot(str(root)).install(spec(root, nodes=many(20)))
+    renamed = [i for i, (kind, _) in enumerate(events) if kind == "replace"]
+    assert len(renamed) == len(record["files"]) == 40
+    for at in renamed:
+        assert ("fsync", events[at][1]) in events[:at], "a file was renamed before its fsync"
+    cfg_dir = (root / "pxelinux.cfg").stat().st_ino
+    assert ("dir", cfg_dir) in events[renamed[-1] :]
+    assert {os.stat(root / rel).st_ino for rel in record["files"]} == {events[i][1] for i in renamed}
+
+
+def test_a_big_install_writes_every_file_from_a_bounded_number_of_threads(
+    root: Path, everything: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At most eight temp files are open (and fsyncing) at once, however many nodes: a 520-node
+    reservation must not run the tick out of descriptors."""
+    real_fsync = os.fsync
+    lock = threading.Lock()
+    busy = [0, 0]  # in flight now, most at once
+
+    def fsync(fd: int) -> None:
+        with lock:
+            busy[0] += 1
+            busy[1] = max(busy)
+        try:
+            time.sleep(0.002)  # long enough for the writers to overlap
+            real_fsync(fd)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    nodes = many(60)
+    record = PxeBoot(str(root)).install(spec(root, nodes=nodes))
+    assert 1 < busy[1] <= 8
+    assert len(record["files"]) == 120
+    files = tree(root / "pxelinux.cfg")
+    assert sorted(files) == sorted([*(rel.split("/")[1] for rel in record["files"]), "default"])
+    assert all(files[rel.split("/")[1]] == expected_text().encode() for rel in record["files"])
+
+
+def test_digests_are_sha256_without_loading_hashlib() -> None:
+    """The record's digests are SHA-256 (what uninstall compares files against), made by CPython's own
+    module: hashlib would load OpenSSL for them (~4.6% of a 64-node install's tick)."""
+    probe = (
+        "import sys; from igor_tui.backends import pxe; "
+        "print(pxe._SHA256(b'igor').hexdigest(), 'hashlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == [hashlib.sha256(b"igor").hexdigest(), "False"]

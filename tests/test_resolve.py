@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from igor_tui.backends.base import NodeAddress
@@ -152,6 +152,33 @@ def test_pxe_hex_is_the_classic_upper_case_form(ip: str, expected: str) -> None:
 def test_pxe_hex_refuses_anything_but_ipv4(bad: str) -> None:
     with pytest.raises(ValueError):
         pxe_hex(bad)
+
+
+_PARTS = st.one_of(
+    st.integers(0, 300).map(str),
+    st.sampled_from(["00", "01", "007", "1e2", " 1", "1 ", "\u0661", "+1", "-1", "", "0x1", "1\n"]),
+)
+
+
+@given(st.lists(_PARTS, min_size=3, max_size=5).map(".".join) | st.text(max_size=16))
+@example("10.01.0.1")
+@example("10.0.0.256")
+@example("10.0.0.1\n")
+@example("10.0.0.\u0661")
+def test_pxe_hex_accepts_exactly_what_ipaddress_accepts(text: str) -> None:
+    """pxe_hex matches dotted quads itself (no ipaddress import on the install path): the same texts
+    must pass and fail as ipaddress.IPv4Address's, with the same number."""
+    import ipaddress
+
+    try:
+        want: str | None = f"{int(ipaddress.IPv4Address(text)):08X}"
+    except ValueError:
+        want = None
+    try:
+        got: str | None = pxe_hex(text)
+    except ValueError:
+        got = None
+    assert got == want
 
 
 @pytest.mark.parametrize("mac", ["52:54:00:00:00:01", "52-54-00-00-00-01", "52:54:00:00:00:01"])

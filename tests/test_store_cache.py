@@ -18,7 +18,7 @@ from test_store import FULL_RES
 
 from igor_tui import locks
 from igor_tui.model import Block, NodeState, NodeStatus, Reservation
-from igor_tui.store import TinyStore, codec
+from igor_tui.store import MemoryStore, TinyStore, codec
 from igor_tui.store import document as store_document
 from igor_tui.store.files import CACHE_NAME
 
@@ -313,3 +313,77 @@ def test_patching_the_columns_is_converting_the_result(
     if changed:  # (nothing changed: the columns are returned as they are)
         unsorted = codec.reservations_to_plain(reversed(old.values()))  # not the cache's order: by rows
         assert codec.patch_plain(unsorted, changed, current) == patched
+
+
+# ------------------------------------------------------------- igor-tick's subset (cache.Rows)
+
+
+def timeline(state: Path) -> TinyStore:
+    """Eight reservations, one an hour from T0 - 2 h (so two ended, one running, five to come), three
+    kernels among them; its cache written by the last transaction."""
+    store = TinyStore(state)
+    with store.transaction() as tx:
+        tx.add_reservations(
+            [
+                res(
+                    f"t{i}",
+                    start=T0 + timedelta(hours=i - 2),
+                    end=T0 + timedelta(hours=i - 1),
+                    kernel_hash=f"{i % 3}" * 64,
+                    initrd_hash="" if i % 2 else "f" * 64,
+                )
+                for i in range(8)
+            ]
+        )
+    return store
+
+
+@pytest.mark.parametrize("minutes", [-180, -120, -61, 0, 30, 60, 400])
+def test_the_tick_subset_is_what_it_plans_over_and_only_it_is_built(
+    tmp_path: Path, cache_builds: list[int], minutes: int
+) -> None:
+    """Begun or ended by then, or holding an install record (id 8 here): the same list as filtering
+    all of them, from a transaction over the cache that builds nothing else."""
+    timeline(tmp_path / "state")
+    when = T0 + timedelta(minutes=minutes)
+    cache_builds.clear()
+    with TinyStore(tmp_path / "state").transaction() as tx:
+        subset = tx.reservations_started_by(when, {8})
+        hashes = tx.content_hashes()
+        assert cache_builds == [
+            len(subset)
+        ]  # only the subset was cache_builds, and the hashes needed no building
+        every = tx.reservations()
+    assert cache_builds == [len(subset), 8]
+    assert subset == [r for r in every if r.start <= when or r.end <= when or r.id == 8]
+    assert [r.id for r in subset] == sorted(r.id for r in subset)
+    assert hashes == {"0" * 64, "1" * 64, "2" * 64, "f" * 64}
+    memory = MemoryStore()
+    with memory.transaction() as tx:
+        tx.add_reservations([dataclasses.replace(r, id=0) for r in every])
+        assert tx.reservations_started_by(when, {8}) == subset
+        assert tx.content_hashes() == hashes
+
+
+def test_the_tick_subset_sees_the_transaction_s_own_changes_and_its_writes_cache_them(
+    tmp_path: Path, cache_builds: list[int]
+) -> None:
+    timeline(tmp_path / "state")
+    store = TinyStore(tmp_path / "state")
+    with store.transaction() as tx:
+        assert [r.id for r in tx.reservations_started_by(T0, ())] == [1, 2, 3]
+        tx.set_value("tick", {"n": 2})  # a write that changes no reservation: the columns are kept
+    with store.transaction() as tx:
+        first = tx.reservations_started_by(T0, ())[0]
+        tx.put_reservation(
+            dataclasses.replace(first, start=T0 + timedelta(hours=9), end=T0 + timedelta(hours=10))
+        )
+        tx.remove_reservation(2)
+        assert [r.id for r in tx.reservations_started_by(T0, ())] == [3]
+        assert tx.content_hashes() == {"0" * 64, "1" * 64, "2" * 64, "f" * 64}
+    assert seen(TinyStore(tmp_path / "state")) == parsed(tmp_path / "state")
+    assert [r.id for r in TinyStore(tmp_path / "state").snapshot().reservations] == [1, 3, 4, 5, 6, 7, 8]
+    cache_builds.clear()
+    with TinyStore(tmp_path / "state").transaction() as tx:
+        assert [r.id for r in tx.reservations_started_by(T0, ())] == [3]
+    assert cache_builds == [1]  # from the cache the write left, patched with the changes

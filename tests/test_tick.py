@@ -18,7 +18,7 @@ from igor_tui.hostlist import NodeNaming
 from igor_tui.model import Install, InstallStage, NodeState, Reservation
 from igor_tui.service.installs import read_installs
 from igor_tui.service.tick_executor import Ticker
-from igor_tui.store import MemoryStore
+from igor_tui.store import MemoryStore, TinyStore
 from igor_tui.tickplan import Step, TickPolicy, plan_actions
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -122,8 +122,10 @@ def test_ended_never_installed_reservation_expires() -> None:
 class Harness:
     """A ticker over a memory store with recording fakes and a frozen clock."""
 
-    def __init__(self, tmp_path: Path, *, network: bool = True, autoreboot: bool = False) -> None:
-        self.store = MemoryStore()
+    def __init__(
+        self, tmp_path: Path, *, network: bool = True, autoreboot: bool = False, files: bool = False
+    ) -> None:
+        self.store: MemoryStore | TinyStore = TinyStore(tmp_path / "state") if files else MemoryStore()
         self.clock = FrozenClock(T0)
         self.boot, self.power, self.switch = FakeBoot(), FakePower(), FakeSwitch()
         self.liveness = FakeLiveness(down={"kn8"})
@@ -173,6 +175,39 @@ def test_tick_installs_then_second_run_does_nothing(tmp_path: Path) -> None:
     assert h.ticker.run().outcomes == []  # idempotent at the same instant
     assert report.probed == 8 and report.down == ["kn8"]
     assert h.store.snapshot().nodes["kn8"].state is NodeState.DOWN
+
+
+def test_a_file_store_tick_plans_over_the_started_ones_and_still_meets_each_future_one_in_time(
+    tmp_path: Path, cache_builds: list[int]
+) -> None:
+    """From the snapshot cache the tick builds only what it plans over (begun, ended or installed), yet
+    every future reservation is installed at its start and torn down at its end, on time."""
+    built = cache_builds
+    h = Harness(tmp_path, files=True)
+    for hour in range(12):  # back to back on kn1-kn2, then one later on kn3
+        h.add(hour * 60 - 5, hour * 60 + 55, ["kn1", "kn2"])
+    late = h.add(600, 660, ["kn3"])
+    for hour in range(3):
+        h.clock.set(at(hour * 60 - 5))
+        h.store = h.ticker.store = TinyStore(tmp_path / "state")  # a new process: from the cache
+        built.clear()
+        report = h.ticker.run(probe=False)
+        assert report.failed == 0
+        # The planning transaction built the started ones still stored (the one before is archived
+        # once torn down), not all 13.
+        assert built[0] == min(hour + 1, 2)
+        assert h.boot.booting == {"kn1": f"igor-{hour + 1}", "kn2": f"igor-{hour + 1}"}
+        assert [i for i, inst in h.installs().items() if inst.complete] == [hour + 1]
+    h.clock.set(at(600))
+    report = h.ticker.run(probe=False)
+    assert steps([o.action for o in report.outcomes if o.action.step.teardown]) == [
+        ("clear-vlan", 3),
+        ("uninstall-boot", 3),
+        ("power-off", 3),
+        ("forget", 3),
+    ] + [("expire", i) for i in range(4, 11)]
+    assert h.boot.booting["kn3"] == f"igor-{late.id}"
+    assert h.installs()[late.id].complete and h.installs()[11].complete
 
 
 def test_back_to_back_keeps_the_new_reservation(tmp_path: Path) -> None:
@@ -353,3 +388,33 @@ def test_clearing_ports_keeps_the_boot_marker_of_an_interrupted_install(tmp_path
     assert [o.action.step.value for o in report.outcomes] == ["uninstall-boot", "power-off", "forget"]
     assert h.boot.booting == {} and h.switch.vlans == {}
     assert h.store.snapshot().reservations == ()
+
+
+def test_a_step_whose_intent_is_already_recorded_commits_nothing_before_it_acts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """COMPLETE's begin has nothing new to record (the reservation is installed, its record there): it
+    must not rewrite the store (two fsyncs and a full write at every size); install-boot's must (its
+    pending marker is what a killed tick's successor undoes)."""
+    h = Harness(tmp_path, network=False)
+    h.add(-5, 60, ["kn1", "kn2"])
+    events: list[str] = []
+    write = h.store._write_payload
+    act = Ticker._act
+
+    def writing(payload: bytes) -> None:
+        events.append("write")
+        write(payload)
+
+    def acting(self: Ticker, action: object, *rest: object) -> object:
+        events.append(f"act {action.step.value}")  # type: ignore[attr-defined]
+        return act(self, action, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(h.store, "_write_payload", writing)
+    monkeypatch.setattr(Ticker, "_act", acting)
+    report = h.ticker.run(probe=False)
+    assert [o.action.step.value for o in report.outcomes] == ["install-boot", "complete"]
+    at_boot = events.index("act install-boot")
+    assert events[at_boot - 1] == "write"  # the pending marker, before the files
+    assert events[at_boot + 1 :] == ["write", "act complete", "write"]  # boot's outcome; complete's
+    assert h.installs()[1].complete and h.store.snapshot().reservations[0].installed

@@ -8,12 +8,17 @@ plans under the store lock, releases it, calls a backend, then records the outco
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Protocol
 
 from ..model import NodeState
+from ..typenames import TYPE_CHECKING, Any, Protocol
 from ..values import dataclass
 
-PowerAction = Literal["on", "off", "cycle"]
+if TYPE_CHECKING:
+    from typing import Literal
+
+    PowerAction = Literal["on", "off", "cycle"]
+else:
+    PowerAction = str  # only ever an annotation: no `typing` at run time (see typenames.py)
 
 
 @dataclass(frozen=True, slots=True)

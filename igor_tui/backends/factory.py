@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
+from ..typenames import TYPE_CHECKING
 from .base import Backends, BootBackend, Liveness, NodeAddress, PowerBackend, SwitchBackend
 
 if TYPE_CHECKING:

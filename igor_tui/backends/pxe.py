@@ -7,17 +7,34 @@ describes. Both kinds follow the same rules: per-client names only, the site's d
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
+import sys
+import threading
+from collections.abc import Callable, Sequence
 
 from ..errors import BackendError
 from ..tempfiles import is_dot_tmp, make_temp, remove_files
+from ..typenames import Any
 from ..values import dataclass, replace
 from . import grub
 from .base import BootRecord, BootSpec, NodeAddress
 from .resolve import pxe_hex, pxe_mac
 
+
+def _builtin_sha256() -> Callable[[bytes], Any]:
+    """hashlib.sha256 without importing hashlib, which loads OpenSSL's libcrypto for it: ~10 M
+    instructions, 4.6% of the 64-node install's tick. CPython's own SHA-256 module (`_sha2` from 3.12,
+    `_sha256` in 3.11) makes the same digests; hashlib is the fallback where neither is built in."""
+    name = "_sha256" if sys.version_info < (3, 12) else "_sha2"  # one try: a miss searches sys.path
+    with contextlib.suppress(ImportError):
+        return __import__(name).sha256  # type: ignore[no-any-return]
+    import hashlib
+
+    return hashlib.sha256
+
+
+_SHA256 = _builtin_sha256()
 CFG_DIR = "pxelinux.cfg"
 _KEY = re.compile(r"[A-Za-z0-9_-]+")
 # The only names igor ever creates or removes in pxelinux.cfg (so never `default`, never a path).
@@ -68,34 +85,47 @@ class PxeBoot:
         # Nodes without an address got no file (install refuses them before writing anything).
         spec = replace(spec, nodes=tuple(n for n in spec.nodes if n.ip or n.mac))
         contents = self._contents(spec, check_files=False)
-        digests = {mode: hashlib.sha256(data).hexdigest() for mode, data in contents.items()}
+        digests = {mode: _SHA256(data).hexdigest() for mode, data in contents.items()}
         return {"files": {t.rel: digests[t.mode] for t in self._targets(spec)}}
 
     def install(self, spec: BootSpec) -> BootRecord:
-        """Validate everything, then write every file; on a failure undo this call's writes and raise."""
+        """Validate everything, then write every file; on a failure undo this call's writes and raise.
+
+        The files go out in three steps, so one journal commit serves them all: every file's temp copy
+        is written and fsynced (from a few threads, `_write_temps`), only then is each renamed over its
+        name, and the directories are fsynced last. A crash at any instant leaves each name with its old
+        file or the complete new one, never a half-written one (stray temps are swept later)."""
         if not os.path.isdir(self.tftproot):
             raise BackendError(f"PXE install: the TFTP root {self.tftproot} does not exist")
         contents = self._contents(spec)
         targets = self._targets(spec)
-        digests = {mode: hashlib.sha256(data).hexdigest() for mode, data in contents.items()}
+        digests = {mode: _SHA256(data).hexdigest() for mode, data in contents.items()}
         dirs = {os.path.dirname(t.rel) for t in targets}
         for directory in sorted(dirs):
             self._cfg_dir(directory)
         for directory in _OWNED_DIRS:  # a killed tick's temp file may sit in either
             _remove_stale_temps(os.path.join(self.tftproot, directory))
-        written: list[_Written] = []
-        for target in targets:
-            path = os.path.join(self.tftproot, target.rel)
+        paths = [os.path.join(self.tftproot, t.rel) for t in targets]
+        previous: list[bytes | None] = []
+        for target, path in zip(targets, paths, strict=True):
             try:
-                previous = _read_or_none(path)
-                _atomic_write(path, contents[target.mode])
+                previous.append(_read_or_none(path))
             except OSError as exc:
+                raise _write_error(spec, target, exc) from exc
+        temps = _written_temps(
+            spec, targets, [(p, contents[t.mode]) for t, p in zip(targets, paths, strict=True)]
+        )
+        written: list[_Written] = []
+        for i, (target, path, tmp) in enumerate(zip(targets, paths, temps, strict=True)):
+            try:
+                os.replace(tmp, path)
+            except BaseException as exc:
+                _discard(temps[i:])
                 self._undo(written)
-                raise BackendError(
-                    f"{target.node}: writing {target.rel} for reservation {spec.label} failed: "
-                    f"{exc.strerror or exc}"
-                ) from exc
-            written.append(_Written(target.rel, previous, digests[target.mode]))
+                if isinstance(exc, OSError):
+                    raise _write_error(spec, target, exc) from exc
+                raise
+            written.append(_Written(target.rel, previous[i], digests[target.mode]))
         for directory in sorted(dirs):
             _fsync_dir(os.path.join(self.tftproot, directory))
         return {"files": {t.rel: digests[t.mode] for t in targets}}
@@ -121,7 +151,7 @@ class PxeBoot:
                 continue  # somebody else's directory: not ours to remove
             except OSError as exc:
                 raise BackendError(f"PXE uninstall: reading {rel} failed: {exc.strerror or exc}") from exc
-            if current is None or hashlib.sha256(current).hexdigest() != digest:
+            if current is None or _SHA256(current).hexdigest() != digest:
                 continue  # already gone, or rewritten by a later reservation
             try:
                 os.unlink(path)
@@ -221,7 +251,7 @@ class PxeBoot:
             path = os.path.join(self.tftproot, item.rel)
             with contextlib.suppress(OSError):
                 current = _read_or_none(path)
-                if current is None or hashlib.sha256(current).hexdigest() != item.digest:
+                if current is None or _SHA256(current).hexdigest() != item.digest:
                     continue
                 if item.previous is None:
                     os.unlink(path)
@@ -290,8 +320,16 @@ def _read_or_none(path: str) -> bytes | None:
         return None
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    """Temp file in the same directory, 0644, fsync, rename: pxelinux never reads a half-written file."""
+def _write_error(spec: BootSpec, target: _Target, exc: OSError) -> BackendError:
+    """The one line a failed file becomes: the node first, so the admin knows which one to look at."""
+    return BackendError(
+        f"{target.node}: writing {target.rel} for reservation {spec.label} failed: {exc.strerror or exc}"
+    )
+
+
+def _write_temp(path: str, data: bytes) -> str:
+    """`data` in a new temp file beside `path` (0644), fsynced before this returns its name: the caller's
+    rename can then never publish a file whose bytes are not on disk. On any failure nothing is left."""
     directory, base = os.path.split(path)
     fd, tmp = make_temp(directory, f".{base}.", suffix=".tmp")  # not tempfile: ~3 ms of the tick's imports
     try:
@@ -300,6 +338,74 @@ def _atomic_write(path: str, data: bytes) -> None:
             fh.flush()
             os.fchmod(fh.fileno(), 0o644)
             os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+# Threads writing (and fsyncing) temp files at once. Each fsync still waits for its own file, but ext4
+# commits the journal once for all the fsyncs in flight instead of once per file: 128 files took 95-114 ms
+# one after another and 54-67 ms from 8 threads on this disk (PROFILE.md, fifth pass); 16 or 32 were no
+# faster. It also bounds the open descriptors to 8 however many nodes a reservation has.
+_WRITERS = 8
+
+
+def _write_temps(jobs: Sequence[tuple[str, bytes]]) -> list[str | BaseException]:
+    """`_write_temp` for every (path, data), from up to `_WRITERS` threads; per job, in order, the temp
+    file's name or the exception it met (its own temp already removed). Nothing is renamed here."""
+    results: list[str | BaseException] = [RuntimeError("not written")] * len(jobs)
+    queue = list(reversed(range(len(jobs))))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                i = queue.pop()
+            try:
+                results[i] = _write_temp(*jobs[i])
+            except BaseException as exc:  # noqa: BLE001 (the caller reports or re-raises it, in job order)
+                results[i] = exc
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(_WRITERS, len(jobs)) - 1)]
+    for thread in threads:
+        thread.start()
+    work()  # the calling thread is one of the writers
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def _written_temps(
+    spec: BootSpec, targets: Sequence[_Target], jobs: Sequence[tuple[str, bytes]]
+) -> list[str]:
+    """Every target's fsynced temp file, or none at all: if one failed, the others are removed before
+    anything was renamed, and the first failure (in target order) is raised naming its node."""
+    temps = _write_temps(jobs)
+    names = [t for t in temps if isinstance(t, str)]
+    if len(names) == len(temps):
+        return names
+    _discard(names)
+    target, exc = next((t, e) for t, e in zip(targets, temps, strict=True) if not isinstance(e, str))
+    if isinstance(exc, OSError):
+        raise _write_error(spec, target, exc) from exc
+    raise exc
+
+
+def _discard(temps: Sequence[str]) -> None:
+    """Remove the temp files of a batch that will not be published (best effort: a leftover is swept)."""
+    for tmp in temps:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    """Temp file in the same directory, 0644, fsync, rename: pxelinux never reads a half-written file."""
+    tmp = _write_temp(path, data)
+    try:
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 
@@ -13,6 +12,10 @@ from .base import NodeAddress
 Resolver = Callable[[str], str | None]
 
 _MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+# Exactly the text ipaddress.IPv4Address accepts (no leading zeros, each part <= 255), matched without
+# importing ipaddress (~2 ms of the 64-node install's tick, for 64 file names).
+_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 _RESOLVER_THREADS = 32
 
 
@@ -23,7 +26,10 @@ def pxe_hex(ip: str) -> str:
 
     Raises ValueError for anything but a dotted IPv4 address, so no other text can become a file name.
     """
-    return f"{int(ipaddress.IPv4Address(ip)):08X}"
+    quad = _QUAD.fullmatch(ip)
+    if quad is None:
+        raise ValueError(f"not an IPv4 address: {ip!r}")
+    return "".join(f"{int(part):02X}" for part in quad.groups())
 
 
 def pxe_mac(mac: str) -> str:
@@ -144,6 +150,8 @@ def _server_address(dnsserver: str) -> tuple[int, tuple[str, int]]:
     elif text.count(":") == 1:
         host, _, raw = text.partition(":")
         port = _port(raw, dnsserver)
+    import ipaddress  # a configured dnsserver only
+
     try:
         addr = ipaddress.ip_address(host)
     except ValueError:

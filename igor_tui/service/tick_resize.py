@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError
 from ..model import Install, InstallStage, Reservation
 from ..tickplan import Action, Step
+from ..typenames import TYPE_CHECKING, Any
 from ..values import replace
 
 if TYPE_CHECKING:

@@ -14,15 +14,16 @@ from .codec import patch_plain, reservations_to_plain
 from .storage import read_file, replace_file
 
 if TYPE_CHECKING:
-    from ..model import Reservation
-    from .cache import Identity, Plain
-    from .spliced import Spans
-
-    Cached = tuple[tuple[Reservation, ...], Plain, Spans | None]
-    """The reservations of a cached snapshot, their plain columns and their records' spans."""
+    from .cache import Identity, Plain, Rows
     from .document import DocumentData
     from .protocol import Snapshot
+    from .spliced import Spans
+    from .storage import Converted
     from .transaction import StoreTransaction
+
+    Cached = tuple[Converted, Plain, Spans | None]
+    """The reservations of a cached snapshot (or transaction), their plain columns and their records'
+    spans."""
 
 DOCUMENT_NAME = "igor.json"
 LOCK_NAME = "igor.lock"
@@ -69,7 +70,17 @@ class TinyStore(DocumentStore):
         self._plain = (found[0].reservations, found[1], found[2])
         return found[0]
 
-    def _spans_for(self, reservations: tuple[Reservation, ...]) -> Spans | None:
+    def _cached_rows(self, key: Identity) -> Rows | None:
+        from . import cache
+
+        found = cache.load_rows(self.cache_path, key)
+        if found is None:
+            return None
+        rows, spans = found
+        self._plain = (rows, rows.columns, spans)
+        return rows
+
+    def _spans_for(self, reservations: Converted) -> Spans | None:
         base, _, spans = self._plain
         return spans if base is reservations and base else None
 
@@ -105,8 +116,9 @@ class TinyStore(DocumentStore):
         storage, (base, plain, _) = tx._storage, self._plain
         self._plain = _NOTHING_CACHED
         with contextlib.suppress(OSError, StoreError, ValueError):
-            if tx._reservations is not None and storage.converted is base and base:
-                plain = patch_plain(plain, tx._changed, tx._reservations)
+            built = tx._built  # None: never built (from `Rows`), so none of them changed
+            if storage.converted is base and base and (built is not None or not tx._changed):
+                plain = patch_plain(plain, tx._changed, built or {})
             else:
                 plain = reservations_to_plain(tx._stored_reservations())
             written = cache.identity(os.stat(self.path), storage.written)

@@ -19,13 +19,19 @@ from . import document, spliced
 from .document import META_ID, SCHEMA_VERSION, DocumentData, _corrupt, _gc_paused, _serialize
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from ..model import Reservation
-    from .cache import Identity
+    from .cache import Identity, Rows
     from .spliced import Spans
+
+    Converted: TypeAlias = tuple[Reservation, ...] | Rows
+    """Reservations already decoded: a snapshot's, or the snapshot cache's columns, built as a
+    transaction asks (cache.Rows)."""
 
 FILE_MODE = 0o644  # the TUI and `igor show` may run as other users than the writer
 
-Spare = tuple["bytes | Identity", "DocumentData | None", "tuple[Reservation, ...]"]
+Spare = tuple["bytes | Identity", "DocumentData | None", "Converted"]
 """A snapshot's bytes (a file's: its identity, see cache.py), their parse (None when the snapshot came
 from the cache) and their converted reservations, for a transaction to take over; the storage is given
 one whose first item is the bytes it reads."""
@@ -52,7 +58,7 @@ class DocumentStorage:
         self.label = label
         self._write_payload = write_payload
         payload = read_payload()
-        self.converted: tuple[Reservation, ...] | None = None
+        self.converted: Converted | None = None
         self._old: tuple[bytes, Spans] | None = None  # the bytes of the records left unparsed
         self.spans: Spans | None = None  # where the records lie in what `commit` wrote
         parsed = None
