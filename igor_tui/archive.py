@@ -18,10 +18,10 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
 
 from .errors import StoreError
 from .model import Reservation
+from .typenames import Any
 from .values import dataclass
 
 ARCHIVE_NAME = "archive.jsonl"

@@ -256,4 +256,4 @@ def test_an_idle_tick_reads_the_store_without_tinydb(config: Path, tmp_path: Pat
     assert _loaded(booking, env, {"tinydb"}) == ["tinydb"]  # a write does use it
     del env["SUDO_USER"]  # the tick runs as the service account
     for _ in range(2):  # the first run also creates the tick's own files
-        assert _loaded(["tick", "--no-probe"], env, {"tinydb", "threading", "signal"}) == []
+        assert _loaded(["tick", "--no-probe"], env, {"tinydb", "threading", "signal", "typing"}) == []

@@ -3,14 +3,14 @@ hosts, import-classic): ask the service, print its values through igor_tui.outpu
 
 from __future__ import annotations
 
-from typing import IO, TYPE_CHECKING
-
 from ..errors import UsageError
 from ..output import shapes as js
 from ..output.shapes import dump_json, reservation_json
+from ..typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
+    from typing import IO
 
     from ..service import IgorService
 

@@ -6,12 +6,14 @@ The tick report beside the other renderers: the CLI prints it, cron mails it.
 from __future__ import annotations
 
 import json
-from typing import IO, TYPE_CHECKING, Any
 
 from ..tickplan import Action, Step
+from ..typenames import TYPE_CHECKING
 from . import printable
 
 if TYPE_CHECKING:
+    from typing import IO, Any
+
     from ..hostlist import NodeNaming
     from ..service.hooks import HookOutcome
     from ..service.tick_executor import TickReport
