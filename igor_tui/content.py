@@ -69,10 +69,11 @@ class ContentStore:
         principal = who or own_principal()
         fds: list[int] = []
         try:
+            opened = []
             for source, what in files:
                 fds.append(open_as(principal, source, what))
-                self._check(fds[-1], source, what)
-            return [self._copy(fd, source, what) for fd, (source, what) in zip(fds, files, strict=True)]
+                opened.append((fds[-1], self._checked(fds[-1], source, what), source, what))
+            return self._copy_all(opened)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -84,12 +85,13 @@ class ContentStore:
         copying anything."""
         fd = open_as(who or own_principal(), source, what)
         try:
-            return self._check(fd, source, what)
+            return self._checked(fd, source, what).st_size
         finally:
             os.close(fd)
 
     @staticmethod
-    def _check(fd: int, source: str, what: str) -> int:
+    def _checked(fd: int, source: str, what: str) -> os.stat_result:
+        """The open file's stat, if it is a file igor copies (else the one-line refusal)."""
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
@@ -98,18 +100,43 @@ class ContentStore:
             raise ValidationError(f"{what} {source}: the file is empty")
         if info.st_size > MAX_BOOT_FILE:
             raise ValidationError(f"{what} {source}: {info.st_size >> 20} MiB is larger than the 4 GiB limit")
-        return info.st_size
+        return info
 
-    def _copy(self, fd: int, source: str, what: str) -> str:
+    def _copy_all(self, opened: Sequence[tuple[int, os.stat_result, str, str]]) -> list[str]:
+        """The digests of the checked open files (fd, stat, source, what), under one shared copying lock.
+
+        A file this very one, unchanged, was hashed before and whose copy is still here is answered by
+        the digest cache: no read, and no hashlib (~11 M instructions and OpenSSL's pages, ~4 ms of a real
+        `igor sub`). The others are read, hashed and copied; what they taught is recorded in one write
+        of the cache, and new copies are made durable by one fsync of the directory."""
+        held = contextlib.ExitStack()
         try:
             os.makedirs(self.directory, mode=0o755, exist_ok=True)
             os.makedirs(self.lock_dir, mode=0o755, exist_ok=True)
-            with self._copying_lock(shared=True, timeout=float("inf")):
-                return self._copy_locked(fd, source, what)
-        except OSError as err:  # of making the directories or taking the lock: _copy_locked raises none
+            held.enter_context(self._copying_lock(shared=True, timeout=float("inf")))
+        except OSError as err:  # of making the directories or taking the lock
+            whats = " and ".join(what for _, _, _, what in opened)
             raise StoreError(
-                f"cannot store a copy of the {what} in {self.directory}: {err.strerror or err}"
+                f"cannot store a copy of the {whats} in {self.directory}: {err.strerror or err}"
             ) from err
+        with held:
+            known = self.digests.entries()
+            published = self.published
+            names: list[str] = []
+            learned: list[tuple[os.stat_result, os.stat_result, int, str]] = []
+            for fd, before, source, what in opened:
+                name = known.get(_identity(before))
+                if name is None or not self.has(name):
+                    if not learned:
+                        self._remove_stale_incoming()  # once, before the first copy
+                    began = time.time_ns()
+                    name = self._hash_and_copy(fd, source, what)
+                    learned.append((before, os.fstat(fd), began, name))
+                names.append(name)
+            if self.published != published:
+                self._sync_directory()
+            self.digests.record(learned)
+            return names
 
     def _copying_lock(self, *, shared: bool, timeout: float) -> contextlib.AbstractContextManager[int]:
         """`.copying.lock`, held shared or exclusively. Every copy holds it shared from before its
@@ -131,19 +158,6 @@ class ContentStore:
         except OSError:  # busy (a copy is running: locks.LockBusy), or no content area yet
             return []
 
-    def _copy_locked(self, fd: int, source: str, what: str) -> str:
-        """The digest of the file open as `fd`: from the digest cache when this very file, unchanged, was
-        hashed before and its copy is still here (no read, and no hashlib: ~11 M instructions and
-        OpenSSL's pages, ~4 ms of a real `igor sub`), else read, hashed and copied (and recorded)."""
-        before = os.fstat(fd)
-        known = self.digests.lookup(before)
-        if known is not None and self.has(known):
-            return known
-        began = time.time_ns()
-        name = self._hash_and_copy(fd, source, what)
-        self.digests.record(before, os.fstat(fd), began, name)
-        return name
-
     def _hash_and_copy(self, fd: int, source: str, what: str) -> str:
         # Imported by copiers only: `igor del` and `extend` use this module just to collect (~2 ms).
         import hashlib
@@ -151,7 +165,6 @@ class ContentStore:
         from .tempfiles import make_temp
 
         try:
-            self._remove_stale_incoming()
             out_fd, tmp = make_temp(self.directory, _INCOMING)
         except OSError as err:
             raise StoreError(
@@ -175,7 +188,6 @@ class ContentStore:
             os.chmod(tmp, 0o644)
             os.replace(tmp, self.path(name))
             self.published += 1
-            self._sync_directory()
             return name
         except OSError as err:
             raise StoreError(
@@ -246,22 +258,29 @@ class DigestCache:
         self.directory = directory
         self.path = os.path.join(directory, DIGEST_CACHE)
 
-    def lookup(self, st: os.stat_result) -> str | None:
-        return self._read().get(_identity(st))
+    def entries(self) -> dict[_Identity, str]:
+        """Every remembered digest by file identity ({} for any doubt about the cache file)."""
+        return self._read()
 
-    def record(self, before: os.stat_result, after: os.stat_result, began_ns: int, digest: str) -> None:
-        """Remember `digest` for the file whose stat was `before` when reading began at `began_ns` and
-        `after` when it ended; best effort (a busy lock or a failed write just records nothing)."""
-        key = _identity(before)
-        if _identity(after) != key or before.st_ctime_ns > began_ns - RACY_NS:
+    def record(self, seen: Sequence[tuple[os.stat_result, os.stat_result, int, str]]) -> None:
+        """Remember each (before, after, began_ns, digest): the digest of the file whose stat was `before`
+        when reading began at `began_ns` and `after` when it ended, if it can be trusted (see above).
+        One locked write for all of them; best effort (a busy lock or a failed write records nothing)."""
+        fresh = [
+            (_identity(before), digest)
+            for before, after, began_ns, digest in seen
+            if _identity(after) == _identity(before) and before.st_ctime_ns <= began_ns - RACY_NS
+        ]
+        if not fresh:
             return
         from . import locks
 
         try:
             with locks.hold(self.path + ".lock", flags=os.O_RDWR | os.O_CREAT, mode=0o600):
                 entries = self._read()
-                entries.pop(key, None)
-                entries[key] = digest
+                for key, digest in fresh:
+                    entries.pop(key, None)
+                    entries[key] = digest
                 self._write(list(entries.items())[-DIGEST_CACHE_ENTRIES:])
         except OSError:
             return
