@@ -145,10 +145,9 @@ class Rows:
 
     def started_by(self, when: datetime, ids: Container[int]) -> list[Reservation]:
         """The reservations that start or end at or before `when`, or whose id is in `ids`, sorted by id;
-        only these are built. Each distinct start and end text is read once (they repeat)."""
+        only these are built. Each distinct start and end text is read once (they repeat). (Once a
+        transaction has built them all it filters its own map instead: see `reservations_started_by`.)"""
         columns = self.columns
-        if self._all is not None:
-            return [r for r in self._all if r.start <= when or r.end <= when or r.id in ids]
         texts = set(columns[_START]).union(columns[_END])
         due = {text for text in texts if _time_in(text) <= when}
         keep = [
