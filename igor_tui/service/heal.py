@@ -42,15 +42,22 @@ def heal(tx: Transaction, now: datetime, nodes: Sequence[str], tz: tzinfo = UTC)
     A node inside a host policy's window (read in the site's zone `tz`) is never swapped in."""
     from ..node_swaps import heal_swaps
 
-    live = [r for r in tx.reservations() if not r.has_ended(now)]
+    down = down_nodes(tx.node_status())
     blocks = list(tx.blocks())
     policies = tx.policies()
-    if policies and live:
-        from ..policy import window_blocks
-
-        blocks += window_blocks(policies, tz, now, max(r.end for r in live))
-    swaps = heal_swaps(nodes, live, now, blocks=blocks, down=down_nodes(tx.node_status()))
     before: dict[str, str] = tx.get_value(STUCK_KEY) or {}
+    active = [r for r in tx.reservations_started_by(now, ()) if r.is_active(now)]
+    if policies and active:
+        from ..policy import window_blocks  # only as far as the last active reservation's end
+
+        blocks += window_blocks(policies, tz, now, max(r.end for r in active))
+    bad = down | {n for b in blocks if b.start <= now and (b.end is None or now < b.end) for n in b.nodes}
+    if not any(n in bad for r in active for n in r.nodes):  # the usual minute: nothing to heal
+        if before:
+            tx.set_value(STUCK_KEY, {})
+        return []
+    live = [r for r in tx.reservations() if not r.has_ended(now)]  # all: a swap must be free till the end
+    swaps = heal_swaps(nodes, live, now, blocks=blocks, down=down)
     stuck = {f"{s.res_id}:{s.old}": s.why for s in swaps if not s.new}
     if stuck != before:
         tx.set_value(STUCK_KEY, stuck)

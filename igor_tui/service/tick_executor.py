@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from ..clockstep import ClockCheck
@@ -188,7 +188,7 @@ class Ticker:
                 last = self._swap_last_run(tx, now, dry_run)
                 hooks_left = self.hooks is not None and has_due(tx)
                 if self.heal and not dry_run and not report.clock.held:  # a stepped clock: no new swaps
-                    reservations = self._heal(tx, now, report)
+                    reservations = self._heal(tx, now, report, installs)
                 if not dry_run and self.lock_path:  # unused copies, under the lock (see leftovers.py)
                     report.swept = self.content.collect(tx.content_hashes())
             if report.healed:  # logged once committed
@@ -231,11 +231,14 @@ class Ticker:
         if self.hooks is not None:
             note_transition(tx, action, self.hooks, self.naming)
 
-    def _heal(self, tx: Transaction, now: datetime, report: TickReport) -> list[Reservation]:
+    def _heal(
+        self, tx: Transaction, now: datetime, report: TickReport, installs: Collection[int]
+    ) -> list[Reservation]:
         """`heal: true`, under the plan's lock: swap down or blocked nodes before planning, so this very
-        tick tears the old node down and installs the new one. The log lines follow the commit."""
+        tick tears the old node down and installs the new one. The log lines follow the commit. Returns
+        what the tick plans over, as without heal (`reservations_started_by`), the swaps included."""
         report.healed = heal(tx, now, self.naming.all(), self.tz)
-        return tx.reservations()
+        return tx.reservations_started_by(now, installs)
 
     def _sweep(self, report: TickReport) -> None:
         """Crash leftovers go now, not after an age (see leftovers.py for why each kind is safe)."""
