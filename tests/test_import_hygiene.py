@@ -257,3 +257,30 @@ def test_an_idle_tick_reads_the_store_without_tinydb(config: Path, tmp_path: Pat
     del env["SUDO_USER"]  # the tick runs as the service account
     for _ in range(2):  # the first run also creates the tick's own files
         assert _loaded(["tick", "--no-probe"], env, {"tinydb", "threading", "signal", "typing"}) == []
+
+
+def test_show_with_a_host_policy_loads_no_argparse_or_typing(config: Path) -> None:
+    """`igor show` draws a cluster's host policies through cli/policies.py: that module must not bring
+    back what flagspec and typenames took off the read-only path."""
+    env = {**os.environ, "IGOR_CONFIG": str(config)}
+    env.pop("SUDO_USER", None)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "igor_tui",
+            "policy",
+            "add",
+            "night",
+            "-w",
+            "kn[1-2]",
+            "-unavailable",
+            "0 22 * * *:8h",
+        ],
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    watched = {"argparse", "gettext", "typing"}
+    for args in (["show"], ["show", "-json"]):
+        assert _loaded(args, env, watched) == [], args

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..output.shapes import dump_json, policy_json
+from ..typenames import TYPE_CHECKING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `igor show` imports this module on a cluster with policies: no argparse or typing
+    import argparse
+    from typing import IO, Any
+
     from ..model import Policy
     from ..service import IgorService
     from ..service.policies import PolicyChange
@@ -63,19 +64,23 @@ def _show(
     from ..service.policies import next_window_of
 
     now = now or svc.now()
-    tz = svc.config.tz
-    windows = {p.id: next_window_of(svc, p, now) for p in policies}
     if as_json:
-        dump_json({"policies": [policy_json(p, tz, windows[p.id], now) for p in policies]}, out)
+        from ..output.shapes import dump_json
+
+        dump_json({"policies": policies_json(svc, policies, now)}, out)
     elif not policies:
         out.write("No host policies: every node is open to everyone, any time (igor policy add -h)\n")
     else:
-        render_policies(policies, svc._nodes_text, lambda p: windows[p.id], tz=tz, now=now, out=out)
+        windows = {p.id: next_window_of(svc, p, now) for p in policies}
+        render_policies(
+            policies, svc._nodes_text, lambda p: windows[p.id], tz=svc.config.tz, now=now, out=out
+        )
     return 0
 
 
 def policies_json(svc: IgorService, policies: Sequence[Policy], now: datetime) -> list[dict[str, Any]]:
-    """`igor show --json`'s "policies": each policy with its next window."""
+    """`igor show --json`'s "policies" (and `igor policy show --json`'s): each with its next window."""
+    from ..output.shapes import policy_json
     from ..service.policies import next_window_of
 
     tz = svc.config.tz
@@ -90,6 +95,7 @@ def render_section(svc: IgorService, policies: Sequence[Policy], now: datetime, 
 
 def _changed(svc: IgorService, verb: str, change: PolicyChange, as_json: bool, out: IO[str]) -> int:
     from ..output.policies import change_text
+    from ..output.shapes import dump_json, policy_json
     from ..service.policies import next_window_of
 
     now = svc.now()
