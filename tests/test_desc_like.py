@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Cluster, ClusterFactory
@@ -184,6 +185,35 @@ def test_like_an_archived_reservation_and_speculation(cluster: Cluster) -> None:
         "initrd_hash": keeper.initrd_hash,
     }
     assert data["like"]["id"] not in (keeper.id, data["id"])
+
+
+def test_like_is_resolved_once_per_command(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`igor sub --like` prints what it reuses, then plans, then books: one resolution (one read of the
+    archive for an archived source), not one per step; a changed store is resolved again."""
+    from igor_tui.service import like
+    from igor_tui.store import TinyStore
+
+    book(cluster, "keeper", "-n", "1")
+    book(cluster, "gone", "-n", "2")
+    ok(cluster.run("del", "gone"))
+    resolved: list[str] = []
+    archive_reads: list[int] = []
+    resolve, read_archive = like._resolve, TinyStore._read_archive
+
+    def counted_resolve(*args: Any) -> Any:
+        resolved.append(args[1].like)
+        return resolve(*args)
+
+    def counted_read(self: TinyStore) -> bytes:
+        archive_reads.append(1)
+        return read_archive(self)
+
+    monkeypatch.setattr(like, "_resolve", counted_resolve)
+    monkeypatch.setattr(TinyStore, "_read_archive", counted_read)
+    ok(cluster.run("sub", "-r", "again", "--like", "gone"))
+    assert (resolved, len(archive_reads)) == (["gone"], 1)
+    ok(cluster.run("sub", "-r", "again2", "--like", "gone", "-s"))
+    assert resolved == ["gone", "gone"]  # another process, another store: resolved afresh
 
 
 def test_like_refuses_when_the_content_is_gone(cluster: Cluster) -> None:

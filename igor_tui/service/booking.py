@@ -136,7 +136,8 @@ def speculate(svc: IgorService, req: SubmitRequest, limit: int = SPECULATION_OPT
     """The next `limit` distinct options for `req`; each is bookable with `after` set to its start."""
     from ..scheduler import speculate
 
-    request = checks.build_request(svc, _like(svc, req))
+    req = _like(svc, req)
+    request = checks.build_request(svc, req)
     nodes = checks.candidate_nodes(svc, req)
     snap = svc.store.snapshot()
     now = svc.now()
@@ -153,7 +154,8 @@ def plan(svc: IgorService, req: SubmitRequest) -> Plan:
     Enter books; `igor sub` prints the same "why not" sentence when the start is late."""
     from ..booking_plan import Plan, why_not
 
-    request = checks.build_request(svc, _like(svc, req))
+    req = _like(svc, req)
+    request = checks.build_request(svc, req)
     nodes = checks.candidate_nodes(svc, req)
     snap = svc.store.snapshot()
     now = svc.now()

@@ -32,9 +32,10 @@ if TYPE_CHECKING:
     from ..content import ContentStore
     from ..model import Block, Slot
     from ..stats import Stats
-    from ..store import ReservationStore, Transaction
+    from ..store import ReservationStore, Snapshot, Transaction
     from .booking import EditRequest, ExtendInfo, SubmitRequest
     from .importer import ImportItem
+    from .like import Like
     from .notify import NotifyReport
     from .operations import BlockResult, PortDiff
     from .reports import HistoryEvent, InventoryHost
@@ -74,6 +75,8 @@ class IgorService:
         self._backends_built: Backends | None = None
         self._last_slot: tuple[tuple[object, ...], Slot] | None = None
         """The last find_slot question and answer (booking._find_slot): plan, then book, schedules once."""
+        self._last_like: tuple[SubmitRequest, Snapshot, datetime, Like] | None = None
+        """The last `--like` answer (like.resolve_like): printed, planned and booked from one resolution."""
 
     def backends(self) -> Backends:
         """The configured backends, built on first use: read-only commands never construct (or call) any."""

@@ -8,7 +8,11 @@ group and admins may book like it: its boot files are copies of files they could
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from ..errors import NotFound, PermissionDenied, ValidationError
+from ..model import floor_minute
 from ..timeparse import format_duration
 from ..typenames import TYPE_CHECKING
 from ..values import dataclass, replace
@@ -43,10 +47,11 @@ def short_hash(digest: str) -> str:
     return f"sha256:{digest[:12]}…"
 
 
-def find_source(svc: IgorService, name: str) -> tuple[Reservation, bool]:
+def find_source(
+    svc: IgorService, name: str, reservations: Sequence[Reservation], now: datetime
+) -> tuple[Reservation, bool]:
     """The live reservation called `name`, else the most recently archived one; (it, archived?)."""
-    now = svc.now()
-    live = [r for r in svc.store.snapshot().reservations if r.name == name and is_live(r, now)]
+    live = [r for r in reservations if r.name == name and is_live(r, now)]
     if live:
         return live[-1], False
     entries = svc.store.archived(name)
@@ -57,8 +62,24 @@ def find_source(svc: IgorService, name: str) -> tuple[Reservation, bool]:
 
 def resolve_like(svc: IgorService, req: SubmitRequest) -> Like:
     """`req` (whose `like` names the source) completed from the source; refuses in one line when the
-    caller may not reuse it or its boot files are gone from the content area."""
-    source, archived = find_source(svc, req.like)
+    caller may not reuse it or its boot files are gone from the content area.
+
+    The answer is kept on the service for the same request, store and minute: `igor sub --like` asks
+    for it to print what it reuses, then to plan and to book (the booking checks the copies again
+    under the lock), and each answer read the store, and for an archived source the archive."""
+    snap, now = svc.store.snapshot(), floor_minute(svc.now())
+    last = svc._last_like
+    if last is not None and last[0] == req and last[1] is snap and last[2] == now:
+        return last[3]
+    like = _resolve(svc, req, snap.reservations, now)
+    svc._last_like = (req, snap, now, like)
+    return like
+
+
+def _resolve(
+    svc: IgorService, req: SubmitRequest, reservations: Sequence[Reservation], now: datetime
+) -> Like:
+    source, archived = find_source(svc, req.like, reservations, now)
     if not svc.can_write(source):
         raise PermissionDenied(
             f"--like {source.name}: it belongs to {source.owner}; only its owner, its group's members and "
@@ -83,7 +104,7 @@ def resolve_like(svc: IgorService, req: SubmitRequest) -> Like:
         if source.kernel_args:
             reused.append(f'args "{source.kernel_args}"')
     if not req.vlan:
-        shared = _shared_vlan(svc, source)
+        shared = _shared_vlan(svc, source, reservations, now)
         if shared:
             changes["vlan"] = shared
             reused.append(f"VLAN of {shared}")
@@ -107,15 +128,16 @@ def _boot(svc: IgorService, source: Reservation) -> tuple[tuple[str, str], list[
     return (source.kernel_hash, source.initrd_hash), words
 
 
-def _shared_vlan(svc: IgorService, source: Reservation) -> str:
+def _shared_vlan(
+    svc: IgorService, source: Reservation, reservations: Sequence[Reservation], now: datetime
+) -> str:
     """The live reservation (other than the source, and the caller's to share) whose VLAN the source
     shared, or ''. Only one that
     overlapped the source can have shared it: igor never gives two live reservations one VLAN, so a
     later holder of the number just got it after the source let it go."""
     if source.vlan is None:
         return ""
-    now = svc.now()
-    for res in svc.store.snapshot().reservations:
+    for res in reservations:
         same = res.id != source.id and res.vlan == source.vlan
         if same and is_live(res, now) and res.overlaps(source.start, source.end) and svc.can_write(res):
             return res.name
