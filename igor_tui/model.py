@@ -108,9 +108,6 @@ class Reservation:
     def overlaps(self, start: datetime, end: datetime) -> bool:
         return self.start < end and start < self.end
 
-    def content_hashes(self) -> frozenset[str]:
-        return frozenset(h for h in (self.kernel_hash, self.initrd_hash) if h)
-
 
 @dataclass(frozen=True, slots=True)
 class Request:

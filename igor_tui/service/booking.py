@@ -278,7 +278,7 @@ def delete(svc: IgorService, name: str) -> Reservation:
             tx.set_value(ENDINGS_KEY, endings)
         else:
             tx.archive_reservation(res.id, why="deleted", by=svc.caller.user, when=now)
-        collect_unused(svc.content, tx.reservations())
+        collect_unused(svc.content, tx)
     svc._log("deleted", res, actual_end=now.isoformat())
     return res
 
@@ -397,7 +397,7 @@ def edit(svc: IgorService, name: str, req: EditRequest) -> Reservation:
             svc._ensure_content(tuple((what, *file) for what, file in new_files.items()))
             res = _with_desc(res, old, req, desc)
             tx.put_reservation(res)
-            collect_unused(svc.content, tx.reservations())
+            collect_unused(svc.content, tx)
     _log_edit(svc, old, res, req)
     return res
 

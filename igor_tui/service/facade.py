@@ -347,7 +347,7 @@ class IgorService:
         if dropped:
             from .housekeeping import collect_unused
 
-            collect_unused(self.content, tx.reservations())
+            collect_unused(self.content, tx)
         return live
 
     @contextmanager
@@ -364,7 +364,7 @@ class IgorService:
                 from .housekeeping import collect_unused
 
                 with suppress(IgorError, OSError), self.store.transaction() as tx:
-                    collect_unused(self.content, tx.reservations())
+                    collect_unused(self.content, tx)
             raise
 
     def _ensure_content(self, files: tuple[tuple[str, str, str], ...]) -> None:

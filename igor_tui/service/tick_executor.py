@@ -190,7 +190,7 @@ class Ticker:
                 if self.heal and not dry_run and not report.clock.held:  # a stepped clock: no new swaps
                     reservations = self._heal(tx, now, report, installs)
                 if not dry_run and self.lock_path:  # unused copies, under the lock (see leftovers.py)
-                    report.swept = self.content.collect(tx.content_hashes())
+                    report.swept = collect_unused(self.content, tx)
             if report.healed:  # logged once committed
                 log_heals(self.events, self.clock.now(), report.healed)
             if last:
@@ -464,7 +464,7 @@ class Ticker:
         if step is Step.EXPIRE:
             if res is not None:
                 tx.archive_reservation(res.id, why="expired", by="igor-tick", when=now)
-                collect_unused(self.content, tx.reservations())
+                collect_unused(self.content, tx)
             return
         if inst is None:
             return
@@ -482,7 +482,7 @@ class Ticker:
             del installs[inst.res_id]
             if res is not None and res.has_ended(now):
                 tx.archive_reservation(res.id, why="ended", by="igor-tick", when=now)
-                collect_unused(self.content, tx.reservations())
+                collect_unused(self.content, tx)
         elif step is Step.SET_VLAN:
             installs[inst.res_id] = replace(inst, network=True, pending=InstallStage.NONE)
         elif step is Step.INSTALL_BOOT:
