@@ -154,7 +154,7 @@ def store_names(config: str | None, env: Mapping[str, str]) -> list[str]:
     try:
         from ..service import build_service
 
-        return sorted(r.name for r in build_service(config, env).view().reservations)
+        return sorted(r.name for r in build_service(config, env).live_reservations())
     except Exception:  # noqa: BLE001 - completion must never print an error into the user's shell
         return []
 

@@ -96,7 +96,7 @@ def field_errors(svc: IgorService, req: SubmitRequest, *, booking: bool = True) 
     if booking:
         check("name", lambda: checks.check_name(req.name))
         if "name" not in errors:
-            live = list(svc.view().reservations)
+            live = list(svc.live_reservations())
             check("name", lambda: checks.check_unique(req.name, live, svc.now()))
         if req.profile:
             check("profile", lambda: checks.boot_files(svc, "", "", req.profile))
@@ -116,7 +116,7 @@ def field_errors(svc: IgorService, req: SubmitRequest, *, booking: bool = True) 
         if req.group:
             check("group", lambda: checks.check_group(svc, req.group))
         if req.vlan:
-            check("vlan", lambda: checks.resolve_vlan(svc, req.vlan, list(svc.view().reservations)))
+            check("vlan", lambda: checks.resolve_vlan(svc, req.vlan, list(svc.live_reservations())))
     check("duration", lambda: checks.duration_minutes(req.duration))
     field = "nodes" if req.nodes else "count"
     check(field, lambda: checks.node_spec(svc, req))
@@ -223,7 +223,7 @@ def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
     kernel_args = checks.check_boot_args(svc, req.kernel_args or "")
     desc = check_desc(req.desc)
     group = checks.check_group(svc, req.group) if req.group else ""
-    checks.check_unique(req.name, list(svc.view().reservations), svc.now())  # lock-free early answer
+    checks.check_unique(req.name, list(svc.live_reservations()), svc.now())  # lock-free early answer
     with svc._copies_collected_on_failure():
         kernel_hash, initrd_hash = _copies(svc, kernel, initrd, like)
         now = svc.now()
@@ -317,20 +317,22 @@ def extend_info(svc: IgorService, name: str) -> ExtendInfo:
     """How far `name` could be extended now, and why not further (for the TUI's extend dialog)."""
     from ..scheduler import check_extend_limits, extension_room
 
-    view = svc.view()
-    res = checks.find(view.reservations, name)
-    windows = policy_gate.window_blocks(svc, view.policies, res.end, res.end + timedelta(days=366))
-    room = extension_room(res, view.reservations, [*view.blocks, *windows])
+    snap, now = svc.store.snapshot(), svc.now()
+    live = [r for r in snap.reservations if is_live(r, now)]
+    res = checks.find(live, name)
+    mine = [p for p in snap.policies if not set(p.nodes).isdisjoint(res.nodes)]  # the others cannot stop it
+    windows = policy_gate.window_blocks(svc, mine, res.end, res.end + timedelta(days=366))
+    room = extension_room(res, live, [*snap.blocks, *windows])
     limit = svc.max_minutes(len(res.nodes))
     reason = ""
     within = True
     try:
         if not svc.caller.is_admin:
-            check_extend_limits(svc.config.limits, res, view.now, 1)
+            check_extend_limits(svc.config.limits, res, now, 1)
     except IgorError as err:
         within, reason = False, str(err)
     if not reason and room.until is not None:
-        reason = f"{room.blocker} starts {when_zone(room.until, svc.config.tz, view.now)}"
+        reason = f"{room.blocker} starts {when_zone(room.until, svc.config.tz, now)}"
     return ExtendInfo(room=room, limit_minutes=limit, within_window=within, reason=reason)
 
 
@@ -351,7 +353,7 @@ def edit(svc: IgorService, name: str, req: EditRequest) -> Reservation:
     if req.profile:
         checks.boot_files(svc, "", "", req.profile)
     group = checks.check_group(svc, req.group) if req.group else req.group
-    checks.find_writable(svc, list(svc.view().reservations), name, "edit")  # refuse before copying anything
+    checks.find_writable(svc, list(svc.live_reservations()), name, "edit")  # refuse before copying anything
     new_files: dict[str, tuple[str, str]] = {}
     with svc._copies_collected_on_failure():
         given: list[tuple[str, str]] = []

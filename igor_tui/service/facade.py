@@ -113,11 +113,16 @@ class IgorService:
                 return floor_minute(check.trusted)
         return self.now()
 
+    def live_reservations(self) -> tuple[Reservation, ...]:
+        """The reservations still in the store's working set now (not ended, or not yet torn down): what
+        the checks read. `view` adds what drawing needs, host-policy windows among them."""
+        return _live(self.store.snapshot().reservations, self.now())
+
     def view(self) -> ClusterView:
         """An immutable snapshot of the cluster for drawing: live reservations, blocks and node health."""
         snap = self.store.snapshot()
         now = self.now()
-        live = tuple(r for r in snap.reservations if r.end > now or r.installed)  # _is_live, inlined
+        live = _live(snap.reservations, now)
         windows: tuple[Block, ...] = ()
         if snap.policies:  # policy code is loaded only on clusters that have policies
             from .policies import windows_around
@@ -139,7 +144,7 @@ class IgorService:
         """The live reservation called `name`, or NotFound in the words every verb uses."""
         from .checks import find
 
-        return find(self.view().reservations, name)
+        return find(self.live_reservations(), name)
 
     def can_write(self, res: Reservation) -> bool:
         """Owner, a member of the reservation's group, or an admin may delete, extend, edit and power it."""
@@ -159,7 +164,7 @@ class IgorService:
         refuse before asking for confirmation, in the same words."""
         from .checks import find_writable
 
-        return find_writable(self, list(self.view().reservations), name, verb)
+        return find_writable(self, list(self.live_reservations()), name, verb)
 
     @property
     def power_configured(self) -> bool:
@@ -437,3 +442,7 @@ def build_service(
     return IgorService(
         config, TinyStore(config.statedir), caller, directory=directory, reader=who, clock_guard=guard
     )
+
+
+def _live(reservations: tuple[Reservation, ...], now: datetime) -> tuple[Reservation, ...]:
+    return tuple(r for r in reservations if r.end > now or r.installed)  # housekeeping.is_live, inlined

@@ -55,7 +55,7 @@ def import_classic(svc: IgorService, path: str, *, apply: bool = False) -> list[
     svc._require_admin("import reservations")
     entries = parse_classic(path, svc.reader)
     now = svc.now()
-    taken = [r for r in svc.view().reservations if not r.has_ended(now)]
+    taken = [r for r in svc.live_reservations() if not r.has_ended(now)]
     items: list[ImportItem] = []
     for entry in entries:
         label = entry.name or f"id {entry.id}"

@@ -49,17 +49,17 @@ def power(
         raise ValidationError(f"power action must be on, off or cycle, got '{action}'")
     if bool(name) == bool(nodes):
         raise ValidationError("give either -r NAME or -n NODES")
-    view = svc.view()
+    live, now = svc.live_reservations(), svc.now()
     if name:
-        res = checks.find(view.reservations, name)
+        res = checks.find(live, name)
         if not svc.can_write(res):
             raise PermissionDenied(f"permission denied: {name} belongs to {res.owner}")
-        if not res.is_active(view.now):
+        if not res.is_active(now):
             raise ValidationError(f"{name} is not active, so its nodes are not yours to power")
         targets = res.nodes
     else:
         targets = svc.naming.expand(nodes)
-        holder = {n: r for r in view.reservations if r.is_active(view.now) for n in r.nodes}
+        holder = {n: r for r in live if r.is_active(now) for n in r.nodes}
         for node in targets:
             held = holder.get(node)
             if held is None:
@@ -75,9 +75,7 @@ def power(
     if backend is None:
         raise ValidationError("power is not configured: set poweroncommand and poweroffcommand in igor.conf")
     power_action: PowerAction = "on" if action == "on" else "off" if action == "off" else "cycle"
-    held_by = sorted(
-        {r.name for r in view.reservations if r.is_active(view.now) and set(r.nodes) & set(targets)}
-    )
+    held_by = sorted({r.name for r in live if r.is_active(now) and set(r.nodes) & set(targets)})
     try:
         backend.power(targets, power_action)
     finally:
@@ -104,7 +102,7 @@ def sync(svc: IgorService, *, repair: bool = False) -> list[PortDiff]:
     with svc.store.transaction() as tx:
         installs = read_installs(tx)
     now = svc.now()
-    live = {r.id for r in svc.view().reservations if not r.has_ended(now)}
+    live = {r.id for r in svc.live_reservations() if not r.has_ended(now)}
     expected: dict[str, tuple[int, str]] = {}
     for inst in installs.values():
         if inst.network and inst.vlan is not None and inst.res_id in live:

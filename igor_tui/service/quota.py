@@ -170,7 +170,7 @@ def slot_refusals(svc: IgorService, slots: Sequence[Slot]) -> list[str]:
     not), so `igor sub -s` can mark the rows instead of offering what `sub -a` then refuses."""
     if not svc.config.quota or svc.caller.is_admin:
         return ["" for _ in slots]
-    live = list(svc.view().reservations)
+    live = list(svc.live_reservations())
     user = svc.caller.user
     return [refusal(svc, live, user, [(s.nodes, s.start, s.end)]) for s in slots]
 
@@ -227,4 +227,4 @@ def report(svc: IgorService, user: str = "") -> QuotaUse:
     user = user or svc.caller.user
     if user != svc.caller.user and not svc.caller.is_admin:
         raise PermissionDenied(f"only admins may see another user's quota (you are {svc.caller.user})")
-    return use(svc, user, svc.view().reservations)
+    return use(svc, user, svc.live_reservations())
