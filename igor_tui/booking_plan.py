@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from .model import Block, Request, Reservation, Slot
+from .model import POLICY_BY, Block, Request, Reservation, Slot
 from .timeparse import format_duration
 from .values import dataclass
 
@@ -47,7 +47,7 @@ def _obstacles(
             found.append((res.start, res.name, res.nodes))
     for block in blocks:
         if start < block.start < end:
-            found.append((block.start, block.reason if block.by == "policy" else "maintenance", block.nodes))
+            found.append((block.start, block.reason if block.by == POLICY_BY else "maintenance", block.nodes))
     found.sort(key=lambda item: (item[0], item[1]))
     return found
 
@@ -111,7 +111,7 @@ def why_not(
 
 def _blocked(node: str, block: Block, at: str, when: When) -> str:
     """A maintenance block, or a host policy's window (policy.py makes them blocks by "policy")."""
-    if block.by == "policy" and block.end is not None:
+    if block.by == POLICY_BY and block.end is not None:
         return f"{block.reason} makes {node} unavailable {when(block.start)} - {when(block.end)}"
     return f"{node} is blocked for maintenance {at}"
 

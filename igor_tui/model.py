@@ -31,6 +31,11 @@ class NodeStatus:
     detail: str = ""
 
 
+POLICY_BY = "policy"
+"""`Block.by` of a host policy's window instance (policy.py makes them), so the scheduler's sentences
+and the front ends can tell it from an admin's maintenance block."""
+
+
 @dataclass(frozen=True, slots=True)
 class Block:
     """A maintenance window: the scheduler never places a reservation on these nodes inside it."""

@@ -22,14 +22,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from .errors import ValidationError
-from .model import Block, Policy
+from .model import POLICY_BY, Block, Policy
 from .values import dataclass
 
 DEFAULT_POLICY = "default"
 """The name of "no policy": `igor policy apply default -w NODES` returns nodes to no restriction."""
-
-POLICY_BY = "policy"
-"""`Block.by` of a window instance, so the front ends can tell it from an admin's maintenance block."""
 
 _FIELDS = (
     ("minute", 0, 59),

@@ -8,9 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from igor_tui.errors import ValidationError
-from igor_tui.model import Policy
+from igor_tui.model import POLICY_BY, Policy
 from igor_tui.policy import (
-    POLICY_BY,
     PolicyRules,
     instances,
     next_window,

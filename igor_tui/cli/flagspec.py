@@ -13,6 +13,8 @@ on every verb.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from ..typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -53,25 +55,6 @@ def whole_number(flag: str) -> Callable[[str], int]:
 
     parse.__name__ = "number"
     return parse
-
-
-class _Namespace:
-    """argparse.Namespace's behaviour (attributes, ==, `in`, repr) without importing argparse."""
-
-    def __init__(self, **kwargs: object) -> None:
-        self.__dict__.update(kwargs)
-
-    def __eq__(self, other: object) -> bool:
-        return vars(self) == vars(other) if hasattr(other, "__dict__") else NotImplemented
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.__dict__
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
-        return f"Namespace({fields})"
-
-    __hash__ = None  # type: ignore[assignment]  # as argparse.Namespace: mutable, compared by value
 
 
 class _Flag:
@@ -208,7 +191,7 @@ def _given(flags: Recorder, args: Sequence[str]) -> dict[str, object] | None:
 def _namespace(flags: Sequence[_Flag], given: dict[str, object], cleared: Sequence[str]) -> Namespace | None:
     """Defaults where nothing was given (a string default through its type, as argparse does), then the
     `-flag=false` clears, applied last as goflags applies them."""
-    ns = _Namespace()
+    ns = SimpleNamespace()
     for flag in flags:
         if flag.dest in given:
             setattr(ns, flag.dest, given[flag.dest])

@@ -121,16 +121,6 @@ class ShowOptions:
     diagram: bool = True
 
 
-def flags(res: Reservation, now: datetime, writable: bool) -> str:
-    """A active, W writable by you, I installed, E install error (classic letters); H healed by igor-tick."""
-    return _FLAG_TEXTS[
-        (8 if res.is_active(now) else 0)
-        | (4 if writable else 0)
-        | (2 if res.installed else 0)
-        | (1 if res.error else 0)
-    ] + ("H" if res.healed else "")
-
-
 _FLAG_TEXTS = tuple(
     "".join(c for bit, c in zip((8, 4, 2, 1), "AWIE", strict=True) if k & bit) for k in range(16)
 )

@@ -289,7 +289,7 @@ class ReservationScreen(ModalScreen[str | None]):
         tz, now = self.service.config.tz, self.service.now()
         lines = []
         for ev in events:
-            if ev.kind not in ("hook", "hook-failed") or ev.res_id != self.res.id:
+            if ev.kind != "hook" or ev.res_id != self.res.id:
                 continue
             rec = ev.record
             text = f"on_{rec.get('hook', '')} {rec.get('result', '')}"

@@ -176,12 +176,6 @@ def next_window_of(svc: IgorService, policy: Policy, now: datetime) -> tuple[dat
     return next_window(policy, svc.config.tz, now)
 
 
-def in_window_now(svc: IgorService, policies: Sequence[Policy], now: datetime) -> frozenset[str]:
-    """Nodes inside one of their policy's windows at `now`."""
-    blocks = window_blocks(policies, svc.config.tz, now, now + timedelta(minutes=1))
-    return frozenset(n for b in blocks for n in b.nodes)
-
-
 # ---------------------------------------------------------------------------------------------- helpers
 
 
