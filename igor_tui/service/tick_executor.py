@@ -409,23 +409,9 @@ class Ticker:
                 raise BackendError(f"{', '.join(missing)} not in node_map: cannot isolate {action.name}")
             b.switch.set_vlan(action.ports, inst.vlan)
             return None, f"VLAN {inst.vlan} on {nodes}"
-        if step is Step.UNINSTALL_BOOT and (action.partial or inst.growing):
+        if step is Step.UNINSTALL_BOOT:  # the dropped nodes, or the whole install (tick_resize.py)
             part = uninstall_part(b.boot, action, inst, res, self._spec)
             return part, f"boot config removed from {nodes}"
-        if step is Step.UNINSTALL_BOOT:
-            record = inst.boot
-            if record is None and res is not None and action.nodes:
-                # The install's outcome was never recorded (killed, or failed half-way, possibly without
-                # a rollback if its server went away): compute what it would have written, for these
-                # nodes only; uninstall removes only what still matches. A spec the backend refuses
-                # (say, a node without an address) was refused by install too, before writing anything.
-                try:
-                    record = b.boot.record_for(self._spec(res, action.nodes))
-                except BackendError:
-                    record = None
-            if record is not None:
-                b.boot.uninstall(record)
-            return None, f"boot config removed from {nodes}"
         if step is Step.INSTALL_BOOT:
             assert res is not None
             spec = self._spec(res, action.nodes if action.partial else None)

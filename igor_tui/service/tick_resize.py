@@ -110,6 +110,10 @@ def uninstall_part(
     if not action.partial:
         record = inst.boot
         if record is None and res is not None and action.nodes:
+            # The install's outcome was never recorded (killed, or failed half-way, possibly without a
+            # rollback if its server went away): compute what it would have written, for these nodes
+            # only; uninstall removes only what still matches. A spec the backend refuses (say, a node
+            # without an address) was refused by install too, before writing anything.
             with contextlib.suppress(BackendError):
                 record = boot.record_for(spec(res, action.nodes))
         if record is not None:
