@@ -6,16 +6,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from ..config import HostAddress
+from ..config.boot import dotted_quad
 from ..errors import BackendError
 from .base import NodeAddress
 
 Resolver = Callable[[str], str | None]
 
 _MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
-_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
-# Exactly the text ipaddress.IPv4Address accepts (no leading zeros, each part <= 255), matched without
-# importing ipaddress (~2 ms of the 64-node install's tick, for 64 file names).
-_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 _RESOLVER_THREADS = 32
 
 
@@ -26,10 +23,9 @@ def pxe_hex(ip: str) -> str:
 
     Raises ValueError for anything but a dotted IPv4 address, so no other text can become a file name.
     """
-    quad = _QUAD.fullmatch(ip)
-    if quad is None:
+    if dotted_quad().fullmatch(ip) is None:  # what ipaddress accepts, without importing it (~2 ms)
         raise ValueError(f"not an IPv4 address: {ip!r}")
-    return "".join(f"{int(part):02X}" for part in quad.groups())
+    return "".join(f"{int(part):02X}" for part in ip.split("."))
 
 
 def pxe_mac(mac: str) -> str:

@@ -23,10 +23,11 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
 
 
 @functools.cache
-def _quad() -> re.Pattern[str]:
+def dotted_quad() -> re.Pattern[str]:
     """A dotted quad already in ipaddress's own form (no leading zeros, each part <= 255): kept as written,
     so a site listing 520 hosts does not build 520 IPv4Address objects (~5 ms) nor import ipaddress.
-    Compiled on first use, once: compiling it cost every command ~3 M instructions, hosts listed or not."""
+    Compiled on first use, once: compiling it cost every command ~3 M instructions, hosts listed or not.
+    Also what names a PXE file (backends/resolve.pxe_hex): no other text can become a file name."""
     return re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
@@ -114,7 +115,7 @@ def _plain_address(entry: Mapping[object, object]) -> HostAddress | None:
     ip, mac = entry.get("ip", ""), entry.get("mac", "")
     if not (isinstance(ip, str) and isinstance(mac, str)):
         return None
-    if (ip and not _quad().fullmatch(ip)) or (mac and not re.fullmatch(_MAC, mac)):
+    if (ip and not dotted_quad().fullmatch(ip)) or (mac and not re.fullmatch(_MAC, mac)):
         return None
     return HostAddress(ip=ip, mac=mac.lower().replace("-", ":"))
 
@@ -122,7 +123,7 @@ def _plain_address(entry: Mapping[object, object]) -> HostAddress | None:
 def _address(sub: Reader) -> HostAddress:
     """One hosts entry, normalised: the dotted quad without leading zeros, the MAC in lower case with ':'."""
     ip, mac = sub.text("ip"), sub.text("mac")
-    if ip and not _quad().fullmatch(ip):
+    if ip and not dotted_quad().fullmatch(ip):
         import ipaddress  # only sites that list their hosts pay for it
 
         try:
