@@ -429,9 +429,18 @@ def test_sub_keeps_the_year_of_a_start_in_another_year(cluster: Cluster) -> None
     assert str(start.astimezone(BERLIN).year) in out.splitlines()[0]
 
 
-def test_sub_says_why_the_start_is_later_than_asked(cluster: Cluster) -> None:
+def test_sub_says_why_the_start_is_later_than_asked(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Finding 2: nodes free now but taken soon: the booking lands after the blocker, and sub says why
-    in the sentence the TUI's form shows."""
+    in the sentence the TUI's form shows. Issue 14: from the booking itself, not a plan made first (the
+    schedule searched twice)."""
+    from igor_tui.service import IgorService
+
+    def no_plan(*_: object) -> None:
+        raise AssertionError("igor sub planned before booking")
+
+    monkeypatch.setattr(IgorService, "plan", no_plan)
     soon = minute_now() + 30 * MINUTE
     book(cluster, "blocker", "-w", "kn[1-2]", "-t", "1h", "-a", iso(soon), user="bob")
     out = ok(cluster.run("sub", "-r", "wanted", *cluster.boot, "-w", "kn[1-2]", "-t", "1h"))

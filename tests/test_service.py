@@ -116,6 +116,44 @@ def test_ids_are_monotonic_and_names_unique(make: ServiceFactory, files: dict[st
     assert again.id > first.id
 
 
+def test_book_plans_once_and_says_why_only_when_late(
+    make: ServiceFactory, files: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: `igor sub` planned twice, a lock-free plan for its "not at the time asked" line and then
+    the booking. `book` says why from the booking's own transaction, and only for a late start: an
+    on-time booking schedules once and works out no sentence."""
+    import igor_tui.booking_plan as booking_plan
+    import igor_tui.scheduler as scheduler
+
+    planned: list[int] = []
+    explained: list[str] = []
+    find_slot, why_not = scheduler.find_slot, booking_plan.why_not
+
+    def counted_find_slot(*args: Any, **kwargs: Any) -> Any:
+        planned.append(1)
+        return find_slot(*args, **kwargs)
+
+    def counted_why_not(*args: Any, **kwargs: Any) -> str:
+        explained.append("")
+        return why_not(*args, **kwargs)
+
+    monkeypatch.setattr(scheduler, "find_slot", counted_find_slot)
+    monkeypatch.setattr(booking_plan, "why_not", counted_why_not)
+    alice = make()
+    res, why = alice.book(sub(alice, files, "now", nodes="kn[1-2]", duration="1h"))
+    assert (res.start, why, len(planned), explained) == (NOW.replace(second=0), "", 1, [])
+
+    bob = make("bob")
+    asked = sub(bob, files, "wanted", nodes="kn[2-3]", duration="1h")
+    before = bob.plan(asked).why_not
+    planned.clear()
+    res, why = bob.book(asked)
+    assert res.start == NOW.replace(second=0) + timedelta(hours=1)
+    assert why == before and why.startswith("kn2 is held by now (alice) until 12:00")
+    assert planned == []  # the form's case: the plan just made is the booking's search (`_find_slot`)
+    assert bob.submit(sub(bob, files, "plain", count=1)).nodes == ("kn3",)  # submit: book's reservation
+
+
 def test_start_time_rules(make: ServiceFactory, files: dict[str, str]) -> None:
     alice = make()
     later = alice.submit(sub(alice, files, "later", after="2026-Nov-24-15:00"))

@@ -3,10 +3,9 @@ hand the values to igor_tui.output to print as text or JSON."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 
-from ..errors import IgorError, UsageError
+from ..errors import UsageError
 from ..typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -70,12 +69,7 @@ def sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
     if ns.s:
         return _speculate(svc, req, ns, out, like)
     tz = svc.config.tz
-    plan = None
-    if not ns.json:
-        # The plan first (errors are left to submit, which words them), so a late start can say why.
-        with contextlib.suppress(IgorError):
-            plan = svc.plan(req)
-    res = svc.submit(req)
+    res, late = svc.book(req)
     if not _print_reservation(svc, res, ns, out, **like):
         from ..dates import span_text
 
@@ -83,8 +77,8 @@ def sub(svc: IgorService, ns: argparse.Namespace, out: IO[str]) -> int:
             f"Reservation {res.name} created for {span_text(res.start, res.end, tz, svc.now())}\n"
             f"Nodes: {svc.naming.compress(res.nodes)}\n"
         )
-        if plan is not None and plan.why_not and res.start > plan.asked:
-            out.write(f"Not at the time asked: {plan.why_not}\n")
+        if late:
+            out.write(f"Not at the time asked: {late}\n")
     return 0
 
 

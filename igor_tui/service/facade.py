@@ -206,6 +206,12 @@ class IgorService:
 
         return booking.submit(self, req)
 
+    def book(self, req: SubmitRequest) -> tuple[Reservation, str]:
+        """`submit`, and why the booking starts later than asked ("" when it does not): `igor sub`'s line."""
+        from . import booking
+
+        return booking.book(self, req)
+
     def delete(self, name: str) -> Reservation:
         """`igor del`: release a reservation (an installed one is torn down by the next tick)."""
         from . import booking
