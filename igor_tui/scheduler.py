@@ -30,8 +30,18 @@ if TYPE_CHECKING:
 _FOREVER = 1 << 62
 
 
+_EPOCH_DAY = 719_163
+"""`date(1970, 1, 1).toordinal()`."""
+
+
 def to_minutes(when: datetime) -> int:
-    """Epoch minutes of an aware datetime (seconds are dropped: igor's resolution is one minute)."""
+    """Epoch minutes of an aware datetime (seconds are dropped: igor's resolution is one minute).
+
+    A UTC time (everything the store holds) is counted from its fields: `timestamp()` asks an aware
+    datetime's zone for its offset by a method call and builds timedeltas and a float on the way, ~10
+    times the work, and `busy_intervals` converts 10,000 times per booking at 5,000 reservations."""
+    if when.tzinfo is UTC:
+        return (when.toordinal() - _EPOCH_DAY) * 1440 + when.hour * 60 + when.minute
     return int(when.timestamp()) // 60
 
 
@@ -118,33 +128,29 @@ def busy_intervals(
     since: int,
     exclude: int | None,
 ) -> list[list[tuple[int, int]]]:
-    """Busy [start, end) minutes per node index, only what ends after `since` (the rest cannot matter)."""
+    """Busy [start, end) minutes per node index, only what ends after `since` (the rest cannot matter).
+
+    Every booking and speculation runs this over every node of every reservation (~42,000 at 5,000
+    reservations), so: each instant is converted, not looked up in a memo (hashing an aware datetime
+    costs more than `to_minutes`), and each node's list is found by name in one plain dict."""
     busy: list[list[tuple[int, int]]] = [[] for _ in range(len(index))]
-    spans: list[tuple[tuple[str, ...], int, int]] = []
-    # Reservations share their start and end objects (see store._time_in): converting each instant once
-    # is ~30% cheaper than converting 10,000 at 5,000 reservations.
-    minutes: dict[datetime, int] = {}
-    for res in reservations:
-        if res.id != exclude:
-            start = minutes.get(res.start)
-            if start is None:
-                start = minutes[res.start] = to_minutes(res.start)
-            end = minutes.get(res.end)
-            if end is None:
-                end = minutes[res.end] = to_minutes(res.end)
-            spans.append((res.nodes, start, end))
-    for block in blocks:
-        spans.append(
-            (block.nodes, to_minutes(block.start), _FOREVER if block.end is None else to_minutes(block.end))
-        )
+    lists = {name: busy[i] for name, i in index.items()}
+    spans = [
+        (res.nodes, to_minutes(res.start), to_minutes(res.end)) for res in reservations if res.id != exclude
+    ]
+    spans += [
+        (block.nodes, to_minutes(block.start), _FOREVER if block.end is None else to_minutes(block.end))
+        for block in blocks
+    ]
     for names, start, end in spans:
         if end <= since:
             continue
         interval = (start, end)
         for name in names:
-            i = index.get(name)
-            if i is not None:
-                busy[i].append(interval)
+            try:  # noqa: SIM105 - free when nothing is raised; a suppress() block per node is not
+                lists[name].append(interval)
+            except KeyError:  # a node the cluster no longer has
+                pass
     return busy
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,7 @@ from igor_tui.scheduler import (
     max_minutes,
     pick_nodes,
     speculate,
+    to_minutes,
 )
 
 T0 = datetime(2006, 1, 2, 15, 0, tzinfo=UTC)
@@ -33,6 +35,33 @@ def res(rid: int, start: int, minutes: int, nodes: tuple[str, ...] = HOSTS, name
     return Reservation(
         id=rid, name=name or f"r{rid}", owner="u", start=m(start), end=m(start + minutes), nodes=nodes
     )
+
+
+ZONES = (UTC, ZoneInfo("Europe/Berlin"), ZoneInfo("America/St_Johns"), timezone(timedelta(0)))
+
+
+@given(
+    when=st.datetimes(  # naive bounds (hypothesis adds no zone); from a day after the epoch in every zone
+        min_value=datetime(1970, 1, 2, tzinfo=UTC).replace(tzinfo=None),
+        max_value=datetime(2400, 1, 1, tzinfo=UTC).replace(tzinfo=None),
+    ),
+    zone=st.sampled_from(ZONES),
+)
+def test_to_minutes_counts_utc_by_fields_as_timestamp_does(when: datetime, zone: tzinfo) -> None:
+    """Issue 14: UTC times are counted from their fields (no offset call, no float); every zone still
+    gives `timestamp()`'s minute."""
+    aware = when.replace(tzinfo=zone)
+    assert to_minutes(aware) == int(aware.timestamp()) // 60
+    assert to_minutes(aware.astimezone(UTC)) == to_minutes(aware)
+
+
+def test_nodes_the_cluster_no_longer_has_are_ignored() -> None:
+    """A reservation made before the cluster shrank names nodes it no longer has: they hold nothing."""
+    gone = Reservation(id=1, name="old", owner="u", start=m(0), end=m(60), nodes=("host1", "host9"))
+    slot = find_slot(HOSTS, [gone], Request(minutes=30, earliest=m(0), count=4))
+    assert slot.start == m(60)
+    slot = find_slot(HOSTS, [gone], Request(minutes=30, earliest=m(0), count=3))
+    assert (slot.start, slot.nodes) == (m(0), ("host2", "host3", "host4"))
 
 
 def book(existing: list[Reservation], request: Request, nodes: tuple[str, ...] = HOSTS) -> Reservation:
