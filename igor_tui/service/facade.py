@@ -74,7 +74,8 @@ class IgorService:
         self._backend_factory = backends
         self._backends_built: Backends | None = None
         self._last_slot: tuple[tuple[object, ...], Slot] | None = None
-        """The last find_slot question and answer (booking._find_slot): plan, then book, schedules once."""
+        """The last find_slot question and answer (booking._find_slot): the TUI form's plan, then its
+        booking, schedules once."""
         self._last_like: tuple[SubmitRequest, Snapshot, datetime, Like] | None = None
         """The last `--like` answer (like.resolve_like): printed, planned and booked from one resolution."""
 
