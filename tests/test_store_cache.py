@@ -387,3 +387,51 @@ def test_the_tick_subset_sees_the_transaction_s_own_changes_and_its_writes_cache
     with TinyStore(tmp_path / "state").transaction() as tx:
         assert [r.id for r in tx.reservations_started_by(T0, ())] == [3]
     assert cache_builds == [1]  # from the cache the write left, patched with the changes
+
+
+def test_a_few_changes_over_the_cache_build_only_what_they_read_and_patch_the_cache(
+    tmp_path: Path, cache_builds: list[int]
+) -> None:
+    """Issue 14: `igor del` and igor-tick change one reservation or a few of thousands; a transaction
+    over the snapshot cache builds only those it reads, answers from its own changes after them, and
+    the cache it leaves is patched with them (equal to the document's)."""
+    timeline(tmp_path / "state")
+    store = TinyStore(tmp_path / "state")
+    cache_builds.clear()
+    with store.transaction() as tx:
+        (named,) = tx.reservations_named("t5")
+        assert named.id == 6
+        assert tx.archive_reservation(6, why="deleted", by="bob", when=T0) == named
+        moved = dataclasses.replace(tx.reservation(7) or named, desc="moved", kernel_hash="9" * 64)
+        tx.put_reservation(moved)
+        assert (tx.reservation(6), tx.reservations_named("t5"), tx.reservation(7)) == (None, [], moved)
+        assert tx.reservations_named("t6") == [moved]
+        assert cache_builds == [1, 1]  # t5 and t6, one at a time: nothing else
+        assert [r.id for r in tx.reservations_started_by(T0 + timedelta(hours=5), {8})] == [
+            1,
+            2,
+            3,
+            4,
+            5,
+            7,
+            8,
+        ]
+        assert tx.content_hashes() == {"0" * 64, "1" * 64, "2" * 64, "9" * 64, "f" * 64}
+    assert seen(TinyStore(tmp_path / "state")) == parsed(tmp_path / "state")
+    assert [r.id for r in parsed(tmp_path / "state")[0]] == [1, 2, 3, 4, 5, 7, 8]
+    assert [e.reservation.name for e in store.archived()] == ["t5"]
+    with TinyStore(tmp_path / "state").transaction() as tx:
+        tx.remove_reservation(1)
+        tx.put_reservation(dataclasses.replace(tx.reservation(2) or moved, desc="kept"))
+        every = tx.reservations()  # built from the cache after lazy changes: it has them
+        assert [(r.id, r.desc) for r in every[:2]] == [(2, "kept"), (3, "")]
+        assert [r.id for r in every] == [2, 3, 4, 5, 7, 8]
+        assert tx.reservations_named("t6") == [moved]  # all built now: the same answers from the map
+        assert tx.reservations_named("t5") == []
+    assert seen(TinyStore(tmp_path / "state")) == parsed(tmp_path / "state")
+    memory = MemoryStore()
+    with memory.transaction() as tx:
+        tx.add_reservations([dataclasses.replace(r, id=0) for r in every])
+        assert [r.name for r in tx.reservations_named("t6")] == ["t6"]
+        tx.remove_reservation(5)
+        assert tx.reservations_named("t6") == []

@@ -116,9 +116,9 @@ class TinyStore(DocumentStore):
         storage, (base, plain, _) = tx._storage, self._plain
         self._plain = _NOTHING_CACHED
         with contextlib.suppress(OSError, StoreError, ValueError):
-            built = tx._built  # None: never built (from `Rows`), so none of them changed
-            if storage.converted is base and base and (built is not None or not tx._changed):
-                plain = patch_plain(plain, tx._changed, built or {})
+            changes = tx._converted_changes()
+            if storage.converted is base and base and changes is not None:
+                plain = patch_plain(plain, tx._changed, changes)
             else:
                 plain = reservations_to_plain(tx._stored_reservations())
             written = cache.identity(os.stat(self.path), storage.written)

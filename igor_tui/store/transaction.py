@@ -46,6 +46,7 @@ from .document import (
 from .storage import DocumentStorage
 
 _HASHES = operator.attrgetter("kernel_hash", "initrd_hash")
+_BY_ID = operator.attrgetter("id")
 
 if TYPE_CHECKING:
     from tinydb import TinyDB
@@ -70,6 +71,10 @@ class StoreTransaction:
         self._built: dict[int, Reservation] | None = (  # converted lazily, kept in step
             None if converted is None or self._rows is not None else {r.id: r for r in converted}
         )
+        self._some: dict[int, Reservation] = {}
+        """While the cached reservations are not all built (`Rows`): those built one by one, and every one
+        added, replaced or restored since, so reads see the changes and the snapshot cache is patched
+        with them without building the rest (a removed id is in `_changed` and not here)."""
         self._counters_checked: set[str] = set()
         self._changed: set[int] = set()  # ids of reservations added, replaced or removed (see cache.py)
         self._node_ids: dict[str, int] | None = None
@@ -84,12 +89,40 @@ class StoreTransaction:
         `reservations_started_by` and `content_hashes` read them without building them all."""
         if self._built is None and self._rows is not None:
             with _gc_paused():
-                self._built = {r.id: r for r in self._rows}
+                built = {r.id: r for r in self._rows}
+            for res_id in self._changed:  # what this transaction changed before it needed them all
+                if res_id in self._some:
+                    built[res_id] = self._some[res_id]
+                else:
+                    built.pop(res_id, None)
+            self._built, self._some = built, {}
         return self._built
 
     @_reservations.setter
     def _reservations(self, value: dict[int, Reservation]) -> None:
         self._built = value
+
+    @property
+    def _lazy(self) -> bool:
+        """Started from the snapshot cache and not all built yet: read the columns, then `_some`."""
+        return self._built is None and self._rows is not None
+
+    def _keep(self, res: Reservation) -> None:
+        """Keep the converted reservations in step with `res`, added or replaced."""
+        self._changed.add(res.id)
+        if self._built is not None:
+            self._built[res.id] = res
+        elif self._rows is not None:
+            self._some[res.id] = res
+
+    def _converted_changes(self) -> Mapping[int, Reservation] | None:
+        """After the commit: the current value of every changed reservation still stored, by id (with
+        others maybe), for patching the snapshot cache (`codec.patch_plain`); None when unknown."""
+        if self._built is not None:
+            return self._built
+        if self._rows is not None or not self._changed:
+            return self._some
+        return None
 
     def _table(self, name: str) -> Table:
         """TinyDB's table `name`; tinydb is imported by the first transaction that needs it (~2 ms)."""
@@ -208,8 +241,12 @@ class StoreTransaction:
         all igor-tick plans over at `when` (the future ones it holds no install record of need nothing).
         From the snapshot cache only these are built: ~65 of 5,000 in an idle tick, ~7 ms less."""
         self._check_open()
-        if self._built is None and self._rows is not None:
-            return self._rows.started_by(when, ids)
+        if self._lazy:
+            assert self._rows is not None
+            found = self._rows.started_by(when, ids, skip=self._changed)
+            mine = [r for r in self._some.values() if r.id in self._changed]
+            found += [r for r in mine if r.start <= when or r.end <= when or r.id in ids]
+            return sorted(found, key=_BY_ID) if mine else found
         return [
             r for r in self._reservation_map().values() if r.start <= when or r.end <= when or r.id in ids
         ]
@@ -218,14 +255,37 @@ class StoreTransaction:
         """Every kernel and initrd digest a reservation of the store names ("" = none), as the content
         collector needs them, without building the reservations when they come from the cache."""
         self._check_open()
-        if self._built is None and self._rows is not None:
-            used = self._rows.content_hashes()
+        if self._lazy:
+            assert self._rows is not None
+            used = self._rows.content_hashes(skip=self._changed)
+            mine = (r for r in self._some.values() if r.id in self._changed)
+            used.update(itertools.chain.from_iterable(map(_HASHES, mine)))
         else:
             used = set(itertools.chain.from_iterable(map(_HASHES, self._reservation_map().values())))
         used.discard("")
         return used
 
+    def reservations_named(self, name: str) -> list[Reservation]:
+        """The reservations called `name`, sorted by id (live names are unique); from the snapshot cache
+        only these are built: `igor del` at 5,000 reservations builds one, not 5,000 (~7 ms)."""
+        self._check_open()
+        if self._lazy:
+            assert self._rows is not None
+            ids = [i for i in self._rows.ids_named(name) if i not in self._changed]
+            ids += [r.id for r in self._some.values() if r.id in self._changed and r.name == name]
+            return [r for r in map(self.reservation, sorted(ids)) if r is not None]
+        return [r for r in self._reservation_map().values() if r.name == name]
+
     def reservation(self, res_id: int) -> Reservation | None:
+        if self._lazy:
+            assert self._rows is not None
+            self._check_open()
+            if res_id not in self._some and res_id not in self._changed:
+                found = self._rows.by_id(res_id)
+                if found is None:
+                    return None
+                self._some[res_id] = found
+            return self._some.get(res_id)
         if self._reservations is not None:
             self._check_open()
             return self._reservations.get(res_id)
@@ -249,9 +309,8 @@ class StoreTransaction:
         ids = self._take_ids("next_id", "reservations", len(many))
         stored = [replace(res, id=res_id) for res, res_id in zip(many, ids, strict=True)]
         self._table("reservations").insert_multiple(Document(_stored_record(r), doc_id=r.id) for r in stored)
-        self._changed.update(ids)
-        if self._reservations is not None:
-            self._reservations.update((res.id, res) for res in stored)
+        for res in stored:
+            self._keep(res)
         return stored
 
     def put_reservation(self, res: Reservation) -> None:
@@ -259,17 +318,16 @@ class StoreTransaction:
         if not self._table("reservations").contains(doc_id=res.id):
             raise StoreError(f"reservation {res.id} ({res.name}) is no longer in the store")
         self._replace("reservations", _stored_record(res), res.id)
-        self._changed.add(res.id)
-        if self._reservations is not None:
-            self._reservations[res.id] = res
+        self._keep(res)
 
     def remove_reservation(self, res_id: int) -> None:
         """Idempotent, so a retried cleanup never fails. Ended reservations go through
         `archive_reservation` instead: this is for records that never were a booking."""
         self._remove("reservations", res_id)
         self._changed.add(res_id)
-        if self._reservations is not None:
-            self._reservations.pop(res_id, None)
+        if self._built is not None:
+            self._built.pop(res_id, None)
+        self._some.pop(res_id, None)
 
     def archive_reservation(self, res_id: int, *, why: str, by: str, when: datetime) -> Reservation | None:
         """Take the reservation out of the store into the archive (see archive.py); None if it is gone.
@@ -297,9 +355,7 @@ class StoreTransaction:
         if self._table("reservations").contains(doc_id=res.id):
             raise StoreError(f"reservation {res.id} ({res.name}) is already in the store")
         self._insert("reservations", _stored_record(res), res.id)
-        self._changed.add(res.id)
-        if self._reservations is not None:
-            self._reservations[res.id] = res
+        self._keep(res)
 
     # -- blocks
 
