@@ -913,6 +913,22 @@ def test_del_by_owner_other_user_and_root(cluster: Cluster) -> None:
     assert show(cluster)["reservations"] == []
 
 
+def test_del_builds_only_the_reservation_it_deletes(cluster: Cluster, cache_builds: list[int]) -> None:
+    """Issue 14: a delete's cost grows with what it changes, not with the schedule: from the snapshot
+    cache it builds the reservation it deletes (and any that has begun, which expiry looks at), not
+    the others, and the cache it leaves is the document's."""
+    later = minute_now() + 2 * HOUR
+    for i in range(12):
+        book(cluster, f"f{i}", "-w", f"kn{i + 1}", "-t", "1h", "-a", iso(later))
+    book(cluster, "now", "-w", "kn20", "-t", "1h")
+    cache_builds.clear()
+    assert ok(cluster.run("del", "f7")) == "Reservation f7 deleted (kn8 released)\n"
+    assert sum(cache_builds) <= 2  # f7 and the running one, not 13
+    names = [r["name"] for r in show(cluster)["reservations"]]
+    assert sorted(names) == sorted([*(f"f{i}" for i in range(12) if i != 7), "now"])
+    error(cluster.run("del", "f7"), 1, "no reservation named f7")
+
+
 def test_group_members_may_manage_but_not_regroup(cluster: Cluster) -> None:
     lab = book(cluster, "lab", "-n", "2", "-g", "daemon", user="root")
     assert (lab["owner"], lab["group"]) == ("root", "daemon")

@@ -316,8 +316,8 @@ def delete(svc: IgorService, name: str) -> Reservation:
     tick (nothing is leaked); one that was never installed is removed at once."""
     now = svc.now()
     with svc.store.transaction() as tx:
-        live = svc._housekeep(tx, now)
-        res = checks.find_writable(svc, live, name, "delete")
+        svc._expire(tx, now)
+        res = checks.find_writable(svc, tx.reservations_named(name), name, "delete")
         if res.installed:
             from ..archive import ENDINGS_KEY
 

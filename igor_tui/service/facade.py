@@ -342,25 +342,32 @@ class IgorService:
             raise PermissionDenied(f"only admins may {what}")
 
     def _housekeep(self, tx: Transaction, now: datetime) -> list[Reservation]:
-        """Drop ended reservations that were never installed (nothing to undo), return the live ones.
+        """`_expire`, then every live reservation."""
+        live = tx.reservations()
+        expired = self._expire(tx, now, live)
+        return [r for r in live if r.id not in expired] if expired else live
 
-        Installed ones stay until igor-tick has torn them down; their end still frees the nodes.
+    def _expire(self, tx: Transaction, now: datetime, among: list[Reservation] | None = None) -> set[int]:
+        """Drop ended reservations that were never installed (nothing to undo); their ids.
+
+        Installed ones stay until igor-tick has torn them down; their end still frees the nodes. Without
+        `among` (every reservation, when the caller needs them all anyway) only those that have begun are
+        looked at (`reservations_started_by`): from the snapshot cache the rest are never built, which a
+        verb that needs one reservation (`igor del`) relies on.
         """
-        live: list[Reservation] = []
-        dropped = False
-        held = self.clock_guard is not None and self.clock_guard.check(self.clock.now()).held
-        for res in tx.reservations():
-            if res.has_ended(now) and not res.installed and not held:  # a clock step holds expiry
+        if self.clock_guard is not None and self.clock_guard.check(self.clock.now()).held:
+            return set()  # a clock step holds expiry
+        expired: set[int] = set()
+        for res in tx.reservations_started_by(now, ()) if among is None else among:
+            if res.has_ended(now) and not res.installed:
                 tx.archive_reservation(res.id, why="expired", by="igor", when=now)
                 self._log("expired", res)
-                dropped = True
-            else:
-                live.append(res)
-        if dropped:
+                expired.add(res.id)
+        if expired:
             from .housekeeping import collect_unused
 
             collect_unused(self.content, tx)
-        return live
+        return expired
 
     @contextmanager
     def _copies_collected_on_failure(self) -> Iterator[None]:
