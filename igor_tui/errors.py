@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from .typenames import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import Slot
+
 
 class IgorError(Exception):
     """Base of every failure igor reports to a user; `str(err)` is the sentence to show."""
@@ -56,6 +61,15 @@ class NotFound(IgorError):
 
 class Conflict(IgorError):
     """The request clashes with existing state, e.g. a duplicate reservation name."""
+
+
+class PlanChanged(Conflict):
+    """A front end asked to book the plan it showed, and the schedule moved in between (another booking,
+    an end, a block): nothing was booked. `slot` is what the booking would get now."""
+
+    def __init__(self, message: str, slot: Slot) -> None:
+        super().__init__(message)
+        self.slot = slot
 
 
 class StoreError(IgorError):

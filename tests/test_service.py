@@ -15,7 +15,15 @@ import pytest
 from igor_tui.clock import FrozenClock
 from igor_tui.config import Config, parse_config
 from igor_tui.content import ContentStore
-from igor_tui.errors import Conflict, LimitError, NotFound, PermissionDenied, ScheduleError, ValidationError
+from igor_tui.errors import (
+    Conflict,
+    LimitError,
+    NotFound,
+    PermissionDenied,
+    PlanChanged,
+    ScheduleError,
+    ValidationError,
+)
 from igor_tui.eventlog import EventLog
 from igor_tui.identity import StaticDirectory, resolve_caller
 from igor_tui.service import EditRequest, IgorService, SubmitRequest
@@ -152,6 +160,26 @@ def test_book_plans_once_and_says_why_only_when_late(
     assert why == before and why.startswith("kn2 is held by now (alice) until 12:00")
     assert planned == []  # the form's case: the plan just made is the booking's search (`_find_slot`)
     assert bob.submit(sub(bob, files, "plain", count=1)).nodes == ("kn3",)  # submit: book's reservation
+
+
+def test_booking_the_plan_shown_refuses_a_moved_schedule(make: ServiceFactory, files: dict[str, str]) -> None:
+    """A front end books the plan it showed (`expect`): if the schedule moved in between (another
+    booking took its nodes), nothing is booked and the refusal says what the booking would be now; the
+    minutes that pass while a user reads a plan that starts now are not a change."""
+    alice, bob = make(), make("bob")
+    asked = sub(alice, files, "mine", count=2, duration="1h")
+    shown = alice.plan(asked).slot
+    assert shown.nodes == ("kn1", "kn2")
+    bob.submit(sub(bob, files, "theirs", nodes="kn1", duration="2h"))
+    moved = r"schedule changed since this plan was shown; nothing was booked: it would now be .* kn\[2-3\]"
+    with pytest.raises(PlanChanged, match=moved) as err:
+        alice.book(asked, expect=shown)
+    assert err.value.slot.nodes == ("kn2", "kn3")
+    assert [r.name for r in alice.view().reservations] == ["theirs"]
+    fresh = alice.plan(asked).slot
+    alice.clock.advance(timedelta(seconds=50))  # type: ignore[attr-defined]  # into the next minute
+    res, _ = alice.book(asked, expect=fresh)
+    assert (res.nodes, res.start) == (("kn2", "kn3"), fresh.start + timedelta(minutes=1))
 
 
 def test_start_time_rules(make: ServiceFactory, files: dict[str, str]) -> None:

@@ -197,6 +197,35 @@ async def test_speculate_and_book_second_option(cluster: DemoCluster) -> None:
         await wait_for(pilot, lambda: grid.preview == frozenset())
 
 
+async def test_a_speculation_option_taken_meanwhile_is_not_booked_elsewhere(cluster: DemoCluster) -> None:
+    """Enter books exactly the highlighted option: when another booking takes its nodes while the list
+    is open, nothing is booked (not the next fit somewhere else) and the toast says the option is gone."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await open_form(pilot, cluster, name="picked", nodes="2", duration="1h")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SpeculateScreen))
+        spec = app.screen
+        assert isinstance(spec, SpeculateScreen)
+        option = spec.slots[0]
+        cluster.service("bob").submit(
+            SubmitRequest(
+                name="theirs",
+                kernel=str(cluster.root / "vmlinuz"),
+                initrd=str(cluster.root / "initrd.img"),
+                nodes=option.nodes[0],
+                duration="1h",
+                after=option.start.isoformat(),
+            )
+        )
+        await pilot.press("enter")
+        notes = app._notifications
+        await wait_for(pilot, lambda: any("this option is gone" in str(n.message) for n in notes))
+        assert isinstance(app.screen, SpeculateScreen)
+    assert "picked" not in names_in_store(cluster)
+
+
 async def select_row(pilot: object, app: object, name: str) -> None:
     """Point at reservation `name` in the table (actions act on what the focused panel points at)."""
     await pilot.press("2")  # type: ignore[attr-defined]

@@ -241,6 +241,50 @@ async def test_form_shows_the_late_plan_and_why(cluster: DemoCluster) -> None:
     assert booked.start >= ceph.end
 
 
+async def test_enter_books_the_plan_shown_or_says_it_moved(cluster: DemoCluster) -> None:
+    """ "Enter Book this plan" books what the form shows: when another booking takes the plan's nodes
+    while the form is open, Enter books nothing, says so under the form and shows the new plan, and the
+    next Enter books that one."""
+    app = demo_app(cluster)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen))
+        screen = app.screen
+        for field, text in {
+            "name": "mine",
+            "kernel": str(cluster.root / "vmlinuz"),
+            "initrd": str(cluster.root / "initrd.img"),
+            "nodes": "2",
+            "duration": "1h",
+        }.items():
+            screen.query_one(f"#f-{field}", Input).value = text
+        await wait_for(pilot, lambda: "(2 node(s))" in str(screen.query_one("#plan").render()))
+        shown = str(screen.query_one("#plan").render())
+        planned = cluster.service("alice").plan(screen.request()).slot  # type: ignore[attr-defined]
+        assert cluster.service("alice").naming.compress(planned.nodes) in shown
+        taken = planned.nodes[0]
+        cluster.service("bob").submit(
+            SubmitRequest(
+                name="theirs",
+                kernel=str(cluster.root / "vmlinuz"),
+                initrd=str(cluster.root / "initrd.img"),
+                nodes=taken,
+                duration="2h",
+            )
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "schedule changed" in str(screen.query_one("#form-error").render()))
+        assert isinstance(app.screen, SubmitScreen)
+        await wait_for(pilot, lambda: str(screen.query_one("#plan").render()) != shown)
+        moved = str(screen.query_one("#plan").render())
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SubmitScreen))
+    mine = stored(cluster, "mine")
+    assert taken not in mine.nodes
+    assert cluster.service("alice").naming.compress(mine.nodes) in moved
+
+
 # --------------------------------------------------------------------------- 4. 80x24 keeps the viewed time
 
 

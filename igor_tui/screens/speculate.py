@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from ..dates import span_text
-from ..errors import IgorError
+from ..errors import IgorError, PlanChanged
 from ..model import Reservation, Slot
 from ..service import IgorService, SubmitRequest
 from ..timeparse import format_duration
@@ -137,10 +137,10 @@ class SpeculateScreen(ModalScreen[SpeculationOutcome | None]):
         self.booking = True
         # The option's start, written so it parses back to the same minute in any zone.
         req = replace(self.request, after=slot.start.isoformat())
-        self._book(req)
+        self._book(req, slot)
 
     @work(thread=True, exclusive=True, group="spec-book", exit_on_error=False)
-    def _book(self, req: SubmitRequest) -> None:
+    def _book(self, req: SubmitRequest, slot: Slot) -> None:
         missing = self.service.field_errors(req).keys() - {"nodes", "count", "duration", "after", "limits"}
         if missing:
             # Speculating needs no name or boot files, booking does: back to the form, start filled in.
@@ -150,7 +150,11 @@ class SpeculateScreen(ModalScreen[SpeculationOutcome | None]):
             self.app.call_from_thread(self.dismiss, SpeculationOutcome(req))
             return
         try:
-            res = self.service.submit(req)
+            res = self.service.submit(req, expect=slot)  # exactly this option, or nothing
+        except PlanChanged as err:
+            gone = f"this option is gone: {err}. Esc, then Ctrl+S lists fresh ones"
+            self.app.call_from_thread(self._refused, gone)
+            return
         except IgorError as err:
             self.app.call_from_thread(self._refused, str(err))
             return

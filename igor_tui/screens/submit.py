@@ -22,7 +22,7 @@ from textual.suggester import Suggester
 from textual.widgets import Input, Label, Select, Static
 
 from ..dates import when_text, zone_name
-from ..errors import IgorError
+from ..errors import IgorError, PlanChanged
 from ..model import Reservation, Slot
 from ..service import IgorService, SubmitRequest
 from ..timeparse import format_duration
@@ -79,13 +79,22 @@ class Checked(Message):
     """Worker result: per-field errors and per-field notes (file sizes, limits)."""
 
     def __init__(
-        self, errors: dict[str, str], notes: dict[str, str], show_all: bool, plan: str | None = None
+        self,
+        errors: dict[str, str],
+        notes: dict[str, str],
+        show_all: bool,
+        plan: str | None = None,
+        *,
+        slot: Slot | None = None,
+        request: SubmitRequest | None = None,
     ) -> None:
         super().__init__()
         self.errors = errors
         self.notes = notes
         self.show_all = show_all
         self.plan = plan  # None: leave the plan line as it is
+        self.slot = slot  # the plan's slot (None: no plan to book)
+        self.request = request  # what the plan was made for
 
 
 def request_nodes(text: str) -> tuple[int, str]:
@@ -119,6 +128,10 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
         self.touched: set[str] = set()
         self.errors: dict[str, str] = {}
         self.profiles: list[str] = []
+        self.shown: tuple[SubmitRequest, Slot] | None = None
+        """The plan on screen and the request it was made for: Enter books it, or nothing if the schedule
+        moved (service.PlanChanged). A request typed after it (Enter before the plan line caught up) is
+        booked as it fits then, and the toast names where."""
 
     def compose(self) -> ComposeResult:
         req = self.initial
@@ -237,16 +250,18 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
             notes["kernel"] = notes["initrd"] = f"empty: {req.like}'s copy"
         notes["duration"] = self._limit_note(req)
         notes["properties"] = self._properties_note()
-        self.post_message(Checked(errors, notes, show_all, self._plan_text(req, errors)))
+        plan, slot = self._plan_text(req, errors)
+        self.post_message(Checked(errors, notes, show_all, plan, slot=slot, request=req))
 
-    def _plan_text(self, req: SubmitRequest, errors: dict[str, str]) -> str:
-        """The plan Enter would book, from the service call that books it, and why it is late if it is."""
+    def _plan_text(self, req: SubmitRequest, errors: dict[str, str]) -> tuple[str, Slot | None]:
+        """The plan Enter would book, from the service call that books it, and why it is late if it is;
+        and its slot."""
         if errors.keys() & {"nodes", "count", "duration", "after", "limits"}:
-            return "[dim]Plan: fill in nodes, duration and start to see when and where it would run[/]"
+            return "[dim]Plan: fill in nodes, duration and start to see when and where it would run[/]", None
         try:
             plan = self.service.plan(req)
         except IgorError as err:
-            return f"[b red]Plan: none: {escape(str(err))}[/]"
+            return f"[b red]Plan: none: {escape(str(err))}[/]", None
         svc, slot = self.service, plan.slot
         tz, now = svc.config.tz, svc.now()
         nodes = escape(svc.naming.compress(slot.nodes))
@@ -257,7 +272,7 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
         if plan.late:
             asked = "now" if plan.asked <= now else when_text(plan.asked, tz, now)
             text += f"\n[b $warning]! not {asked}:[/] {escape(plan.why_not)}"
-        return text + self._quota_text(slot)
+        return text + self._quota_text(slot), slot
 
     def _quota_text(self, slot: Slot) -> str:
         """Under the plan, when igor.conf sets a quota: the caller's use, or the sentence that refuses
@@ -300,6 +315,8 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
         self.errors = message.errors
         if message.plan is not None and not self.speculate_first:
             self.query_one("#plan", Static).update(message.plan)
+            made_for, slot = message.request, message.slot
+            self.shown = (made_for, slot) if made_for is not None and slot is not None else None
         for field, note in message.notes.items():
             found = self.query(f"#n-{field}")
             if found:
@@ -382,9 +399,14 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
             return
         try:
             if booking:
-                outcome = FormOutcome(req, booked=self.service.submit(req))
+                shown = self.shown
+                expect = shown[1] if shown is not None and shown[0] == req else None
+                outcome = FormOutcome(req, booked=self.service.submit(req, expect=expect))
             else:
                 outcome = FormOutcome(req, slots=self.service.speculate(req))
+        except PlanChanged as err:
+            self.app.call_from_thread(self._moved, str(err), req, err.slot)
+            return
         except IgorError as err:
             self.app.call_from_thread(self._refused, str(err))
             return
@@ -396,6 +418,12 @@ class SubmitScreen(ModalScreen[FormOutcome | None]):
     def _refused(self, text: str) -> None:
         self._form_error(text)
         self.notify(text, title="igor", severity="error", timeout=8)
+
+    def _moved(self, text: str, req: SubmitRequest, slot: Slot) -> None:
+        """The plan on screen is gone: say so and show the new one; the next Enter books that."""
+        self.shown = req, slot  # what the refusal names, until the plan line is redrawn
+        self._refused(f"{text}. Check the new plan; Enter books it")
+        self.check(show_all=False)
 
 
 def like_request(service: IgorService, name: str) -> SubmitRequest:

@@ -11,9 +11,9 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from ..dates import when_text, when_zone
-from ..errors import IgorError, PermissionDenied, ScheduleError, ValidationError
-from ..model import Block, Policy, Request, Reservation, Slot
+from ..dates import span_text, when_text, when_zone
+from ..errors import IgorError, PermissionDenied, PlanChanged, ScheduleError, ValidationError
+from ..model import Block, Policy, Request, Reservation, Slot, floor_minute
 from ..timeparse import format_duration
 from ..typenames import TYPE_CHECKING
 from ..values import dataclass, replace
@@ -238,17 +238,20 @@ def _find_slot(
     return slot
 
 
-def submit(svc: IgorService, req: SubmitRequest) -> Reservation:
+def submit(svc: IgorService, req: SubmitRequest, expect: Slot | None = None) -> Reservation:
     """Validate, copy the boot files, then schedule and store in one locked transaction."""
-    return book(svc, req)[0]
+    return book(svc, req, expect)[0]
 
 
-def book(svc: IgorService, req: SubmitRequest) -> tuple[Reservation, str]:
+def book(svc: IgorService, req: SubmitRequest, expect: Slot | None = None) -> tuple[Reservation, str]:
     """`submit`, and why the booking starts later than asked ("" when it does not).
 
     The sentence is worked out in the booking's transaction from what it scheduled over, and only for a
     late start: `igor sub` used to plan first to have it ready, searching the schedule twice (at 5,000
-    reservations ~4 ms of every on-time booking, with the plan's own filtering and policy expansion)."""
+    reservations ~4 ms of every on-time booking, with the plan's own filtering and policy expansion).
+
+    `expect` is the plan a front end showed (the TUI's form, a speculation option): the booking is made
+    only if it is still that plan, else PlanChanged says what it would be now and nothing is booked."""
     checks.check_not_paused(svc)
     checks.check_name(req.name)
     like = _resolve_like(svc, req)
@@ -274,6 +277,12 @@ def book(svc: IgorService, req: SubmitRequest) -> tuple[Reservation, str]:
             rules = policy_gate.policy_rules(svc, policies)
             down = down_nodes(tx.node_status())
             slot = _find_slot(svc, live, request, blocks, down, nodes=nodes, rules=rules)
+            if expect is not None and _moved(expect, slot, now):
+                raise PlanChanged(
+                    "the schedule changed since this plan was shown; nothing was booked: it would now be "
+                    f"{span_text(slot.start, slot.end, svc.config.tz, now)} on {svc._nodes_text(slot.nodes)}",
+                    slot,
+                )
             checks.check_quota(svc, live, svc.caller.user, [(slot.nodes, slot.start, slot.end)])
             why = _why_not(
                 svc,
@@ -309,6 +318,14 @@ def book(svc: IgorService, req: SubmitRequest) -> tuple[Reservation, str]:
             )
     svc._log("created", res, **({"desc": res.desc} if res.desc else {}))
     return res, why
+
+
+def _moved(shown: Slot, slot: Slot, now: datetime) -> bool:
+    """Whether `slot` is not the plan `shown`: other nodes, another length, or another start than the
+    shown one (or, once that has passed, the current minute: a plan for "now" read for a minute is still
+    the plan)."""
+    same_start = slot.start == max(shown.start, floor_minute(now))
+    return not (same_start and slot.nodes == shown.nodes and slot.end - slot.start == shown.end - shown.start)
 
 
 def delete(svc: IgorService, name: str) -> Reservation:

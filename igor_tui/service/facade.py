@@ -201,17 +201,18 @@ class IgorService:
 
         return booking.plan(self, req)
 
-    def submit(self, req: SubmitRequest) -> Reservation:
-        """`igor sub`: validate, copy the boot files, then schedule and store in one locked transaction."""
+    def submit(self, req: SubmitRequest, *, expect: Slot | None = None) -> Reservation:
+        """`igor sub`: validate, copy the boot files, then schedule and store in one locked transaction;
+        with `expect`, only if the booking is still that plan (else PlanChanged: see booking.book)."""
         from . import booking
 
-        return booking.submit(self, req)
+        return booking.submit(self, req, expect)
 
-    def book(self, req: SubmitRequest) -> tuple[Reservation, str]:
+    def book(self, req: SubmitRequest, *, expect: Slot | None = None) -> tuple[Reservation, str]:
         """`submit`, and why the booking starts later than asked ("" when it does not): `igor sub`'s line."""
         from . import booking
 
-        return booking.book(self, req)
+        return booking.book(self, req, expect)
 
     def delete(self, name: str) -> Reservation:
         """`igor del`: release a reservation (an installed one is torn down by the next tick)."""
