@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import igor_executable
 from textual.widgets import Input
-from tui_rig import FROZEN_NOW, dashboard, demo_app, demo_cluster, settle, wait_for
+from tui_rig import FROZEN_NOW, book_behind, dashboard, demo_app, demo_cluster, settle, wait_for
 
 from igor_tui.demo import DemoCluster
 from igor_tui.screens.details import ConfirmScreen, ExtendScreen, NodeScreen
@@ -209,16 +209,7 @@ async def test_a_speculation_option_taken_meanwhile_is_not_booked_elsewhere(clus
         spec = app.screen
         assert isinstance(spec, SpeculateScreen)
         option = spec.slots[0]
-        cluster.service("bob").submit(
-            SubmitRequest(
-                name="theirs",
-                kernel=str(cluster.root / "vmlinuz"),
-                initrd=str(cluster.root / "initrd.img"),
-                nodes=option.nodes[0],
-                duration="1h",
-                after=option.start.isoformat(),
-            )
-        )
+        book_behind(cluster, "bob", "theirs", option.nodes[0], "1h", after=option.start.isoformat())
         await pilot.press("enter")
         notes = app._notifications
         await wait_for(pilot, lambda: any("this option is gone" in str(n.message) for n in notes))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Button, Input
-from tui_rig import FROZEN_NOW, dashboard, demo_app, demo_cluster, settle, wait_for
+from tui_rig import FROZEN_NOW, book_behind, dashboard, demo_app, demo_cluster, settle, wait_for
 
 from igor_tui.demo import DemoCluster
 from igor_tui.model import ClusterView, Reservation
@@ -209,6 +209,20 @@ async def test_delete_in_the_racks_targets_the_holder(cluster: DemoCluster) -> N
 # --------------------------------------------------------------------------- 3. the plan before the booking
 
 
+async def open_filled(pilot: object, cluster: DemoCluster, **fields: str) -> SubmitScreen:
+    """Press n and set the fields, with the cluster's kernel and initrd: the form, ready to book."""
+    await settle(pilot)  # type: ignore[arg-type]
+    await pilot.press("n")  # type: ignore[attr-defined]
+    app = pilot.app  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen))  # type: ignore[arg-type]
+    screen = app.screen
+    boot = {"kernel": str(cluster.root / "vmlinuz"), "initrd": str(cluster.root / "initrd.img")}
+    for field, text in {**boot, **fields}.items():
+        screen.query_one(f"#f-{field}", Input).value = text
+    assert isinstance(screen, SubmitScreen)
+    return screen
+
+
 async def test_form_shows_the_late_plan_and_why(cluster: DemoCluster) -> None:
     """Finding 2: nodes free now but taken in two minutes: the form shows the plan it will book (a later
     start) and one line saying why not now, before anything is booked; Enter books exactly that plan."""
@@ -218,18 +232,7 @@ async def test_form_shows_the_late_plan_and_why(cluster: DemoCluster) -> None:
     ceph = next(r for r in view.reservations if r.name == "ceph-lab")  # starts 2 minutes from now
     nodes = svc.naming.compress(ceph.nodes[:4])
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen))
-        screen = app.screen
-        for field, text in {
-            "name": "late",
-            "kernel": str(cluster.root / "vmlinuz"),
-            "initrd": str(cluster.root / "initrd.img"),
-            "nodes": nodes,
-            "duration": "1h",
-        }.items():
-            screen.query_one(f"#f-{field}", Input).value = text
+        screen = await open_filled(pilot, cluster, name="late", nodes=nodes, duration="1h")
         await wait_for(pilot, lambda: "not now" in str(screen.query_one("#plan").render()))
         plan = str(screen.query_one("#plan").render())
         assert f"ceph-lab takes {ceph.nodes[0]} at 08:02" in plan
@@ -247,32 +250,13 @@ async def test_enter_books_the_plan_shown_or_says_it_moved(cluster: DemoCluster)
     next Enter books that one."""
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen))
-        screen = app.screen
-        for field, text in {
-            "name": "mine",
-            "kernel": str(cluster.root / "vmlinuz"),
-            "initrd": str(cluster.root / "initrd.img"),
-            "nodes": "2",
-            "duration": "1h",
-        }.items():
-            screen.query_one(f"#f-{field}", Input).value = text
+        screen = await open_filled(pilot, cluster, name="mine", nodes="2", duration="1h")
         await wait_for(pilot, lambda: "(2 node(s))" in str(screen.query_one("#plan").render()))
         shown = str(screen.query_one("#plan").render())
-        planned = cluster.service("alice").plan(screen.request()).slot  # type: ignore[attr-defined]
+        planned = cluster.service("alice").plan(screen.request()).slot
         assert cluster.service("alice").naming.compress(planned.nodes) in shown
         taken = planned.nodes[0]
-        cluster.service("bob").submit(
-            SubmitRequest(
-                name="theirs",
-                kernel=str(cluster.root / "vmlinuz"),
-                initrd=str(cluster.root / "initrd.img"),
-                nodes=taken,
-                duration="2h",
-            )
-        )
+        book_behind(cluster, "bob", "theirs", taken, "2h")
         await pilot.press("enter")
         await wait_for(pilot, lambda: "schedule changed" in str(screen.query_one("#form-error").render()))
         assert isinstance(app.screen, SubmitScreen)

@@ -74,3 +74,21 @@ def no_blink(app: IgorApp) -> None:
     """Snapshots must not depend on where a blinking cursor was when the picture was taken."""
     for box in app.screen.query(Input):
         box.cursor_blink = False
+
+
+def book_behind(
+    cluster: DemoCluster, user: str, name: str, nodes: str, duration: str, after: str = ""
+) -> None:
+    """`user` books `nodes` behind the app's back, as another igor process would."""
+    from igor_tui.service import SubmitRequest
+
+    cluster.service(user).submit(
+        SubmitRequest(
+            name=name,
+            kernel=str(cluster.root / "vmlinuz"),
+            initrd=str(cluster.root / "initrd.img"),
+            nodes=nodes,
+            duration=duration,
+            after=after,
+        )
+    )
