@@ -106,6 +106,14 @@ def test_submit_late_plan(snap_compare: SnapCompare, tmp_path: Path) -> None:
     assert _compare(snap_compare, tmp_path, "submit-late-plan")
 
 
+def test_submit_plan_moved(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """Enter on a 4-node plan whose first node was booked from elsewhere meanwhile: the form stays open,
+    nothing was booked, the red line under it says "the schedule changed since this plan was shown;
+    nothing was booked: it would now be ... on ..." and "Enter books it", and the plan line shows that
+    new plan (other nodes)."""
+    assert _compare(snap_compare, tmp_path, "submit-plan-moved")
+
+
 def test_legend(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """L: the legend panel above the footer (racks, timeline, flags, left), entries wrapped to the width."""
     assert _compare(snap_compare, tmp_path, "legend")

@@ -11,7 +11,7 @@ import fcntl
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -125,6 +125,29 @@ async def _late_plan(pilot: Pilot[None]) -> None:
     await settle(pilot)
 
 
+async def _plan_moved(pilot: Pilot[None]) -> None:
+    await settle(pilot)
+    await pilot.press("n")
+    await settle(pilot)
+    screen = pilot.app.screen
+    app = pilot.app
+    root = app.service.config.statedir.rsplit("/", 1)[0]  # type: ignore[attr-defined]  # the demo's root
+    for field, text in {"name": "mine", "kernel": f"{root}/vmlinuz", "initrd": f"{root}/initrd.img"}.items():
+        screen.query_one(f"#f-{field}", Input).value = text
+    screen.query_one("#f-nodes", Input).value = "4"
+    await wait_for(pilot, lambda: "(4 node(s))" in str(screen.query_one("#plan").render()))
+    await settle(pilot)
+    service = app.service  # type: ignore[attr-defined]
+    slot = service.plan(screen.request()).slot  # type: ignore[attr-defined]
+    # Meanwhile the plan's first node is booked from elsewhere (another terminal, another igor).
+    service.submit(replace(screen.request(), name="theirs", nodes=slot.nodes[0], count=0, duration="2h"))  # type: ignore[attr-defined]
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: "schedule changed" in str(screen.query_one("#form-error").render()))
+    shown = f"on {service.naming.compress(slot.nodes)} "
+    await wait_for(pilot, lambda: shown not in str(screen.query_one("#plan").render()))  # the new plan
+    await settle(pilot)
+
+
 async def _legend(pilot: Pilot[None]) -> None:
     await settle(pilot)
     await pilot.press("L")
@@ -169,6 +192,7 @@ SCENES: tuple[Scene, ...] = (
     Scene("extend", (120, 40), _extend, "the extend dialog: how far and why, focus on Extend"),
     Scene("nodes", (120, 40), _nodes, "the detail's Nodes dialog: adding a node bob holds is refused"),
     Scene("submit-late-plan", (120, 40), _late_plan, "the form's plan: not now, and why"),
+    Scene("submit-plan-moved", (120, 40), _plan_moved, "Enter on a plan another booking just took"),
     Scene("legend", (120, 40), _legend, "the legend panel (L)"),
     Scene("empty-filter", (120, 40), _empty_filter, "a filter that matches nothing says so"),
 )
