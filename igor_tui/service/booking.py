@@ -277,12 +277,7 @@ def book(svc: IgorService, req: SubmitRequest, expect: Slot | None = None) -> tu
             rules = policy_gate.policy_rules(svc, policies)
             down = down_nodes(tx.node_status())
             slot = _find_slot(svc, live, request, blocks, down, nodes=nodes, rules=rules)
-            if expect is not None and _moved(expect, slot, now):
-                raise PlanChanged(
-                    "the schedule changed since this plan was shown; nothing was booked: it would now be "
-                    f"{span_text(slot.start, slot.end, svc.config.tz, now)} on {svc._nodes_text(slot.nodes)}",
-                    slot,
-                )
+            _check_shown(svc, expect, slot, now)
             checks.check_quota(svc, live, svc.caller.user, [(slot.nodes, slot.start, slot.end)])
             why = _why_not(
                 svc,
@@ -320,12 +315,20 @@ def book(svc: IgorService, req: SubmitRequest, expect: Slot | None = None) -> tu
     return res, why
 
 
-def _moved(shown: Slot, slot: Slot, now: datetime) -> bool:
-    """Whether `slot` is not the plan `shown`: other nodes, another length, or another start than the
-    shown one (or, once that has passed, the current minute: a plan for "now" read for a minute is still
-    the plan)."""
+def _check_shown(svc: IgorService, shown: Slot | None, slot: Slot, now: datetime) -> None:
+    """PlanChanged unless `slot` is the plan `shown` (if one was): the same nodes and length, and the
+    shown start (or, once that has passed, the current minute: a plan for "now" read for a minute is
+    still the plan)."""
+    if shown is None:
+        return
     same_start = slot.start == max(shown.start, floor_minute(now))
-    return not (same_start and slot.nodes == shown.nodes and slot.end - slot.start == shown.end - shown.start)
+    if same_start and slot.nodes == shown.nodes and slot.end - slot.start == shown.end - shown.start:
+        return
+    raise PlanChanged(
+        "the schedule changed since this plan was shown; nothing was booked: it would now be "
+        f"{span_text(slot.start, slot.end, svc.config.tz, now)} on {svc._nodes_text(slot.nodes)}",
+        slot,
+    )
 
 
 def delete(svc: IgorService, name: str) -> Reservation:
