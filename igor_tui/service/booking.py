@@ -160,44 +160,42 @@ def plan(svc: IgorService, req: SubmitRequest) -> Plan:
     snap = svc.store.snapshot()
     now = svc.now()
     live = [r for r in snap.reservations if is_live(r, now)]
-    down = down_nodes(snap.nodes)
-    slot = _find_slot(
-        svc, live, request, snap.blocks, down, nodes=nodes, rules=policy_gate.policy_rules(svc, snap.policies)
-    )
-    reason = _why_not(
+    slot, reason = _place(
         svc,
         request,
-        slot,
-        nodes=nodes,
-        live=live,
+        nodes,
+        live,
         blocks=snap.blocks,
         policies=snap.policies,
-        down=down,
+        down=down_nodes(snap.nodes),
         now=now,
     )
     return Plan(asked=request.earliest, slot=slot, why_not=reason)
 
 
-def _why_not(
+def _place(
     svc: IgorService,
     request: Request,
-    slot: Slot,
-    *,
     nodes: tuple[str, ...],
     live: Sequence[Reservation],
-    blocks: Iterable[Block],
+    *,
+    blocks: Sequence[Block],
     policies: Sequence[Policy],
     down: frozenset[str],
     now: datetime,
-) -> str:
-    """The sentence saying why `slot` starts after `request.earliest` ("" when it does not), over the
-    inputs it was scheduled from (policy windows are expanded only as far as the slot's end)."""
+) -> tuple[Slot, str]:
+    """Where `request` goes over these inputs (with the caller's host policies), and the sentence saying
+    why it starts later than asked ("" when it does not): `plan` shows both, `book` books the one and
+    prints the other, each from one search. Policy windows are expanded for the sentence only as far
+    as the slot's end, and only for a late start."""
+    rules = policy_gate.policy_rules(svc, policies)
+    slot = _find_slot(svc, live, request, blocks, down, nodes=nodes, rules=rules)
     if slot.start <= request.earliest:
-        return ""
+        return slot, ""
     from ..booking_plan import why_not
 
     tz = svc.config.tz
-    return why_not(
+    return slot, why_not(
         request,
         slot,
         now=now,
@@ -273,23 +271,12 @@ def book(svc: IgorService, req: SubmitRequest, expect: Slot | None = None) -> tu
             live = svc._housekeep(tx, now)
             checks.check_unique(req.name, live, now)
             vlan = checks.resolve_vlan(svc, req.vlan, live) if req.vlan else None
-            policies, blocks = tx.policies(), tx.blocks()
-            rules = policy_gate.policy_rules(svc, policies)
             down = down_nodes(tx.node_status())
-            slot = _find_slot(svc, live, request, blocks, down, nodes=nodes, rules=rules)
+            slot, why = _place(
+                svc, request, nodes, live, blocks=tx.blocks(), policies=tx.policies(), down=down, now=now
+            )
             _check_shown(svc, expect, slot, now)
             checks.check_quota(svc, live, svc.caller.user, [(slot.nodes, slot.start, slot.end)])
-            why = _why_not(
-                svc,
-                request,
-                slot,
-                nodes=nodes,
-                live=live,
-                blocks=blocks,
-                policies=policies,
-                down=down,
-                now=now,
-            )
             _ensure_copies(svc, (("kernel", kernel, kernel_hash), ("initrd", initrd, initrd_hash)), like)
             res = tx.add_reservation(
                 Reservation(
