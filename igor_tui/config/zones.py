@@ -30,13 +30,9 @@ def zone_ok(name: str) -> bool:
     """True if `load_zone` can load `name`; every failure mode (bad key, missing file, odd path) is a no."""
     if not name:
         return False
-    if name in UTC_NAMES:
-        return True
-    import zoneinfo
-
     try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        load_zone(name)
+    except (KeyError, ValueError, OSError):  # zoneinfo's ZoneInfoNotFoundError is a KeyError
         return False
     return True
 
