@@ -288,20 +288,13 @@ class DigestCache:
     def _write(self, entries: list[tuple[_Identity, str]]) -> None:
         """Atomically, under the lock: a temp left by a writer killed mid-way (only lock holders write
         them) is removed by the next writer."""
-        from .tempfiles import make_temp, remove_files
+        from .tempfiles import remove_files, replace_unsynced
 
         prefix = f".{DIGEST_CACHE}."
         remove_files(self.directory, lambda name: name.startswith(prefix))
         lines = [_DIGESTS_HEADER, *(" ".join([*map(str, key), digest]) for key, digest in entries)]
         lines.append(f"end {len(entries)}")
-        fd, tmp = make_temp(self.directory, prefix)
-        try:
-            with os.fdopen(fd, "w", encoding="ascii") as out:
-                out.write("\n".join(lines) + "\n")
-            os.replace(tmp, self.path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        replace_unsynced(self.path, prefix, ["\n".join(lines).encode("ascii") + b"\n"])
 
     def _read(self) -> dict[_Identity, str]:
         try:

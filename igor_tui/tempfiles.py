@@ -9,7 +9,7 @@ import contextlib
 import errno
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 
 def remove_files(directory: str, match: Callable[[str], bool], older_than: float | None = None) -> list[str]:
@@ -56,3 +56,20 @@ def make_temp(directory: str, prefix: str, suffix: str = "") -> tuple[int, str]:
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "no unused temporary name found", directory)
+
+
+def replace_unsynced(path: str, prefix: str, chunks: Iterable[bytes], mode: int = 0o600) -> None:
+    """Put `chunks` at `path` whole, through a temp file beside it (named `prefix`...) and one rename, but
+    without fsync: for the caches igor rebuilds at will (the snapshot cache, the content digests), where
+    a power cut may cost the file but never leave it torn. Raises OSError; the temp is never left."""
+    fd, tmp = make_temp(os.path.dirname(path), prefix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        if mode != 0o600:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

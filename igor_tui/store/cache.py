@@ -190,7 +190,7 @@ class Rows:
 
 
 def dump(
-    where: tuple[str, str, str],
+    where: tuple[str, str],
     document: Identity,
     plain: Plain,
     data: DocumentData,
@@ -198,27 +198,18 @@ def dump(
 ) -> None:
     """Write the cache of the document of this identity (its reservations as plain columns, `data` its
     parse, for the other tables), atomically; best effort, since a missing cache only costs time. The
-    caller holds the store's lock; `where` is (directory, cache path, temp file prefix).
+    caller holds the store's lock; `where` is (cache path, temp file prefix).
 
     The parse of the reservations table itself is not kept: loading it by marshal instead of parsing
     the JSON would save a transaction ~5 ms at 5,000 reservations, and cost every write ~11 ms."""
-    directory, path, temp_prefix = where
+    path, temp_prefix = where
     tables: dict[str, Any] = {name: table for name, table in data.items() if name != "reservations"}
     body = marshal.dumps((plain, tables, spans))
     head = marshal.dumps((CACHE_FORMAT, document, len(body), zlib.crc32(body)))
-    from ..tempfiles import make_temp  # writers only
+    from ..tempfiles import replace_unsynced  # writers only
 
     with contextlib.suppress(OSError):
-        fd, tmp = make_temp(directory, temp_prefix)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(len(head).to_bytes(4, "big") + head)
-                handle.write(body)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        replace_unsynced(path, temp_prefix, (len(head).to_bytes(4, "big") + head, body), mode=0o644)
 
 
 def remove(path: str) -> None:

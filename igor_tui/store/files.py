@@ -124,8 +124,8 @@ class TinyStore(DocumentStore):
             written = cache.identity(os.stat(self.path), storage.written)
             cache.dump(self._cache_where(), written, plain, storage.data, storage.spans)
 
-    def _cache_where(self) -> tuple[str, str, str]:
-        return (self.directory, self.cache_path, TEMP_PREFIX)
+    def _cache_where(self) -> tuple[str, str]:
+        return (self.cache_path, TEMP_PREFIX)
 
     def _write_payload(self, payload: bytes) -> None:
         self._remove_leftover_temps()
