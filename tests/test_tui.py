@@ -170,16 +170,22 @@ async def test_submit_shows_inline_error(cluster: DemoCluster) -> None:
         assert "bad name!" not in names_in_store(cluster)
 
 
+async def open_options(pilot: object, cluster: DemoCluster, **fields: str) -> SpeculateScreen:
+    """The form filled in (`open_form`), then Ctrl+S: the list of options."""
+    await settle(pilot)  # type: ignore[arg-type]
+    await open_form(pilot, cluster, **fields)
+    await pilot.press("ctrl+s")  # type: ignore[attr-defined]
+    app = pilot.app  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, SpeculateScreen))  # type: ignore[arg-type]
+    assert isinstance(app.screen, SpeculateScreen)
+    return app.screen
+
+
 async def test_speculate_and_book_second_option(cluster: DemoCluster) -> None:
     """Ctrl+S lists options; ↓ then Enter books exactly the second option's start."""
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await open_form(pilot, cluster, name="picked", nodes="200", duration="3h")
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SpeculateScreen))
-        spec = app.screen
-        assert isinstance(spec, SpeculateScreen)
+        spec = await open_options(pilot, cluster, name="picked", nodes="200", duration="3h")
         slots = spec.slots
         assert len(slots) >= 2
         dash = dashboard(app)
@@ -202,12 +208,7 @@ async def test_a_speculation_option_taken_meanwhile_is_not_booked_elsewhere(clus
     is open, nothing is booked (not the next fit somewhere else) and the toast says the option is gone."""
     app = demo_app(cluster)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await open_form(pilot, cluster, name="picked", nodes="2", duration="1h")
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SpeculateScreen))
-        spec = app.screen
-        assert isinstance(spec, SpeculateScreen)
+        spec = await open_options(pilot, cluster, name="picked", nodes="2", duration="1h")
         option = spec.slots[0]
         book_behind(cluster, "bob", "theirs", option.nodes[0], "1h", after=option.start.isoformat())
         await pilot.press("enter")
